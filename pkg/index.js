@@ -1,0 +1,186 @@
+// simil: private, in-browser similarity search. This module runs on the main thread; all the
+// work happens in a module Web Worker (./worker.js) that runs simil's WebAssembly engine.
+
+/** Every failure of simil is a SimilError: `name` is "SimilError", `code` says the kind. */
+export class SimilError extends Error {
+  constructor(message, code = 'internal', options) {
+    super(message, options);
+    this.name = 'SimilError';
+    this.code = code;
+  }
+}
+
+function toError(e) {
+  if (e instanceof Error) return e;
+  if (e && e.name === 'AbortError') return new DOMException(e.message, 'AbortError');
+  return new SimilError(e?.message ?? String(e), e?.code ?? 'internal');
+}
+
+/** Talks to the worker: numbered calls, each settled by one reply. */
+class Channel {
+  constructor(worker) {
+    this.worker = worker;
+    this.next = 1;
+    this.pending = new Map();
+    this.failure = null;
+    worker.addEventListener('message', (event) => this.#onMessage(event.data));
+    worker.addEventListener('error', (event) => {
+      event.preventDefault?.();
+      const detail = event.message ? `: ${event.message}` : '';
+      this.#fail(new SimilError(
+        `simil's worker could not start${detail} (is pkg/worker.js served, with pkg/wasm/ beside it?)`,
+        'worker'));
+    });
+    worker.addEventListener('messageerror', () => {
+      this.#fail(new SimilError('a message from simil\'s worker could not be read', 'worker'));
+    });
+  }
+
+  #fail(error) {
+    this.failure = error;
+    for (const { reject } of this.pending.values()) reject(error);
+    this.pending.clear();
+  }
+
+  #onMessage(msg) {
+    if (msg.type === 'fatal') {
+      this.#fail(toError(msg.error));
+      return;
+    }
+    const call = this.pending.get(msg.id);
+    if (!call) return;
+    if (msg.type === 'progress') {
+      call.onProgress?.(msg.progress);
+      return;
+    }
+    this.pending.delete(msg.id);
+    call.cleanup?.();
+    if (msg.type === 'result') call.resolve(msg.value);
+    else call.reject(toError(msg.error));
+  }
+
+  call(method, args = [], { transfer = [], signal, onProgress } = {}) {
+    if (this.failure) return Promise.reject(this.failure);
+    if (signal?.aborted) return Promise.reject(signal.reason ?? new DOMException('aborted', 'AbortError'));
+    const id = this.next++;
+    return new Promise((resolve, reject) => {
+      const call = { resolve, reject, onProgress };
+      if (signal) {
+        const onAbort = () => {
+          this.pending.delete(id);
+          this.worker.postMessage({ type: 'cancel', id });
+          reject(signal.reason ?? new DOMException('aborted', 'AbortError'));
+        };
+        signal.addEventListener('abort', onAbort, { once: true });
+        call.cleanup = () => signal.removeEventListener('abort', onAbort);
+      }
+      this.pending.set(id, call);
+      this.worker.postMessage({ type: 'call', id, method, args }, transfer);
+    });
+  }
+}
+
+/** Normalises a query: `{ vector, field?, k }` or `{ vectors: [{ field, vector, weight }], k }`. */
+function normaliseQuery(query, fields) {
+  if (query === null || typeof query !== 'object') {
+    throw new SimilError('a query must be an object such as { vector, k }', 'input');
+  }
+  const { vector, field, vectors, ...rest } = query;
+  if (vectors !== undefined) return { vectors, ...rest };
+  if (vector === undefined) {
+    throw new SimilError('a query needs `vector` (or `vectors` for several fields)', 'input');
+  }
+  return { vectors: [{ field: field ?? fields[0], vector, weight: 1 }], ...rest };
+}
+
+/** A named collection of items with vector fields, living in the worker. */
+export class Collection {
+  /** @internal */
+  constructor(channel, name, fields) {
+    this.channel = channel;
+    this.name = name;
+    this.fields = fields;
+  }
+
+  /** Adds (or replaces, by id) items `{ id, vectors: { field: number[] | Float32Array }, payload }`. */
+  add(items, options = {}) {
+    if (!Array.isArray(items)) return Promise.reject(new SimilError('add() takes an array of items', 'input'));
+    return this.channel.call('add', [this.name, items], options);
+  }
+
+  /** Deletes items by id; resolves to how many existed. */
+  delete(ids) {
+    return this.channel.call('delete', [this.name, Array.isArray(ids) ? ids : [ids]]);
+  }
+
+  /** The `k` nearest items: `[{ id, score, payload }]`, best first. */
+  search(query, options = {}) {
+    let normalised;
+    try {
+      normalised = normaliseQuery(query, this.fields.map((f) => f.name));
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return this.channel.call('search', [this.name, normalised], options);
+  }
+
+  /** The number of items. */
+  count() {
+    return this.channel.call('count', [this.name]);
+  }
+}
+
+/** An open simil engine: one worker, one compute backend, named collections. */
+export class Simil {
+  /** @internal */
+  constructor(worker, channel, backend) {
+    this.worker = worker;
+    this.channel = channel;
+    /** The compute backend in use: "webgpu" or "cpu". */
+    this.backend = backend;
+  }
+
+  /** Creates a collection with vector fields `[{ name, dim, metric: 'cosine'|'dot'|'l2' }]`. */
+  async createCollection(name, { fields }) {
+    await this.channel.call('createCollection', [name, { fields }]);
+    return new Collection(this.channel, name, fields);
+  }
+
+  /**
+   * Embeds rows (a Float32Array of n × inputDim values) with a seeded random projection on the
+   * engine's backend; resolves to a Float32Array of n × outputDim unit vectors.
+   */
+  randomProjection(rows, { inputDim, outputDim, seed = 0 }, options = {}) {
+    if (!(rows instanceof Float32Array)) {
+      return Promise.reject(new SimilError('randomProjection() takes a Float32Array', 'input'));
+    }
+    return this.channel.call('randomProjection', [rows, inputDim, outputDim, seed], options);
+  }
+
+  /** Stops the worker; the engine cannot be used afterwards. */
+  terminate() {
+    this.worker.terminate();
+  }
+}
+
+/**
+ * Opens simil in a new module worker.
+ * @param {{ backend?: 'auto'|'webgpu'|'cpu', workerUrl?: string|URL, signal?: AbortSignal }} options
+ */
+export async function open({ backend = 'auto', workerUrl, signal } = {}) {
+  const url = workerUrl ?? new URL('./worker.js', import.meta.url);
+  let worker;
+  try {
+    worker = new Worker(url, { type: 'module', name: 'simil' });
+  } catch (e) {
+    throw new SimilError(`simil's worker could not be created: ${e.message}`, 'worker', { cause: e });
+  }
+  const channel = new Channel(worker);
+  try {
+    const { backend: used } = await channel.call('open', [backend], { signal });
+    return new Simil(worker, channel, used);
+  } catch (e) {
+    worker.terminate();
+    throw e;
+  }
+}

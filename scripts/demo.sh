@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Builds everything and serves the demo on http://127.0.0.1:${PORT:-8080}/www/ (Ctrl-C stops).
+source "$(dirname "$0")/setup.sh"
+setup_rust
+setup_npm
+build_web
+exec node scripts/serve.mjs "${PORT:-8080}"

@@ -1,0 +1,62 @@
+# Sourced by scripts/demo.sh and scripts/test.sh: installs what is missing, from package
+# registries only (rustup's wasm32 target, wasm-bindgen-cli at Cargo.lock's version, Debian's
+# chromium, npm packages), and sets the shared build locations.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+# Cargo builds live outside the clone so that every clone and CI run reuses them.
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/simil-target}
+export PATH="$HOME/.cargo/bin:$PATH"
+
+step() { printf '\n==> %s\n' "$*"; }
+
+as_root() {
+  if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+setup_rust() {
+  if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+    step "rustup target add wasm32-unknown-unknown"
+    rustup target add wasm32-unknown-unknown
+  fi
+  rustup component list --installed | grep -q '^clippy' || rustup component add clippy rustfmt
+  local want
+  want=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/[^0-9.]/, ""); print; exit }' Cargo.lock)
+  if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$want" ]; then
+    step "cargo install wasm-bindgen-cli $want (Cargo.lock's version)"
+    cargo install --locked --force wasm-bindgen-cli --version "$want"
+  fi
+}
+
+setup_chromium() {
+  if [ ! -x /usr/bin/chromium ]; then
+    step "apt-get install chromium (Debian's; it ships SwiftShader for WebGPU without a GPU)"
+    as_root apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq chromium >/dev/null
+  fi
+}
+
+setup_npm() {
+  if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+    step "npm ci"
+    npm ci --no-audit --no-fund
+  fi
+}
+
+# Builds the wasm engine into pkg/wasm/ (release, size-optimised) and the demo's sample data.
+build_web() {
+  step "cargo build --release --target wasm32-unknown-unknown"
+  cargo build --release --target wasm32-unknown-unknown --lib
+  step "wasm-bindgen + wasm-opt -> pkg/wasm/"
+  rm -rf pkg/wasm
+  wasm-bindgen --target web --no-typescript --out-dir pkg/wasm --out-name simil \
+    "$CARGO_TARGET_DIR/wasm32-unknown-unknown/release/simil.wasm"
+  node_modules/.bin/wasm-opt -Oz --all-features --strip-debug --strip-producers \
+    pkg/wasm/simil_bg.wasm -o pkg/wasm/simil_bg.wasm
+  local raw gz
+  raw=$(stat -c %s pkg/wasm/simil_bg.wasm)
+  gz=$(gzip -9 -c pkg/wasm/simil_bg.wasm | wc -c)
+  printf 'pkg/wasm/simil_bg.wasm: %s bytes, %s gzipped\n' "$raw" "$gz"
+  node scripts/build-data.mjs
+}

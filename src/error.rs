@@ -1,0 +1,87 @@
+//! The crate's error type: one enum per concern, gathered in [`Error`].
+//!
+//! Each error carries a short machine-readable [`Error::code`] that the JS bindings copy onto
+//! the `Error` object they throw, next to the readable message.
+
+use crate::index::IndexError;
+
+/// Anything that can go wrong in simil.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The compute device could not be set up or failed while running.
+    #[error(transparent)]
+    Compute(#[from] ComputeError),
+    /// A model rejected its input or its weights.
+    #[error(transparent)]
+    Model(#[from] ModelError),
+    /// The vector index rejected a request.
+    #[error(transparent)]
+    Index(#[from] IndexError),
+    /// A request named a collection that does not exist, or one that exists already.
+    #[error(transparent)]
+    Collection(#[from] CollectionError),
+}
+
+impl Error {
+    /// A stable, machine-readable code for this error (e.g. `"index"`), for callers that branch
+    /// on the kind of failure rather than on the message.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::Compute(_) => "compute",
+            Error::Model(_) => "model",
+            Error::Index(_) => "index",
+            Error::Collection(_) => "collection",
+        }
+    }
+}
+
+/// Shorthand for results whose error is [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Failures of the compute device (WebGPU or CPU).
+#[derive(Debug, thiserror::Error)]
+pub enum ComputeError {
+    /// WebGPU was asked for but could not be initialised.
+    #[error("WebGPU is not available: {0}")]
+    WebGpuUnavailable(String),
+    /// The requested backend name is not one simil knows.
+    #[error("unknown backend `{0}`: expected \"auto\", \"webgpu\" or \"cpu\"")]
+    UnknownBackend(String),
+    /// Reading a result back from the device failed.
+    #[error("reading a result from the {backend} device failed: {message}")]
+    Readback {
+        /// The backend the read ran on.
+        backend: &'static str,
+        /// What the device reported.
+        message: String,
+    },
+}
+
+/// Failures of a model: bad input shapes or bad weights.
+#[derive(Debug, thiserror::Error)]
+pub enum ModelError {
+    /// The input does not have the shape the model expects.
+    #[error("{model} expects {expected}, got {got}")]
+    InputShape {
+        /// The model's name.
+        model: &'static str,
+        /// What it expects, in words.
+        expected: String,
+        /// What it was given, in words.
+        got: String,
+    },
+    /// A model parameter is out of its range.
+    #[error("{0}")]
+    InvalidConfig(String),
+}
+
+/// Failures of collection management.
+#[derive(Debug, thiserror::Error)]
+pub enum CollectionError {
+    /// No collection has that name.
+    #[error("no collection named `{0}`")]
+    NotFound(String),
+    /// A collection with that name exists already.
+    #[error("a collection named `{0}` exists already")]
+    Exists(String),
+}

@@ -1,0 +1,21 @@
+//! simil: private, in-browser similarity search over images and text.
+//!
+//! Everything runs client-side: the embedding models run in [`burn`] on WebGPU or on the
+//! pure-Rust `flex` CPU backend, the vectors live in an in-memory [`index`], and the
+//! [`collection`] ties a model, its fields and an index together.
+//!
+//! The core is plain Rust that builds and tests natively; the browser bindings live in the
+//! `web` module, compiled for `wasm32` only.
+
+pub mod collection;
+pub mod compute;
+pub mod error;
+pub mod index;
+pub mod model;
+
+#[cfg(target_arch = "wasm32")]
+mod web;
+
+pub use collection::{Catalog, Collection};
+pub use compute::{BackendKind, Compute};
+pub use error::{Error, Result};

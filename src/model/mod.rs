@@ -1,0 +1,14 @@
+//! Embedding models: architectures, weights and preprocessing. Each model turns inputs into
+//! L2-normalised vectors on a [`Compute`](crate::Compute) device.
+
+mod projection;
+
+pub use projection::RandomProjection;
+
+use burn::prelude::*;
+
+/// Scales each row of `x` to unit L2 norm (rows of zeros stay zero).
+pub fn l2_normalize(x: Tensor<2>) -> Tensor<2> {
+    let norm = x.clone().powi_scalar(2).sum_dim(1).sqrt().clamp_min(1e-12);
+    x / norm
+}

@@ -1,0 +1,133 @@
+//! The browser face of simil: every `wasm_bindgen`, `web_sys`, `js_sys` and
+//! `serde_wasm_bindgen` use lives here. The worker script (`pkg/worker.js`) drives an
+//! [`Engine`]; the main-thread module (`pkg/index.js`) speaks to the worker by messages.
+
+use js_sys::{Float32Array, Reflect};
+use wasm_bindgen::prelude::*;
+
+use crate::collection::Catalog;
+use crate::compute::{BackendChoice, Compute};
+use crate::error::Error;
+use crate::index::{IndexConfig, Item, Query};
+use crate::model::RandomProjection;
+
+#[wasm_bindgen(start)]
+fn start() {
+    console_error_panic_hook::set_once();
+}
+
+/// Turns an [`Error`] into a JS `Error` named `SimilError` with a `code` property.
+fn js_error(error: Error) -> JsValue {
+    let js = js_sys::Error::new(&error.to_string());
+    js.set_name("SimilError");
+    // Setting a property on a fresh Error object cannot fail.
+    let _ = Reflect::set(&js, &"code".into(), &error.code().into());
+    js.into()
+}
+
+/// A JS `Error` for input that could not be read as the expected shape.
+fn bad_input(what: &str, error: impl std::fmt::Display) -> JsValue {
+    let js = js_sys::Error::new(&format!("invalid {what}: {error}"));
+    js.set_name("SimilError");
+    let _ = Reflect::set(&js, &"code".into(), &"input".into());
+    js.into()
+}
+
+fn from_js<T: serde::de::DeserializeOwned>(what: &str, value: JsValue) -> Result<T, JsValue> {
+    serde_wasm_bindgen::from_value(value).map_err(|e| bad_input(what, e))
+}
+
+fn to_js<T: serde::Serialize>(value: &T) -> Result<JsValue, JsValue> {
+    value
+        .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
+        .map_err(|e| bad_input("result", e))
+}
+
+/// One engine per worker: the compute device and the collections.
+#[wasm_bindgen]
+pub struct Engine {
+    compute: Compute,
+    catalog: Catalog,
+}
+
+#[wasm_bindgen]
+impl Engine {
+    /// Opens the engine on `backend`: `"auto"` (WebGPU when an adapter is there, else the
+    /// CPU), `"webgpu"` or `"cpu"`.
+    pub async fn open(backend: String) -> Result<Engine, JsValue> {
+        let choice: BackendChoice = backend.parse().map_err(|e| js_error(Error::from(e)))?;
+        let compute = Compute::open(choice).await.map_err(js_error)?;
+        Ok(Engine {
+            compute,
+            catalog: Catalog::default(),
+        })
+    }
+
+    /// The backend in use: `"webgpu"` or `"cpu"`.
+    pub fn backend(&self) -> String {
+        self.compute.kind().name().to_string()
+    }
+
+    /// Creates a collection from `{ fields: [{ name, dim, metric }] }`.
+    #[wasm_bindgen(js_name = createCollection)]
+    pub fn create_collection(&mut self, name: &str, config: JsValue) -> Result<(), JsValue> {
+        let config: IndexConfig = from_js("collection config", config)?;
+        self.catalog.create(name, config).map_err(js_error)?;
+        Ok(())
+    }
+
+    /// Adds `[{ id, vectors: { field: number[] }, payload }]`; returns how many were added.
+    pub fn add(&mut self, name: &str, items: JsValue) -> Result<usize, JsValue> {
+        let items: Vec<Item> = from_js("items", items)?;
+        self.catalog
+            .get_mut(name)
+            .and_then(|c| c.add(items))
+            .map_err(js_error)
+    }
+
+    /// Deletes items by id; returns how many existed.
+    pub fn delete(&mut self, name: &str, ids: JsValue) -> Result<usize, JsValue> {
+        let ids: Vec<String> = from_js("ids", ids)?;
+        Ok(self
+            .catalog
+            .get_mut(name)
+            .map_err(js_error)?
+            .delete(&ids))
+    }
+
+    /// Searches with `{ vectors: [{ field, vector, weight }], k }`; returns `[{ id, score,
+    /// payload }]`, best first.
+    pub fn search(&self, name: &str, query: JsValue) -> Result<JsValue, JsValue> {
+        let query: Query = from_js("query", query)?;
+        let hits = self
+            .catalog
+            .get(name)
+            .and_then(|c| c.search(&query))
+            .map_err(js_error)?;
+        to_js(&hits)
+    }
+
+    /// The number of items in a collection.
+    pub fn count(&self, name: &str) -> Result<usize, JsValue> {
+        Ok(self.catalog.get(name).map_err(js_error)?.len())
+    }
+
+    /// Embeds row-major `rows` of `input_dim` values with a seeded [`RandomProjection`] to
+    /// `output_dim` dimensions on this engine's device.
+    #[wasm_bindgen(js_name = randomProjection)]
+    pub async fn random_projection(
+        &self,
+        rows: Float32Array,
+        input_dim: usize,
+        output_dim: usize,
+        seed: u64,
+    ) -> Result<Float32Array, JsValue> {
+        let model = RandomProjection::new(&self.compute, input_dim, output_dim, seed)
+            .map_err(js_error)?;
+        let out = model
+            .embed(&self.compute, &rows.to_vec())
+            .await
+            .map_err(js_error)?;
+        Ok(Float32Array::from(out.as_slice()))
+    }
+}

