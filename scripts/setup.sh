@@ -25,7 +25,8 @@ setup_rust() {
   want=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/[^0-9.]/, ""); print; exit }' Cargo.lock)
   if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$want" ]; then
     step "cargo install wasm-bindgen-cli $want (Cargo.lock's version)"
-    cargo install --locked --force wasm-bindgen-cli --version "$want"
+    cargo install --locked --force wasm-bindgen-cli --version "$want" ||
+      cargo install --force wasm-bindgen-cli --version "$want"  # when a locked dependency was yanked
   fi
 }
 
@@ -52,8 +53,19 @@ build_web() {
   rm -rf pkg/wasm
   wasm-bindgen --target web --no-typescript --out-dir pkg/wasm --out-name simil \
     "$CARGO_TARGET_DIR/wasm32-unknown-unknown/release/simil.wasm"
-  node_modules/.bin/wasm-opt -Oz --all-features --strip-debug --strip-producers \
-    pkg/wasm/simil_bg.wasm -o pkg/wasm/simil_bg.wasm
+  # wasm-opt is slow (minutes, in node): reuse its output while wasm-bindgen's is unchanged.
+  local key cached
+  key=$(sha256sum pkg/wasm/simil_bg.wasm | cut -c1-32)
+  cached="$CARGO_TARGET_DIR/wasm-opt-cache/$key.wasm"
+  if [ ! -f "$cached" ]; then
+    mkdir -p "$(dirname "$cached")"
+    node_modules/.bin/wasm-opt -Oz --enable-bulk-memory --enable-mutable-globals \
+      --enable-nontrapping-float-to-int --enable-sign-ext --enable-reference-types \
+      --enable-multivalue --strip-debug --strip-producers \
+      pkg/wasm/simil_bg.wasm -o "$cached.tmp"
+    mv "$cached.tmp" "$cached"
+  fi
+  cp "$cached" pkg/wasm/simil_bg.wasm
   local raw gz
   raw=$(stat -c %s pkg/wasm/simil_bg.wasm)
   gz=$(gzip -9 -c pkg/wasm/simil_bg.wasm | wc -c)

@@ -58,7 +58,7 @@ impl RandomProjection {
     /// Embeds `rows` (row-major, `input_dim` values each) and returns `rows.len() /
     /// input_dim` unit vectors, flattened row-major.
     pub async fn embed(&self, compute: &Compute, rows: &[f32]) -> Result<Vec<f32>> {
-        if rows.is_empty() || rows.len() % self.input_dim != 0 {
+        if rows.is_empty() || !rows.len().is_multiple_of(self.input_dim) {
             return Err(ModelError::InputShape {
                 model: "random projection",
                 expected: format!("a non-empty multiple of {} values", self.input_dim),
