@@ -13,6 +13,38 @@ export interface FieldSpec {
   name: string;
   dim: number;
   metric: Metric;
+  /** "int8": int8 codes for the search pass, f16 copies to rescore `numCandidates`. Default "f32". */
+  storage?: 'f32' | 'int8';
+}
+
+/** What a collection holds and how its HNSW graphs are built. */
+export interface CollectionConfig {
+  fields: FieldSpec[];
+  hnsw?: { m?: number; ef_construction?: number; ef_search?: number };
+  /** Items kept in the exact segment before it is sealed into an HNSW graph. */
+  seal_threshold?: number;
+}
+
+/** A payload filter; `field` is a dotted path into the payload. */
+export type Filter =
+  | { eq: { field: string; value: unknown } }
+  | { in: { field: string; values: unknown[] } }
+  | { range: { field: string; gt?: number; gte?: number; lt?: number; lte?: number } }
+  | { exists: { field: string } }
+  | { and: Filter[] }
+  | { or: Filter[] }
+  | { not: Filter };
+
+/** Options shared by every query. */
+export interface QueryOptions {
+  k: number;
+  /** Candidates gathered per field and segment, then rescored exactly (default max(k, ef_search)). */
+  numCandidates?: number;
+  filter?: Filter;
+  /** Hits scoring below this are dropped. */
+  minScore?: number;
+  /** Brute force over every item instead of the graphs. */
+  exact?: boolean;
 }
 
 /** An item: an id, vectors by field name, and any JSON payload. */
@@ -23,9 +55,11 @@ export interface Item {
 }
 
 /** A search: one vector (first field unless `field` says) or several weighted fields. */
-export type Query =
-  | { vector: number[] | Float32Array; field?: string; k: number }
-  | { vectors: { field: string; vector: number[] | Float32Array; weight?: number }[]; k: number };
+export type Query = QueryOptions &
+  (
+    | { vector: number[] | Float32Array; field?: string }
+    | { vectors: { field: string; vector: number[] | Float32Array; weight?: number }[] }
+  );
 
 /** One result, best first. */
 export interface Hit {
@@ -48,13 +82,23 @@ export class Collection {
   delete(ids: string | string[]): Promise<number>;
   search(query: Query, options?: CallOptions): Promise<Hit[]>;
   count(): Promise<number>;
+  get(id: string): Promise<Item | null>;
+  stats(): Promise<{
+    items: number;
+    segments: { kind: 'mutable' | 'sealed'; rows: number; live: number }[];
+    fields: { name: string; storage: 'f32' | 'int8'; bytes_per_vector: number }[];
+  }>;
+  /** The collection as bytes (versioned, checksummed). */
+  save(): Promise<Uint8Array>;
 }
 
 /** An open engine: one worker, one compute backend. */
 export class Simil {
   /** The compute backend in use. */
   readonly backend: 'webgpu' | 'cpu';
-  createCollection(name: string, config: { fields: FieldSpec[] }): Promise<Collection>;
+  createCollection(name: string, config: CollectionConfig): Promise<Collection>;
+  /** Restores a collection from `Collection.save()` bytes; corrupt bytes reject, changing nothing. */
+  loadCollection(name: string, bytes: Uint8Array): Promise<Collection>;
   randomProjection(
     rows: Float32Array,
     shape: { inputDim: number; outputDim: number; seed?: number },

@@ -85,7 +85,9 @@ function normaliseQuery(query, fields) {
   if (query === null || typeof query !== 'object') {
     throw new SimilError('a query must be an object such as { vector, k }', 'input');
   }
-  const { vector, field, vectors, ...rest } = query;
+  const { vector, field, vectors, numCandidates, minScore, ...rest } = query;
+  if (numCandidates !== undefined) rest.num_candidates = numCandidates;
+  if (minScore !== undefined) rest.min_score = minScore;
   if (vectors !== undefined) return { vectors, ...rest };
   if (vector === undefined) {
     throw new SimilError('a query needs `vector` (or `vectors` for several fields)', 'input');
@@ -128,6 +130,21 @@ export class Collection {
   count() {
     return this.channel.call('count', [this.name]);
   }
+
+  /** The item `{ id, vectors, payload }` with this id, or null. */
+  get(id) {
+    return this.channel.call('get', [this.name, String(id)]);
+  }
+
+  /** `{ items, segments, fields }`: counts, segment kinds and bytes per vector. */
+  stats() {
+    return this.channel.call('stats', [this.name]);
+  }
+
+  /** The whole collection as bytes (versioned, checksummed); `Simil.loadCollection` reads them back. */
+  save() {
+    return this.channel.call('save', [this.name]);
+  }
 }
 
 /** An open simil engine: one worker, one compute backend, named collections. */
@@ -140,9 +157,22 @@ export class Simil {
     this.backend = backend;
   }
 
-  /** Creates a collection with vector fields `[{ name, dim, metric: 'cosine'|'dot'|'l2' }]`. */
-  async createCollection(name, { fields }) {
-    await this.channel.call('createCollection', [name, { fields }]);
+  /**
+   * Creates a collection with vector fields `[{ name, dim, metric: 'cosine'|'dot'|'l2',
+   * storage?: 'f32'|'int8' }]`, and optionally `hnsw: { m, ef_construction, ef_search }` and
+   * `seal_threshold` (items kept in the exact segment before an HNSW graph is built).
+   */
+  async createCollection(name, config) {
+    await this.channel.call('createCollection', [name, config]);
+    const { fields } = await this.channel.call('config', [name]);
+    return new Collection(this.channel, name, fields);
+  }
+
+  /** Restores a collection from `Collection.save()` bytes; corrupt bytes reject and change nothing. */
+  async loadCollection(name, bytes) {
+    if (!(bytes instanceof Uint8Array)) throw new SimilError('loadCollection() takes a Uint8Array', 'input');
+    await this.channel.call('load', [name, bytes]);
+    const { fields } = await this.channel.call('config', [name]);
     return new Collection(this.channel, name, fields);
   }
 

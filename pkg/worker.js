@@ -37,6 +37,11 @@ const methods = {
   delete: collectionCall('delete'),
   search: collectionCall('search'),
   count: collectionCall('count'),
+  get: collectionCall('get'),
+  stats: collectionCall('stats'),
+  config: collectionCall('config'),
+  save: collectionCall('save'),
+  load: collectionCall('load'),
   async randomProjection(rows, inputDim, outputDim, seed) {
     const out = await engine.randomProjection(rows, inputDim, outputDim, BigInt(seed));
     return out;
@@ -45,6 +50,7 @@ const methods = {
 
 // Calls run one after another so that a long call never interleaves with the next.
 let queue = Promise.resolve();
+let waiting = 0;
 
 self.addEventListener('message', (event) => {
   const msg = event.data;
@@ -53,7 +59,9 @@ self.addEventListener('message', (event) => {
     return;
   }
   if (msg.type !== 'call') return;
+  waiting++;
   queue = queue.then(async () => {
+    waiting--;
     const { id, method, args } = msg;
     if (cancelled.delete(id)) return;
     try {
@@ -68,5 +76,24 @@ self.addEventListener('message', (event) => {
     } catch (e) {
       self.postMessage({ type: 'error', id, error: describe(e) });
     }
+    scheduleUpkeep();
   });
 });
+
+// Index upkeep (sealing exact segments into HNSW graphs, merging) runs one step at a time,
+// only when no call is waiting, so searches keep answering between steps.
+let upkeepTimer = null;
+function scheduleUpkeep() {
+  if (upkeepTimer !== null || !engine) return;
+  upkeepTimer = setTimeout(() => {
+    upkeepTimer = null;
+    if (waiting > 0) return; // the call that is waiting reschedules upkeep when it is done
+    queue = queue.then(() => {
+      try {
+        if (engine.maintainStep()) scheduleUpkeep();
+      } catch (e) {
+        console.warn('simil: index upkeep failed', e);
+      }
+    });
+  }, 0);
+}

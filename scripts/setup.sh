@@ -45,6 +45,15 @@ setup_npm() {
   fi
 }
 
+# Converts the pretrained weights shipped in npm packages into simil's own files (weights/).
+build_weights() {
+  if [ ! -f weights/mobilenet_v2.int8.safetensors ] ||
+    [ scripts/convert-mobilenet.mjs -nt weights/mobilenet_v2.int8.safetensors ]; then
+    step "weights: nsfwjs MobileNetV2 -> weights/mobilenet_v2.{f32,int8}.safetensors"
+    node scripts/convert-mobilenet.mjs weights
+  fi
+}
+
 # Builds the wasm engine into pkg/wasm/ (release, size-optimised) and the demo's sample data.
 build_web() {
   step "cargo build --release --target wasm32-unknown-unknown"

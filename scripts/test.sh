@@ -5,6 +5,7 @@ source "$(dirname "$0")/setup.sh"
 setup_rust
 setup_chromium
 setup_npm
+build_weights
 
 step "cargo fmt --check"
 cargo fmt --all -- --check

@@ -4,10 +4,9 @@
 use std::collections::BTreeMap;
 
 use crate::error::{CollectionError, Result};
-use crate::index::{Hit, Index, IndexConfig, Item, Query};
+use crate::index::{Hit, Index, IndexConfig, IndexStats, Item, Query};
 
 /// Items with vector fields and payloads, searchable by similarity.
-#[derive(Debug)]
 pub struct Collection {
     index: Index,
 }
@@ -22,12 +21,13 @@ impl Collection {
 
     /// Adds or replaces items; all are checked before any is added, so a bad item adds none.
     pub fn add(&mut self, items: Vec<Item>) -> Result<usize> {
-        let mut staged = self.index.clone();
+        for item in &items {
+            self.index.validate(item)?;
+        }
         let n = items.len();
         for item in items {
-            staged.upsert(item)?;
+            self.index.upsert(item)?;
         }
-        self.index = staged;
         Ok(n)
     }
 
@@ -39,6 +39,44 @@ impl Collection {
     /// The best hits for `query`.
     pub fn search(&self, query: &Query) -> Result<Vec<Hit>> {
         Ok(self.index.search(query)?)
+    }
+
+    /// The vector fields and index parameters this collection was made with.
+    pub fn config(&self) -> &IndexConfig {
+        self.index.config()
+    }
+
+    /// The item with `id`, if any.
+    pub fn get(&self, id: &str) -> Option<Item> {
+        self.index.get(id)
+    }
+
+    /// Runs one step of index upkeep (sealing the exact segment into an HNSW graph, or
+    /// merging sealed segments); returns whether there was anything to do. Searches stay
+    /// correct before, during and after.
+    pub fn maintain_step(&mut self) -> Result<bool> {
+        let Some(job) = self.index.plan_maintenance() else {
+            return Ok(false);
+        };
+        self.index.apply(job.run())?;
+        Ok(true)
+    }
+
+    /// Counts of items, segments and bytes per vector.
+    pub fn stats(&self) -> IndexStats {
+        self.index.stats()
+    }
+
+    /// The collection as bytes (the index's versioned, checksummed format).
+    pub fn to_bytes(&self) -> Vec<u8> {
+        self.index.to_bytes()
+    }
+
+    /// A collection read back from [`Collection::to_bytes`]; corrupt input is an error.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
+        Ok(Collection {
+            index: Index::from_bytes(bytes)?,
+        })
     }
 
     /// The number of items.
@@ -53,7 +91,7 @@ impl Collection {
 }
 
 /// Collections by name.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct Catalog {
     collections: BTreeMap<String, Collection>,
 }
@@ -65,7 +103,20 @@ impl Catalog {
             return Err(CollectionError::Exists(name.to_string()).into());
         }
         let collection = Collection::new(config)?;
-        Ok(self.collections.entry(name.to_string()).or_insert(collection))
+        Ok(self
+            .collections
+            .entry(name.to_string())
+            .or_insert(collection))
+    }
+
+    /// Stores `collection` as `name`, replacing any collection of that name.
+    pub fn insert(&mut self, name: &str, collection: Collection) {
+        self.collections.insert(name.to_string(), collection);
+    }
+
+    /// The names of the collections, in order.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.collections.keys().map(String::as_str)
     }
 
     /// The collection called `name`.

@@ -4,6 +4,7 @@
 //! the `Error` object they throw, next to the readable message.
 
 use crate::index::IndexError;
+use crate::model::EmbedderError;
 
 /// Anything that can go wrong in simil.
 #[derive(Debug, thiserror::Error)]
@@ -14,6 +15,9 @@ pub enum Error {
     /// A model rejected its input or its weights.
     #[error(transparent)]
     Model(#[from] ModelError),
+    /// The image embedder rejected its weights or an image.
+    #[error(transparent)]
+    Embedder(#[from] EmbedderError),
     /// The vector index rejected a request.
     #[error(transparent)]
     Index(#[from] IndexError),
@@ -28,7 +32,7 @@ impl Error {
     pub fn code(&self) -> &'static str {
         match self {
             Error::Compute(_) => "compute",
-            Error::Model(_) => "model",
+            Error::Model(_) | Error::Embedder(_) => "model",
             Error::Index(_) => "index",
             Error::Collection(_) => "collection",
         }

@@ -6,7 +6,7 @@ mod common;
 
 use std::collections::BTreeMap;
 
-use simil::index::{FieldQuery, IndexConfig, Item, Query};
+use simil::index::{IndexConfig, Item, Query};
 use simil::model::RandomProjection;
 use simil::{Collection, Compute};
 
@@ -43,12 +43,8 @@ fn collection(vectors: &[f32], labels: &[u8]) -> Collection {
 
 fn top10(collection: &Collection, vector: &[f32]) -> Vec<simil::index::Hit> {
     let query = Query {
-        vectors: vec![FieldQuery {
-            field: "pixels".into(),
-            vector: vector.to_vec(),
-            weight: 1.0,
-        }],
-        k: 10,
+        exact: true,
+        ..Query::nearest("pixels", vector.to_vec(), 10)
     };
     collection.search(&query).unwrap()
 }
@@ -63,7 +59,11 @@ fn projection_is_seeded_unit_length_and_keeps_digit_neighbourhoods() {
         assert!((norm - 1.0).abs() < 1e-5, "norm {norm}");
     }
     assert_eq!(vectors, embed(SEED, &pixels), "same seed, same vectors");
-    assert_ne!(vectors, embed(SEED + 1, &pixels), "another seed, other vectors");
+    assert_ne!(
+        vectors,
+        embed(SEED + 1, &pixels),
+        "another seed, other vectors"
+    );
 
     // Nearest neighbour (other than itself) shares the label far more often than chance (0.1).
     let collection = collection(&vectors, &labels);

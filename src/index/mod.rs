@@ -1,226 +1,428 @@
-//! The vector index: items with named vector fields and a JSON payload, searched by score.
+//! Vector index for in-browser similarity search.
 //!
-//! This first version scans exactly; HNSW segments, filters and int8 codes come with the
-//! full index (issue 3) behind the same API.
+//! Writes go to a mutable segment searched by brute force. [`Index::plan_maintenance`]
+//! seals it into an immutable segment with one HNSW graph per field once it
+//! holds `seal_threshold` rows, and merges sealed segments by size tier.
+//! Deletes are tombstones, filtered at search time and dropped at merge.
+//! Queries gather candidates per segment (graph or brute force), score them
+//! exactly, and merge the segments' results by score.
+
+mod codec;
+mod config;
+mod distance;
+mod error;
+mod filter;
+mod format;
+mod hnsw;
+mod maintenance;
+mod quant;
+mod segment;
+mod types;
+
+#[cfg(test)]
+mod tests;
 
 use std::collections::{BTreeMap, HashMap};
 
-use serde::{Deserialize, Serialize};
+pub use config::{
+    FieldSpec, HnswParams, IndexConfig, MAX_DIM, MAX_EF, MAX_FIELDS, MAX_K, MAX_NUM_CANDIDATES,
+    Metric, Storage,
+};
+pub use error::IndexError;
+pub use filter::Filter;
+pub use maintenance::{BuiltSegment, MaintenanceJob};
+pub use types::{FieldQuery, FieldStats, Hit, IndexStats, Item, Query, SegmentKind, SegmentStats};
 
-/// How two vectors are compared. Scores are "higher is closer" for every metric.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Metric {
-    /// Cosine similarity.
-    Cosine,
-    /// Dot product.
-    Dot,
-    /// Euclidean distance `d`, scored `1 / (1 + d²)`.
-    L2,
+use hnsw::SealedField;
+use maintenance::Target;
+use segment::{MutableSegment, Plan, Row, SealedSegment, Segment};
+
+/// Largest accepted item id, in bytes.
+const MAX_ID_BYTES: usize = 1024;
+
+/// Where the current version of an item lives.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Location {
+    /// `None` for the mutable segment, else a sealed segment id.
+    segment: Option<u64>,
+    row: u32,
+    seq: u64,
 }
 
-/// One vector field of an index.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct FieldSpec {
-    /// The field's name.
-    pub name: String,
-    /// Its number of dimensions.
-    pub dim: usize,
-    /// How its vectors are compared.
-    pub metric: Metric,
-}
-
-/// What an index holds.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct IndexConfig {
-    /// The vector fields; every item fills some of them.
-    pub fields: Vec<FieldSpec>,
-}
-
-/// One item: an id, vectors by field name, and a payload.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Item {
-    /// The caller's id; adding an id again replaces the item.
-    pub id: String,
-    /// Vectors by field name.
-    pub vectors: BTreeMap<String, Vec<f32>>,
-    /// Metadata returned with hits.
-    #[serde(default)]
-    pub payload: serde_json::Value,
-}
-
-/// One field of a query with its weight.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct FieldQuery {
-    /// The field to compare against.
-    pub field: String,
-    /// The query vector.
-    pub vector: Vec<f32>,
-    /// The weight of this field's similarity in the score.
-    #[serde(default = "one")]
-    pub weight: f32,
-}
-
-fn one() -> f32 {
-    1.0
-}
-
-/// A search request.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Query {
-    /// The query vectors; the score is the weighted sum of their similarities.
-    pub vectors: Vec<FieldQuery>,
-    /// How many hits to return.
-    pub k: usize,
-}
-
-/// One search result.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Hit {
-    /// The item's id.
-    pub id: String,
-    /// Its score: higher is closer.
-    pub score: f32,
-    /// Its payload.
-    pub payload: serde_json::Value,
-}
-
-/// Errors of the index.
-#[derive(Debug, thiserror::Error)]
-pub enum IndexError {
-    /// The query or item names a field the index does not have.
-    #[error("unknown field `{0}`")]
-    UnknownField(String),
-    /// A vector has the wrong length.
-    #[error("field `{field}` expects {expected} dimensions, got {got}")]
-    Dimension {
-        /// The field.
-        field: String,
-        /// Its dimension.
-        expected: usize,
-        /// The vector's length.
-        got: usize,
-    },
-    /// `k` is out of range.
-    #[error("k must be in 1..=10000, got {0}")]
-    K(usize),
-    /// The configuration is invalid.
-    #[error("invalid index configuration: {0}")]
-    Config(String),
-}
-
-/// An in-memory vector index.
-#[derive(Clone, Debug)]
+/// A multi-field vector index with payload filters; see the module docs.
 pub struct Index {
     config: IndexConfig,
-    items: HashMap<String, Item>,
+    mutable: MutableSegment,
+    /// Bumped each time rows are sealed out of the mutable segment.
+    generation: u64,
+    sealed: Vec<SealedSegment>,
+    locations: HashMap<String, Location>,
+    next_seq: u64,
+    next_segment: u64,
+}
+
+fn check_vector(spec: &FieldSpec, v: &[f32]) -> Result<(), IndexError> {
+    if v.len() != spec.dim {
+        return Err(IndexError::DimensionMismatch {
+            field: spec.name.clone(),
+            expected: spec.dim,
+            got: v.len(),
+        });
+    }
+    let limit = match spec.storage {
+        Storage::F32 => f32::MAX,
+        Storage::Int8 => half::f16::MAX.to_f32(),
+    };
+    match v.iter().position(|x| !x.is_finite() || x.abs() > limit) {
+        None => Ok(()),
+        Some(position) => Err(IndexError::InvalidValue {
+            field: spec.name.clone(),
+            position,
+            reason: if v[position].is_finite() {
+                "int8 fields keep f16 vectors, whose magnitude is at most 65504"
+            } else {
+                "vectors must not contain NaN or infinity"
+            },
+        }),
+    }
+}
+
+fn check_range(name: &'static str, got: usize, min: usize, max: usize) -> Result<(), IndexError> {
+    if (min..=max).contains(&got) {
+        Ok(())
+    } else {
+        Err(IndexError::OutOfRange {
+            name,
+            got,
+            min,
+            max,
+        })
+    }
 }
 
 impl Index {
-    /// Creates an empty index.
+    /// Creates an empty index after validating `config`.
     pub fn new(config: IndexConfig) -> Result<Self, IndexError> {
-        if config.fields.is_empty() {
-            return Err(IndexError::Config("an index needs at least one field".into()));
-        }
-        Ok(Index {
+        config.validate()?;
+        Ok(Self {
             config,
-            items: HashMap::new(),
+            mutable: MutableSegment::new(),
+            generation: 0,
+            sealed: Vec::new(),
+            locations: HashMap::new(),
+            next_seq: 0,
+            next_segment: 0,
         })
     }
 
-    fn field(&self, name: &str) -> Result<&FieldSpec, IndexError> {
-        self.config
-            .fields
-            .iter()
-            .find(|f| f.name == name)
-            .ok_or_else(|| IndexError::UnknownField(name.to_string()))
+    /// The configuration the index was created with.
+    pub fn config(&self) -> &IndexConfig {
+        &self.config
     }
 
-    fn check(&self, name: &str, vector: &[f32]) -> Result<Metric, IndexError> {
-        let field = self.field(name)?;
-        if field.dim != vector.len() {
-            return Err(IndexError::Dimension {
-                field: name.to_string(),
-                expected: field.dim,
-                got: vector.len(),
-            });
-        }
-        Ok(field.metric)
-    }
-
-    /// Adds an item, replacing any item with the same id.
+    /// Inserts `item`, replacing (and tombstoning) any item with the same id.
+    /// Vectors are checked for dimension and finiteness; fields may be omitted.
     pub fn upsert(&mut self, item: Item) -> Result<(), IndexError> {
-        for (name, vector) in &item.vectors {
-            self.check(name, vector)?;
+        self.validate(&item)?;
+        let mut vectors = vec![None; self.config.fields.len()];
+        for (name, v) in item.vectors {
+            let f = self.config.field_index(&name)?;
+            vectors[f] = Some(v);
         }
-        self.items.insert(item.id.clone(), item);
+        self.delete(&item.id);
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        let row = self.mutable.push(Row {
+            id: item.id.clone(),
+            seq,
+            payload: item.payload,
+            vectors,
+        });
+        self.locations.insert(
+            item.id,
+            Location {
+                segment: None,
+                row,
+                seq,
+            },
+        );
         Ok(())
     }
 
-    /// Deletes an item; returns whether it existed.
+    /// Checks that `upsert(item)` would accept `item` (id, field names, dimensions, values)
+    /// without changing anything, so a batch can be checked whole before any of it lands.
+    pub fn validate(&self, item: &Item) -> Result<(), IndexError> {
+        if item.id.is_empty() || item.id.len() > MAX_ID_BYTES {
+            return Err(IndexError::InvalidId(item.id.len()));
+        }
+        for (name, v) in &item.vectors {
+            let f = self.config.field_index(name)?;
+            check_vector(&self.config.fields[f], v)?;
+        }
+        Ok(())
+    }
+
+    /// Deletes the item with `id`; returns whether it existed.
     pub fn delete(&mut self, id: &str) -> bool {
-        self.items.remove(id).is_some()
-    }
-
-    /// The number of items.
-    pub fn len(&self) -> usize {
-        self.items.len()
-    }
-
-    /// Whether the index holds no item.
-    pub fn is_empty(&self) -> bool {
-        self.items.is_empty()
-    }
-
-    /// The `k` best items for `query`, best first, ties broken by id.
-    pub fn search(&self, query: &Query) -> Result<Vec<Hit>, IndexError> {
-        if query.k == 0 || query.k > 10_000 {
-            return Err(IndexError::K(query.k));
-        }
-        let metrics = query
-            .vectors
-            .iter()
-            .map(|q| self.check(&q.field, &q.vector))
-            .collect::<Result<Vec<_>, _>>()?;
-        let mut hits: Vec<Hit> = self
-            .items
-            .values()
-            .map(|item| {
-                let score = query
-                    .vectors
-                    .iter()
-                    .zip(&metrics)
-                    .filter_map(|(q, metric)| {
-                        let v = item.vectors.get(&q.field)?;
-                        Some(q.weight * similarity(*metric, &q.vector, v))
-                    })
-                    .sum();
-                Hit {
-                    id: item.id.clone(),
-                    score,
-                    payload: item.payload.clone(),
+        let Some(loc) = self.locations.remove(id) else {
+            return false;
+        };
+        match loc.segment {
+            None => {
+                self.mutable.alive.set(loc.row, false);
+                self.mutable.live -= 1;
+            }
+            Some(s) => {
+                if let Some(seg) = self.sealed.iter_mut().find(|seg| seg.id == s) {
+                    seg.kill(loc.row);
                 }
-            })
-            .collect();
-        hits.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| a.id.cmp(&b.id)));
-        hits.truncate(query.k);
-        Ok(hits)
+            }
+        }
+        true
     }
-}
 
-/// The similarity of `a` and `b` under `metric` (higher is closer).
-pub fn similarity(metric: Metric, a: &[f32], b: &[f32]) -> f32 {
-    let dot: f32 = a.iter().zip(b).map(|(x, y)| x * y).sum();
-    match metric {
-        Metric::Dot => dot,
-        Metric::Cosine => {
-            let na: f32 = a.iter().map(|x| x * x).sum::<f32>().sqrt();
-            let nb: f32 = b.iter().map(|x| x * x).sum::<f32>().sqrt();
-            if na == 0.0 || nb == 0.0 { 0.0 } else { dot / (na * nb) }
+    fn segment_of(&self, loc: &Location) -> Option<&dyn Segment> {
+        match loc.segment {
+            None => Some(&self.mutable),
+            Some(s) => self
+                .sealed
+                .iter()
+                .find(|seg| seg.id == s)
+                .map(|s| s as &dyn Segment),
         }
-        Metric::L2 => {
-            let d2: f32 = a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum();
-            1.0 / (1.0 + d2)
+    }
+
+    /// The current version of item `id`. Vectors of sealed int8 fields come
+    /// back at f16 precision.
+    pub fn get(&self, id: &str) -> Option<Item> {
+        let loc = self.locations.get(id)?;
+        let seg = self.segment_of(loc)?;
+        let vectors: BTreeMap<String, Vec<f32>> = self
+            .config
+            .fields
+            .iter()
+            .enumerate()
+            .filter_map(|(f, spec)| Some((spec.name.clone(), seg.vector(f, loc.row)?.to_vec())))
+            .collect();
+        Some(Item {
+            id: id.to_string(),
+            vectors,
+            payload: seg.payload(loc.row).clone(),
+        })
+    }
+
+    /// Number of live items.
+    pub fn len(&self) -> usize {
+        self.locations.len()
+    }
+
+    /// Whether the index holds no live item.
+    pub fn is_empty(&self) -> bool {
+        self.locations.is_empty()
+    }
+
+    fn plan<'q>(&'q self, query: &'q Query) -> Result<Plan<'q>, IndexError> {
+        check_range("k", query.k, 1, MAX_K)?;
+        let want = query
+            .num_candidates
+            .unwrap_or(query.k.max(self.config.hnsw.ef_search));
+        check_range("num_candidates", want, 1, MAX_NUM_CANDIDATES)?;
+        if want < query.k {
+            return Err(IndexError::CandidatesBelowK {
+                k: query.k,
+                num_candidates: want,
+            });
         }
+        if query.vectors.is_empty() {
+            return Err(IndexError::EmptyQuery);
+        }
+        if query.min_score.is_some_and(|m| !m.is_finite()) {
+            return Err(IndexError::NotFinite("min_score"));
+        }
+        let mut fields = Vec::with_capacity(query.vectors.len());
+        for fq in &query.vectors {
+            let f = self.config.field_index(&fq.field)?;
+            let spec = &self.config.fields[f];
+            check_vector(spec, &fq.vector)?;
+            if !fq.weight.is_finite() {
+                return Err(IndexError::NotFinite("weight"));
+            }
+            fields.push((f, spec, fq.vector.as_slice(), fq.weight));
+        }
+        Ok(Plan {
+            fields,
+            want,
+            filter: query.filter.as_ref(),
+            exact: query.exact,
+        })
+    }
+
+    /// The `k` best items, by score descending then id ascending.
+    ///
+    /// Items are scored on the fields they have (a missing field adds 0; an
+    /// item with none of the queried fields is never returned).
+    pub fn search(&self, query: &Query) -> Result<Vec<Hit>, IndexError> {
+        let plan = self.plan(query)?;
+        let segments = std::iter::once(&self.mutable as &dyn Segment)
+            .chain(self.sealed.iter().map(|s| s as &dyn Segment));
+        let mut scored: Vec<(f32, &dyn Segment, u32)> = Vec::new();
+        for seg in segments {
+            for row in seg.candidates(&plan) {
+                if let Some(score) = seg.score(&plan, row)
+                    && query.min_score.is_none_or(|m| score >= m)
+                {
+                    scored.push((score, seg, row));
+                }
+            }
+        }
+        scored.sort_by(|a, b| {
+            b.0.total_cmp(&a.0)
+                .then_with(|| a.1.id(a.2).cmp(b.1.id(b.2)))
+        });
+        scored.truncate(query.k);
+        Ok(scored
+            .into_iter()
+            .map(|(score, seg, row)| Hit {
+                id: seg.id(row).to_string(),
+                score,
+                payload: seg.payload(row).clone(),
+            })
+            .collect())
+    }
+
+    /// The next piece of background work, if any: sealing the mutable segment
+    /// once it holds `seal_threshold` rows, else a merge of sealed segments.
+    /// Run at most one job at a time: a second job planned before the first is
+    /// applied may be rejected as stale.
+    pub fn plan_maintenance(&self) -> Option<MaintenanceJob> {
+        let (target, rows) = if self.mutable.rows.len() >= self.config.seal_threshold {
+            let rows = self
+                .mutable
+                .alive
+                .iter()
+                .map(|r| self.mutable.rows[r as usize].clone())
+                .collect();
+            let target = Target::Seal {
+                generation: self.generation,
+                rows: self.mutable.rows.len(),
+            };
+            (target, rows)
+        } else {
+            let sources = maintenance::pick_merge(&self.sealed, self.config.seal_threshold)?;
+            let rows = self
+                .sealed
+                .iter()
+                .filter(|s| sources.contains(&s.id))
+                .flat_map(SealedSegment::live_rows)
+                .collect();
+            (Target::Merge { sources }, rows)
+        };
+        Some(MaintenanceJob {
+            target,
+            rows,
+            fields: self.config.fields.clone(),
+            params: self.config.hnsw.clone(),
+        })
+    }
+
+    /// Installs a built segment in place of the rows it was built from. Rows
+    /// deleted or replaced while it was building stay deleted.
+    pub fn apply(&mut self, built: BuiltSegment) -> Result<(), IndexError> {
+        match &built.target {
+            Target::Seal { generation, rows } => {
+                if *generation != self.generation || *rows > self.mutable.rows.len() {
+                    return Err(IndexError::StaleSegment);
+                }
+            }
+            Target::Merge { sources } => {
+                if !sources
+                    .iter()
+                    .all(|id| self.sealed.iter().any(|s| s.id == *id))
+                {
+                    return Err(IndexError::StaleSegment);
+                }
+            }
+        }
+        if built.segment.fields.len() != self.config.fields.len() {
+            return Err(IndexError::StaleSegment);
+        }
+        let mut segment = built.segment;
+        segment.id = self.next_segment;
+        self.next_segment += 1;
+        for row in 0..segment.rows() as u32 {
+            let seq = segment.seqs[row as usize];
+            match self.locations.get_mut(&segment.ids[row as usize]) {
+                Some(loc) if loc.seq == seq => {
+                    *loc = Location {
+                        segment: Some(segment.id),
+                        row,
+                        seq,
+                    }
+                }
+                _ => segment.kill(row),
+            }
+        }
+        match built.target {
+            Target::Seal { rows, .. } => {
+                self.mutable.drain_front(rows);
+                self.generation += 1;
+                for row in self.mutable.alive.iter() {
+                    let r = &self.mutable.rows[row as usize];
+                    if let Some(loc) = self.locations.get_mut(&r.id) {
+                        loc.row = row;
+                    }
+                }
+            }
+            Target::Merge { sources } => self.sealed.retain(|s| !sources.contains(&s.id)),
+        }
+        if segment.live() > 0 {
+            self.sealed.push(segment);
+        }
+        Ok(())
+    }
+
+    /// Plans, runs and applies maintenance jobs until none is left.
+    pub fn maintain(&mut self) {
+        while let Some(job) = self.plan_maintenance() {
+            if self.apply(job.run()).is_err() {
+                break;
+            }
+        }
+    }
+
+    /// Item count, segment sizes and per-field storage cost.
+    pub fn stats(&self) -> IndexStats {
+        let seg = |kind, s: &dyn Segment| SegmentStats {
+            kind,
+            rows: s.rows(),
+            live: s.live(),
+        };
+        IndexStats {
+            items: self.len(),
+            segments: std::iter::once(seg(SegmentKind::Mutable, &self.mutable))
+                .chain(self.sealed.iter().map(|s| seg(SegmentKind::Sealed, s)))
+                .collect(),
+            fields: self
+                .config
+                .fields
+                .iter()
+                .map(|spec| FieldStats {
+                    name: spec.name.clone(),
+                    storage: spec.storage,
+                    bytes_per_vector: SealedField::bytes_per_vector(spec),
+                })
+                .collect(),
+        }
+    }
+
+    /// Serializes the index (graphs included) in the `SIML` format.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        format::encode(self)
+    }
+
+    /// Loads an index written by [`Index::to_bytes`]; damaged or hostile input
+    /// yields an error, never a panic.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, IndexError> {
+        format::decode(bytes)
     }
 }

@@ -1,8 +1,12 @@
 //! Embedding models: architectures, weights and preprocessing. Each model turns inputs into
 //! L2-normalised vectors on a [`Compute`](crate::Compute) device.
 
+pub mod mobilenet;
+pub mod preprocess;
 mod projection;
+pub mod weights;
 
+pub use mobilenet::{EMBEDDING_DIM, EmbedderError, ImageEmbedder, MobileNetV2};
 pub use projection::RandomProjection;
 
 use burn::prelude::*;

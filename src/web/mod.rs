@@ -2,10 +2,10 @@
 //! `serde_wasm_bindgen` use lives here. The worker script (`pkg/worker.js`) drives an
 //! [`Engine`]; the main-thread module (`pkg/index.js`) speaks to the worker by messages.
 
-use js_sys::{Float32Array, Reflect};
+use js_sys::{Float32Array, Reflect, Uint8Array};
 use wasm_bindgen::prelude::*;
 
-use crate::collection::Catalog;
+use crate::collection::{Catalog, Collection};
 use crate::compute::{BackendChoice, Compute};
 use crate::error::Error;
 use crate::index::{IndexConfig, Item, Query};
@@ -88,11 +88,7 @@ impl Engine {
     /// Deletes items by id; returns how many existed.
     pub fn delete(&mut self, name: &str, ids: JsValue) -> Result<usize, JsValue> {
         let ids: Vec<String> = from_js("ids", ids)?;
-        Ok(self
-            .catalog
-            .get_mut(name)
-            .map_err(js_error)?
-            .delete(&ids))
+        Ok(self.catalog.get_mut(name).map_err(js_error)?.delete(&ids))
     }
 
     /// Searches with `{ vectors: [{ field, vector, weight }], k }`; returns `[{ id, score,
@@ -105,6 +101,51 @@ impl Engine {
             .and_then(|c| c.search(&query))
             .map_err(js_error)?;
         to_js(&hits)
+    }
+
+    /// Runs one step of index upkeep on any collection that needs it; returns whether there
+    /// was work. The worker calls this when it is idle.
+    #[wasm_bindgen(js_name = maintainStep)]
+    pub fn maintain_step(&mut self) -> Result<bool, JsValue> {
+        let names: Vec<String> = self.catalog.names().map(str::to_string).collect();
+        for name in names {
+            let collection = self.catalog.get_mut(&name).map_err(js_error)?;
+            if collection.maintain_step().map_err(js_error)? {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    /// The item with `id` (`{ id, vectors, payload }`) or `null`.
+    pub fn get(&self, name: &str, id: &str) -> Result<JsValue, JsValue> {
+        let item = self.catalog.get(name).map_err(js_error)?.get(id);
+        to_js(&item)
+    }
+
+    /// The configuration of a collection: `{ fields, hnsw, seal_threshold }`.
+    pub fn config(&self, name: &str) -> Result<JsValue, JsValue> {
+        to_js(self.catalog.get(name).map_err(js_error)?.config())
+    }
+
+    /// Items, segments and bytes per vector of a collection.
+    pub fn stats(&self, name: &str) -> Result<JsValue, JsValue> {
+        to_js(&self.catalog.get(name).map_err(js_error)?.stats())
+    }
+
+    /// A collection as bytes, to keep (OPFS, IndexedDB, a download) and `load` later.
+    pub fn save(&self, name: &str) -> Result<Uint8Array, JsValue> {
+        let bytes = self.catalog.get(name).map_err(js_error)?.to_bytes();
+        Ok(Uint8Array::from(bytes.as_slice()))
+    }
+
+    /// Restores a collection saved by `save` under `name`, replacing any of that name.
+    /// Truncated or corrupt bytes are rejected with an error; nothing is replaced then.
+    pub fn load(&mut self, name: &str, bytes: Uint8Array) -> Result<usize, JsValue> {
+        let collection = Collection::from_bytes(&bytes.to_vec()).map_err(js_error)?;
+        let n = collection.len();
+        self.catalog.insert(name, collection);
+        Ok(n)
     }
 
     /// The number of items in a collection.
@@ -122,8 +163,8 @@ impl Engine {
         output_dim: usize,
         seed: u64,
     ) -> Result<Float32Array, JsValue> {
-        let model = RandomProjection::new(&self.compute, input_dim, output_dim, seed)
-            .map_err(js_error)?;
+        let model =
+            RandomProjection::new(&self.compute, input_dim, output_dim, seed).map_err(js_error)?;
         let out = model
             .embed(&self.compute, &rows.to_vec())
             .await

@@ -1,0 +1,155 @@
+//! Index configuration: vector fields, metrics, storage and HNSW parameters.
+
+use serde::{Deserialize, Serialize};
+
+use super::IndexError;
+
+/// Largest supported vector dimension.
+pub const MAX_DIM: usize = 4096;
+/// Largest number of vector fields per index.
+pub const MAX_FIELDS: usize = 16;
+/// Largest `k` a query may ask for.
+pub const MAX_K: usize = 10_000;
+/// Largest `num_candidates` a query may ask for.
+pub const MAX_NUM_CANDIDATES: usize = 10_000;
+/// Largest accepted `ef_search` / `ef_construction`.
+pub const MAX_EF: usize = 4096;
+/// Largest accepted `seal_threshold`.
+pub const MAX_SEAL_THRESHOLD: usize = 1 << 24;
+
+/// How two vectors are compared. Scores are always "higher is better".
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Metric {
+    /// Cosine similarity in [-1, 1]; a zero vector scores 0.
+    Cosine,
+    /// Raw dot product.
+    Dot,
+    /// Euclidean, scored as `1 / (1 + d²)` in (0, 1].
+    L2,
+}
+
+/// How vectors of a field are stored once sealed into an HNSW segment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Storage {
+    /// Full f32 vectors, used for both graph search and scoring.
+    #[default]
+    F32,
+    /// int8 codes (per-dimension offset and scale learnt per segment) for the graph
+    /// search pass, plus f16 vectors to rescore the best `num_candidates`.
+    Int8,
+}
+
+/// One named vector field.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FieldSpec {
+    /// Field name, unique within the index.
+    pub name: String,
+    /// Number of dimensions, 1..=[`MAX_DIM`].
+    pub dim: usize,
+    /// Similarity metric.
+    pub metric: Metric,
+    /// Storage of sealed vectors.
+    #[serde(default)]
+    pub storage: Storage,
+}
+
+/// HNSW graph parameters for sealed segments.
+///
+/// instant-distance fixes the graph degree at 32 links per node (64 on layer 0);
+/// `m` only sets the layer-assignment factor `mL = 1 / ln(m)`.
+/// `ef_search` is baked into each graph when it is built.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct HnswParams {
+    /// Branching factor used for layer assignment (2..=64).
+    pub m: usize,
+    /// Candidate list size while building (1..=[`MAX_EF`]).
+    pub ef_construction: usize,
+    /// Candidate list size while searching (1..=[`MAX_EF`]).
+    pub ef_search: usize,
+}
+
+impl Default for HnswParams {
+    fn default() -> Self {
+        Self {
+            m: 16,
+            ef_construction: 200,
+            ef_search: 100,
+        }
+    }
+}
+
+fn default_seal_threshold() -> usize {
+    4096
+}
+
+/// Complete index configuration.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IndexConfig {
+    /// Vector fields; items may omit any of them.
+    pub fields: Vec<FieldSpec>,
+    /// HNSW parameters.
+    #[serde(default)]
+    pub hnsw: HnswParams,
+    /// Number of rows in the mutable (brute-force) segment that triggers sealing.
+    #[serde(default = "default_seal_threshold")]
+    pub seal_threshold: usize,
+}
+
+fn check_range(name: &'static str, got: usize, min: usize, max: usize) -> Result<(), IndexError> {
+    if (min..=max).contains(&got) {
+        Ok(())
+    } else {
+        Err(IndexError::OutOfRange {
+            name,
+            got,
+            min,
+            max,
+        })
+    }
+}
+
+impl IndexConfig {
+    /// Checks dimensions, field names and parameter ranges.
+    pub fn validate(&self) -> Result<(), IndexError> {
+        if self.fields.is_empty() {
+            return Err(IndexError::NoFields);
+        }
+        if self.fields.len() > MAX_FIELDS {
+            return Err(IndexError::TooManyFields {
+                got: self.fields.len(),
+                max: MAX_FIELDS,
+            });
+        }
+        for (i, f) in self.fields.iter().enumerate() {
+            if f.name.is_empty() || f.name.len() > 128 {
+                return Err(IndexError::InvalidFieldName(f.name.clone()));
+            }
+            if self.fields[..i].iter().any(|g| g.name == f.name) {
+                return Err(IndexError::DuplicateField(f.name.clone()));
+            }
+            if f.dim == 0 || f.dim > MAX_DIM {
+                return Err(IndexError::InvalidDimension {
+                    field: f.name.clone(),
+                    dim: f.dim,
+                    max: MAX_DIM,
+                });
+            }
+        }
+        check_range("hnsw.m", self.hnsw.m, 2, 64)?;
+        check_range("hnsw.ef_construction", self.hnsw.ef_construction, 1, MAX_EF)?;
+        check_range("hnsw.ef_search", self.hnsw.ef_search, 1, MAX_EF)?;
+        check_range("seal_threshold", self.seal_threshold, 1, MAX_SEAL_THRESHOLD)?;
+        Ok(())
+    }
+
+    /// Position of a field by name.
+    pub(crate) fn field_index(&self, name: &str) -> Result<usize, IndexError> {
+        self.fields
+            .iter()
+            .position(|f| f.name == name)
+            .ok_or_else(|| IndexError::UnknownField(name.to_string()))
+    }
+}

@@ -1,0 +1,518 @@
+//! Sealed per-field HNSW graphs on top of instant-distance.
+//!
+//! instant-distance builds a graph in one batch, fixes the degree (32, 64 on
+//! layer 0) and bakes `ef_search` into the graph; it has no filter hook. What we
+//! build on its public API:
+//!
+//! * **Vectors live in the graph points** ([`GraphPoint`]), so a sealed segment
+//!   keeps each vector once; rows map to graph ids through `pid_of_row`.
+//! * **Query-side hook:** the query is itself a `GraphPoint` whose `distance`
+//!   runs the int8 integer pass for int8 fields and can add a large,
+//!   order-keeping penalty to rows outside a [`RowSet`].
+//! * **Filters, tombstones, more than `ef` candidates:** a first plain search
+//!   is filtered; if it yields fewer than wanted allowed rows, further rounds
+//!   penalize rows that are filtered out, deleted or already found. Penalized
+//!   nodes are still traversed but leave the result list as soon as allowed
+//!   ones turn up, so each round keeps expanding until it holds `ef` new
+//!   allowed rows (or the graph is exhausted): an enlarged ef, in effect.
+
+use half::f16;
+use instant_distance::{Builder, Hnsw, Point, Search};
+use serde::{Deserialize, Serialize};
+
+use super::IndexError;
+use super::codec::{self, Reader, Writer};
+use super::config::{FieldSpec, HnswParams, MAX_DIM, MAX_EF, Metric, Storage};
+use super::distance::{self, VecRef};
+use super::quant::{self, Int8Query, QuantParams};
+
+/// Marks a row without a vector in `pid_of_row`.
+const NO_POINT: u32 = u32::MAX;
+
+/// A set of segment rows, as a bitmap.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct RowSet(Vec<u64>);
+
+impl RowSet {
+    /// A set holding rows `0..n`, or none of them.
+    pub(crate) fn new(n: usize, full: bool) -> Self {
+        let mut words = vec![if full { u64::MAX } else { 0 }; n.div_ceil(64)];
+        if full
+            && !n.is_multiple_of(64)
+            && let Some(last) = words.last_mut()
+        {
+            *last = (1u64 << (n % 64)) - 1;
+        }
+        Self(words)
+    }
+    /// Number of rows the bitmap can hold without growing.
+    pub(crate) fn capacity(&self) -> usize {
+        self.0.len() * 64
+    }
+    /// Makes room for rows `0..n` (new rows are absent).
+    pub(crate) fn grow(&mut self, n: usize) {
+        self.0.resize(n.div_ceil(64).max(self.0.len()), 0);
+    }
+    pub(crate) fn contains(&self, row: u32) -> bool {
+        let row = row as usize;
+        self.0
+            .get(row / 64)
+            .is_some_and(|w| w & (1 << (row % 64)) != 0)
+    }
+    pub(crate) fn set(&mut self, row: u32, on: bool) {
+        let row = row as usize;
+        if let Some(w) = self.0.get_mut(row / 64) {
+            if on {
+                *w |= 1 << (row % 64);
+            } else {
+                *w &= !(1 << (row % 64));
+            }
+        }
+    }
+    pub(crate) fn count(&self) -> usize {
+        self.0.iter().map(|w| w.count_ones() as usize).sum()
+    }
+    pub(crate) fn iter(&self) -> impl Iterator<Item = u32> + '_ {
+        self.0.iter().enumerate().flat_map(|(i, &w)| {
+            (0..64)
+                .filter(move |b| w & (1 << b) != 0)
+                .map(move |b| (i * 64 + b) as u32)
+        })
+    }
+}
+
+/// A point of an instant-distance graph: a stored vector or a query.
+#[derive(Debug, Clone)]
+pub(crate) enum GraphPoint {
+    /// Stored full-precision vector of segment row `row`.
+    F32 {
+        row: u32,
+        metric: Metric,
+        v: Box<[f32]>,
+    },
+    /// Stored int8 codes plus f16 vector of segment row `row`.
+    Int8 {
+        row: u32,
+        metric: Metric,
+        codes: Box<[i8]>,
+        full: Box<[f16]>,
+        x_sq: f32,
+    },
+    /// A query; never stored in a graph.
+    Query(Box<GraphQuery>),
+}
+
+/// Query state carried into instant-distance through the `Point` trait.
+#[derive(Debug, Clone)]
+pub(crate) struct GraphQuery {
+    metric: Metric,
+    raw: Vec<f32>,
+    int8: Option<Int8Query>,
+    allowed: Option<RowSet>,
+}
+
+/// Maps distance `d` above every plain distance while keeping the order.
+fn penalize(d: f32) -> f32 {
+    1e30 * (2.0 + d / (1.0 + d.abs()))
+}
+
+impl GraphPoint {
+    fn row(&self) -> u32 {
+        match self {
+            GraphPoint::F32 { row, .. } | GraphPoint::Int8 { row, .. } => *row,
+            GraphPoint::Query(_) => NO_POINT,
+        }
+    }
+    fn full(&self) -> VecRef<'_> {
+        match self {
+            GraphPoint::F32 { v, .. } => VecRef::F32(v),
+            GraphPoint::Int8 { full, .. } => VecRef::F16(full),
+            GraphPoint::Query(q) => VecRef::F32(&q.raw),
+        }
+    }
+    /// For a query: whether stored row `row` is outside the penalized set.
+    fn allows(&self, row: u32) -> bool {
+        match self {
+            GraphPoint::Query(q) => q.allowed.as_ref().is_none_or(|set| set.contains(row)),
+            _ => true,
+        }
+    }
+    fn metric(&self) -> Metric {
+        match self {
+            GraphPoint::F32 { metric, .. } | GraphPoint::Int8 { metric, .. } => *metric,
+            GraphPoint::Query(q) => q.metric,
+        }
+    }
+}
+
+impl Point for GraphPoint {
+    fn distance(&self, other: &Self) -> f32 {
+        let (query, stored) = match (self, other) {
+            (GraphPoint::Query(q), s) | (s, GraphPoint::Query(q)) => (q, s),
+            _ => return distance::distance(self.metric(), self.full(), other.full()),
+        };
+        let d = match (&query.int8, stored) {
+            (Some(iq), GraphPoint::Int8 { codes, x_sq, .. }) => iq.distance(codes, *x_sq),
+            _ => distance::distance(query.metric, VecRef::F32(&query.raw), stored.full()),
+        };
+        if self.allows(stored.row()) && other.allows(stored.row()) {
+            d
+        } else {
+            penalize(d)
+        }
+    }
+}
+
+fn metric_code(m: Metric) -> u8 {
+    match m {
+        Metric::Cosine => 0,
+        Metric::Dot => 1,
+        Metric::L2 => 2,
+    }
+}
+
+impl Serialize for GraphPoint {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut w = Writer::default();
+        match self {
+            GraphPoint::F32 { row, metric, v } => {
+                w.u8(0);
+                w.u32(*row);
+                w.u8(metric_code(*metric));
+                w.u32(v.len() as u32);
+                w.f32s(v);
+            }
+            GraphPoint::Int8 {
+                row,
+                metric,
+                codes,
+                full,
+                x_sq,
+            } => {
+                w.u8(1);
+                w.u32(*row);
+                w.u8(metric_code(*metric));
+                w.u32(codes.len() as u32);
+                w.f32(*x_sq);
+                w.buf.extend(codes.iter().map(|&c| c as u8));
+                full.iter()
+                    .for_each(|h| w.buf.extend_from_slice(&h.to_bits().to_le_bytes()));
+            }
+            GraphPoint::Query(_) => {
+                return Err(serde::ser::Error::custom("queries are not stored"));
+            }
+        }
+        s.serialize_bytes(&w.buf)
+    }
+}
+
+fn parse_point(bytes: &[u8]) -> Result<GraphPoint, IndexError> {
+    let mut r = Reader::new(bytes, "graph point");
+    let tag = r.u8()?;
+    let row = r.u32()?;
+    let metric = match r.u8()? {
+        0 => Metric::Cosine,
+        1 => Metric::Dot,
+        2 => Metric::L2,
+        _ => return Err(IndexError::Corrupt("unknown metric in graph point".into())),
+    };
+    let dim = r.u32()? as usize;
+    if dim == 0 || dim > MAX_DIM {
+        return Err(IndexError::SizeLimit("graph point"));
+    }
+    let point = match tag {
+        0 => GraphPoint::F32 {
+            row,
+            metric,
+            v: r.f32s(dim)?.into(),
+        },
+        1 => {
+            let x_sq = r.f32()?;
+            let codes = r.take(dim)?.iter().map(|&b| b as i8).collect();
+            let full = r
+                .take(dim * 2)?
+                .chunks_exact(2)
+                .map(|c| f16::from_bits(u16::from_le_bytes([c[0], c[1]])))
+                .collect::<Box<[f16]>>();
+            if !x_sq.is_finite() || full.iter().any(|h| !h.is_finite()) {
+                return Err(IndexError::Corrupt(
+                    "non-finite number in graph point".into(),
+                ));
+            }
+            GraphPoint::Int8 {
+                row,
+                metric,
+                codes,
+                full,
+                x_sq,
+            }
+        }
+        _ => return Err(IndexError::Corrupt("unknown graph point kind".into())),
+    };
+    r.finish()?;
+    Ok(point)
+}
+
+impl<'de> Deserialize<'de> for GraphPoint {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = GraphPoint;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a graph point")
+            }
+            fn visit_bytes<E: serde::de::Error>(self, b: &[u8]) -> Result<GraphPoint, E> {
+                parse_point(b).map_err(E::custom)
+            }
+        }
+        d.deserialize_bytes(V)
+    }
+}
+
+/// One field of a sealed segment: its graph, row mapping and quantizer.
+pub(crate) struct SealedField {
+    graph: Hnsw<GraphPoint>,
+    /// Graph id of each segment row, or `NO_POINT` if the row lacks this field.
+    pid_of_row: Vec<u32>,
+    quant: Option<QuantParams>,
+    /// `ef_search` baked into the graph: results per search round.
+    ef: usize,
+}
+
+impl SealedField {
+    /// Builds the graph over `(row, vector)` pairs of a segment with `n_rows` rows.
+    pub(crate) fn build<'a>(
+        spec: &FieldSpec,
+        params: &HnswParams,
+        seed: u64,
+        n_rows: usize,
+        vectors: impl Iterator<Item = (u32, &'a [f32])> + Clone,
+    ) -> Self {
+        let quant = (spec.storage == Storage::Int8).then(|| {
+            let prepared: Vec<Vec<f32>> = vectors
+                .clone()
+                .map(|(_, v)| quant::prepare(spec.metric, v))
+                .collect();
+            QuantParams::learn(spec.dim, prepared.iter().map(Vec::as_slice))
+        });
+        let points: Vec<GraphPoint> = vectors
+            .map(|(row, v)| match &quant {
+                None => GraphPoint::F32 {
+                    row,
+                    metric: spec.metric,
+                    v: v.into(),
+                },
+                Some(q) => {
+                    let (codes, x_sq) = q.encode(&quant::prepare(spec.metric, v));
+                    GraphPoint::Int8 {
+                        row,
+                        metric: spec.metric,
+                        codes: codes.into(),
+                        full: v.iter().map(|&x| f16::from_f32(x)).collect(),
+                        x_sq,
+                    }
+                }
+            })
+            .collect();
+        let rows: Vec<u32> = points.iter().map(GraphPoint::row).collect();
+        let (graph, pids) = Builder::default()
+            .ef_construction(params.ef_construction)
+            .ef_search(params.ef_search)
+            .ml(1.0 / (params.m as f32).ln())
+            .seed(seed)
+            .build_hnsw(points);
+        let mut pid_of_row = vec![NO_POINT; n_rows];
+        for (row, pid) in rows.into_iter().zip(pids) {
+            pid_of_row[row as usize] = pid.into_inner();
+        }
+        Self {
+            graph,
+            pid_of_row,
+            quant,
+            ef: params.ef_search,
+        }
+    }
+
+    /// The stored vector of `row`, if it has one.
+    pub(crate) fn vector(&self, row: u32) -> Option<VecRef<'_>> {
+        let pid = *self.pid_of_row.get(row as usize)?;
+        (pid != NO_POINT).then(|| self.graph[pid.into()].full())
+    }
+
+    /// Bytes used by one stored vector (excluding graph links).
+    pub(crate) fn bytes_per_vector(spec: &FieldSpec) -> usize {
+        match spec.storage {
+            Storage::F32 => 4 * spec.dim,
+            Storage::Int8 => 3 * spec.dim + 4,
+        }
+    }
+
+    /// Up to `want` rows nearest to `q` by graph distance, restricted to
+    /// `allowed` rows when given, nearest first.
+    pub(crate) fn search(
+        &self,
+        metric: Metric,
+        q: &[f32],
+        allowed: Option<&RowSet>,
+        want: usize,
+    ) -> Vec<u32> {
+        // Round 1 is a plain graph search whose results are then filtered; later
+        // rounds penalize rows that are not allowed or already found, so the
+        // search keeps expanding until it holds enough allowed rows.
+        let mut query = Box::new(GraphQuery {
+            metric,
+            raw: q.to_vec(),
+            int8: self.quant.as_ref().map(|p| Int8Query::new(metric, q, p)),
+            allowed: None,
+        });
+        let mut search = Search::default();
+        let mut found: Vec<(f32, u32)> = Vec::new();
+        let ef = self.ef.max(1);
+        for round in 0..want.div_ceil(ef) + 2 {
+            let point = GraphPoint::Query(query);
+            let before = found.len();
+            found.extend(
+                self.graph
+                    .search(&point, &mut search)
+                    .map(|item| (item.distance, item.point.row()))
+                    .filter(|&(_, row)| {
+                        point.allows(row) && allowed.is_none_or(|set| set.contains(row))
+                    }),
+            );
+            let GraphPoint::Query(q) = point else { break };
+            query = q;
+            if found.len() >= want || (round > 0 && found.len() == before) {
+                break;
+            }
+            let set = query.allowed.get_or_insert_with(|| {
+                allowed
+                    .cloned()
+                    .unwrap_or_else(|| RowSet::new(self.pid_of_row.len(), true))
+            });
+            found[before..]
+                .iter()
+                .for_each(|&(_, row)| set.set(row, false));
+        }
+        found.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+        found.truncate(want);
+        found.into_iter().map(|(_, row)| row).collect()
+    }
+}
+
+impl SealedField {
+    /// Appends the field (row mapping, quantizer, graph) to `w`.
+    pub(crate) fn write(&self, w: &mut Writer) {
+        self.pid_of_row.iter().for_each(|&p| w.u32(p));
+        match &self.quant {
+            None => w.u8(0),
+            Some(q) => {
+                w.u8(1);
+                w.f32s(&q.offset);
+                w.f32s(&q.scale);
+            }
+        }
+        // Encoding only fails for query points, which are never stored.
+        w.bytes(&codec::encode(&self.graph).unwrap_or_default());
+    }
+
+    /// Reads a field written by [`SealedField::write`] for a segment of `n_rows`
+    /// rows, checking the graph structure before handing it to instant-distance.
+    pub(crate) fn read(
+        r: &mut Reader<'_>,
+        spec: &FieldSpec,
+        n_rows: usize,
+    ) -> Result<Self, IndexError> {
+        let corrupt = |m: &str| IndexError::Corrupt(format!("field `{}`: {m}", spec.name));
+        let mut pid_of_row = Vec::with_capacity(n_rows.min(r.remaining() / 4));
+        for _ in 0..n_rows {
+            pid_of_row.push(r.u32()?);
+        }
+        let quant = match r.u8()? {
+            0 => None,
+            1 => Some(QuantParams {
+                offset: r.f32s(spec.dim)?,
+                scale: r.f32s(spec.dim)?,
+            }),
+            _ => return Err(corrupt("bad quantizer flag")),
+        };
+        if quant.is_some() != (spec.storage == Storage::Int8) {
+            return Err(corrupt("storage does not match the configuration"));
+        }
+        let bytes = r.bytes(usize::MAX)?;
+        let (ef, n_points) = check_graph_layout(bytes)?;
+        let graph: Hnsw<GraphPoint> =
+            codec::decode(bytes).map_err(|e| corrupt(&format!("graph: {e}")))?;
+        let mut seen = 0;
+        for (pid, point) in graph.iter() {
+            let ok = match point {
+                GraphPoint::F32 { metric, v, .. } => {
+                    spec.storage == Storage::F32 && *metric == spec.metric && v.len() == spec.dim
+                }
+                GraphPoint::Int8 { metric, codes, .. } => {
+                    spec.storage == Storage::Int8
+                        && *metric == spec.metric
+                        && codes.len() == spec.dim
+                }
+                GraphPoint::Query(_) => false,
+            };
+            if !ok || pid_of_row.get(point.row() as usize) != Some(&pid.into_inner()) {
+                return Err(corrupt("graph point does not match its row"));
+            }
+            seen += 1;
+        }
+        let mapped = pid_of_row.iter().filter(|&&p| p != NO_POINT).count();
+        if seen != n_points || mapped != n_points {
+            return Err(corrupt("row mapping does not match the graph"));
+        }
+        Ok(Self {
+            graph,
+            pid_of_row,
+            quant,
+            ef,
+        })
+    }
+}
+
+/// Walks the codec bytes of an `instant_distance::Hnsw` (fields `ef_search`,
+/// `points`, `zero`, `layers`) and checks every neighbour id against the layer
+/// it indexes, so that searching a loaded graph can never index out of bounds.
+/// Returns `(ef_search, number of points)`.
+fn check_graph_layout(bytes: &[u8]) -> Result<(usize, usize), IndexError> {
+    const ZERO_LINKS: usize = 64;
+    const UPPER_LINKS: usize = 32;
+    let bad = |m: &str| IndexError::Corrupt(format!("graph: {m}"));
+    let mut r = Reader::new(bytes, "graph");
+    let ef = r.u64()?;
+    if ef == 0 || ef > MAX_EF as u64 {
+        return Err(IndexError::SizeLimit("graph ef_search"));
+    }
+    let n = r.count(1, u32::MAX as usize - 1)?;
+    for _ in 0..n {
+        r.bytes(usize::MAX)?;
+    }
+    let check_links = |r: &mut Reader<'_>, nodes: usize, links: usize, bound: usize| {
+        for _ in 0..nodes * links {
+            let id = r.u32()?;
+            if id != NO_POINT && id as usize >= bound {
+                return Err(bad("neighbour id out of range"));
+            }
+        }
+        Ok(())
+    };
+    if r.count(4 * ZERO_LINKS, n)? != n {
+        return Err(bad("layer 0 size differs from the point count"));
+    }
+    check_links(&mut r, n, ZERO_LINKS, n)?;
+    let layers = r.count(8, 64)?;
+    let mut bound = n;
+    for _ in 0..layers {
+        let len = r.count(4 * UPPER_LINKS, bound)?;
+        if len == 0 {
+            return Err(bad("empty upper layer"));
+        }
+        check_links(&mut r, len, UPPER_LINKS, len)?;
+        bound = len;
+    }
+    r.finish()?;
+    Ok((ef as usize, n))
+}

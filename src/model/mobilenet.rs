@@ -1,0 +1,367 @@
+//! MobileNetV2 (α = 1.0, 224×224; the ImageNet-architecture backbone that npm `nsfwjs` ships)
+//! up to `block_10_expand_relu`, and the image embedder built on it: GeM pooling (p = 3) over
+//! that 14×14×384 activation, then L2 normalisation. 384-d vectors.
+//!
+//! The layers follow Keras' `MobileNetV2` names. BatchNorm is folded into each convolution by
+//! the converter, so every layer is `conv (+ bias)` and, except the projections, ReLU6.
+//!
+//! Padding: Keras pads before each stride-2 3×3 convolution with `ZeroPadding2D(((0, 1),
+//! (0, 1)))` on the 224/112/56/28 inputs and then convolves `valid`; the stride-1 ones are
+//! `same`. Both are TensorFlow's `SAME` rule (total = max((ceil(n/s) - 1)·s + k - n, 0),
+//! the smaller half first), which is what burn's [`PaddingConfig2d::Same`] computes, and burn
+//! applies the asymmetric (0, 1) padding of the stride-2 layers exactly. tfjs is NHWC, burn
+//! NCHW: the converter transposes the kernels, the preprocessing emits planes.
+
+use burn::nn::PaddingConfig2d;
+use burn::nn::conv::Conv2d;
+use burn::prelude::*;
+use burn::tensor::activation::relu6;
+use image::RgbImage;
+
+use super::preprocess::{self, INPUT_SIZE, PreprocessError};
+use super::weights::{ConvParams, WeightFormat, WeightSet, WeightsError};
+
+/// Width of the embedding (channels of `block_10_expand_relu`).
+pub const EMBEDDING_DIM: usize = 384;
+/// Exponent of the generalised-mean pooling.
+pub const GEM_P: f32 = 3.0;
+/// Activations are clamped to at least this before pooling (as GeM usually does).
+pub const GEM_EPS: f32 = 1e-6;
+
+/// Failures of the image embedder.
+#[derive(Debug, thiserror::Error)]
+pub enum EmbedderError {
+    /// The weights file is unusable.
+    #[error(transparent)]
+    Weights(#[from] WeightsError),
+    /// An image could not be decoded.
+    #[error(transparent)]
+    Image(#[from] PreprocessError),
+    /// The input tensor has the wrong shape.
+    #[error("MobileNetV2 expects input [n, 3, 224, 224], got {0:?}")]
+    InputShape(Vec<usize>),
+    /// Reading the embeddings back from the device failed.
+    #[error("reading embeddings from the device failed: {0}")]
+    Readback(String),
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Kind {
+    Conv,
+    Depthwise,
+}
+
+/// One layer of the architecture: name, kind, in/out channels, kernel, stride, ReLU6 or not.
+#[derive(Clone, Debug)]
+struct LayerSpec {
+    name: String,
+    kind: Kind,
+    cin: usize,
+    cout: usize,
+    kernel: usize,
+    stride: usize,
+    relu6: bool,
+}
+
+impl LayerSpec {
+    fn weight_shape(&self) -> [usize; 4] {
+        let per_group = match self.kind {
+            Kind::Conv => self.cin,
+            Kind::Depthwise => 1,
+        };
+        [self.cout, per_group, self.kernel, self.kernel]
+    }
+}
+
+/// (expansion t, output channels, stride) of blocks 1..=9 (Keras: block_1 .. block_9).
+const BLOCKS: [(usize, usize, usize); 9] = [
+    (6, 24, 2),
+    (6, 24, 1),
+    (6, 32, 2),
+    (6, 32, 1),
+    (6, 32, 1),
+    (6, 64, 2),
+    (6, 64, 1),
+    (6, 64, 1),
+    (6, 64, 1),
+];
+
+/// Every convolution up to `block_10_expand`, in order.
+fn layer_specs() -> Vec<LayerSpec> {
+    let spec = |name: &str, kind, cin, cout, kernel, stride, relu6| LayerSpec {
+        name: name.to_string(),
+        kind,
+        cin,
+        cout,
+        kernel,
+        stride,
+        relu6,
+    };
+    let mut v = vec![
+        spec("Conv1", Kind::Conv, 3, 32, 3, 2, true),
+        spec(
+            "expanded_conv_depthwise",
+            Kind::Depthwise,
+            32,
+            32,
+            3,
+            1,
+            true,
+        ),
+        spec("expanded_conv_project", Kind::Conv, 32, 16, 1, 1, false),
+    ];
+    let mut cin = 16;
+    for (i, &(t, cout, stride)) in BLOCKS.iter().enumerate() {
+        let b = i + 1;
+        let hidden = cin * t;
+        v.push(spec(
+            &format!("block_{b}_expand"),
+            Kind::Conv,
+            cin,
+            hidden,
+            1,
+            1,
+            true,
+        ));
+        v.push(spec(
+            &format!("block_{b}_depthwise"),
+            Kind::Depthwise,
+            hidden,
+            hidden,
+            3,
+            stride,
+            true,
+        ));
+        v.push(spec(
+            &format!("block_{b}_project"),
+            Kind::Conv,
+            hidden,
+            cout,
+            1,
+            1,
+            false,
+        ));
+        cin = cout;
+    }
+    v.push(spec(
+        "block_10_expand",
+        Kind::Conv,
+        cin,
+        cin * 6,
+        1,
+        1,
+        true,
+    ));
+    v
+}
+
+/// Convolution with folded BatchNorm, optionally followed by ReLU6.
+#[derive(Module, Debug)]
+struct ConvBn {
+    conv: Conv2d,
+    #[module(skip)]
+    relu6: bool,
+}
+
+impl ConvBn {
+    fn new(spec: &LayerSpec, params: ConvParams, device: &Device) -> Self {
+        let weight = Tensor::<4>::from_data(TensorData::new(params.weight, params.shape), device);
+        let bias = Tensor::<1>::from_data(TensorData::new(params.bias, [spec.cout]), device);
+        let conv = Conv2d {
+            weight: burn::module::Param::from_tensor(weight),
+            bias: Some(burn::module::Param::from_tensor(bias)),
+            stride: [spec.stride; 2],
+            kernel_size: [spec.kernel; 2],
+            dilation: [1, 1],
+            groups: match spec.kind {
+                Kind::Conv => 1,
+                Kind::Depthwise => spec.cin,
+            },
+            padding: PaddingConfig2d::Same,
+        };
+        ConvBn {
+            conv,
+            relu6: spec.relu6,
+        }
+    }
+
+    fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        let y = self.conv.forward(x);
+        if self.relu6 { relu6(y) } else { y }
+    }
+}
+
+/// Expand (1×1) → depthwise (3×3) → project (1×1), with a skip when shapes allow.
+#[derive(Module, Debug)]
+struct InvertedResidual {
+    expand: Option<ConvBn>,
+    depthwise: ConvBn,
+    project: ConvBn,
+    #[module(skip)]
+    residual: bool,
+}
+
+impl InvertedResidual {
+    fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        let h = match &self.expand {
+            Some(expand) => expand.forward(x.clone()),
+            None => x.clone(),
+        };
+        let y = self.project.forward(self.depthwise.forward(h));
+        if self.residual { x + y } else { y }
+    }
+}
+
+/// MobileNetV2 from the input to `block_10_expand_relu`.
+#[derive(Module, Debug)]
+pub struct MobileNetV2 {
+    stem: ConvBn,
+    blocks: Vec<InvertedResidual>,
+    tap: ConvBn,
+}
+
+impl MobileNetV2 {
+    /// Builds the network from a weights file's parameters.
+    pub fn from_weights(mut weights: WeightSet, device: &Device) -> Result<Self, WeightsError> {
+        let specs = layer_specs();
+        let mut layer = |spec: &LayerSpec| -> Result<ConvBn, WeightsError> {
+            Ok(ConvBn::new(spec, weights.take(&spec.name)?, device))
+        };
+        let stem = layer(&specs[0])?;
+        let mut blocks = vec![InvertedResidual {
+            expand: None,
+            depthwise: layer(&specs[1])?,
+            project: layer(&specs[2])?,
+            residual: false,
+        }];
+        for triple in specs[3..specs.len() - 1].chunks_exact(3) {
+            let (expand, dw, project) = (&triple[0], &triple[1], &triple[2]);
+            blocks.push(InvertedResidual {
+                expand: Some(layer(expand)?),
+                depthwise: layer(dw)?,
+                project: layer(project)?,
+                residual: dw.stride == 1 && expand.cin == project.cout,
+            });
+        }
+        let tap = layer(&specs[specs.len() - 1])?;
+        Ok(MobileNetV2 { stem, blocks, tap })
+    }
+
+    /// `[n, 3, 224, 224]` in `[0, 1]` → `block_10_expand_relu`, `[n, 384, 14, 14]`.
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        let mut x = self.stem.forward(x);
+        for block in &self.blocks {
+            x = block.forward(x);
+        }
+        self.tap.forward(x)
+    }
+}
+
+/// Generalised-mean pooling over H and W: `mean(max(x, eps)^p)^(1/p)`, `[n, c, h, w]` → `[n, c]`.
+pub fn gem_pool(x: Tensor<4>, p: f32, eps: f32) -> Tensor<2> {
+    let [n, c, _, _] = x.dims();
+    let pooled = x.clamp_min(eps).powf_scalar(p).mean_dims(&[2, 3]);
+    pooled.reshape([n, c]).powf_scalar(1.0 / p)
+}
+
+/// The image embedder: MobileNetV2 to `block_10_expand_relu`, GeM (p = 3), L2.
+#[derive(Debug)]
+pub struct ImageEmbedder {
+    net: MobileNetV2,
+    device: Device,
+    format: WeightFormat,
+}
+
+impl ImageEmbedder {
+    /// Loads f32 or int8 safetensors weights (as written by `scripts/convert-mobilenet.mjs`).
+    pub fn load(bytes: &[u8], device: &Device) -> Result<Self, EmbedderError> {
+        let expected: Vec<(String, [usize; 4])> = layer_specs()
+            .iter()
+            .map(|s| (s.name.clone(), s.weight_shape()))
+            .collect();
+        let weights = WeightSet::from_safetensors(bytes, &expected)?;
+        let format = weights.format;
+        let net = MobileNetV2::from_weights(weights, device)?;
+        Ok(ImageEmbedder {
+            net,
+            device: device.clone(),
+            format,
+        })
+    }
+
+    /// How the loaded weights were stored.
+    pub fn weight_format(&self) -> WeightFormat {
+        self.format
+    }
+
+    /// The device the network runs on.
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+
+    /// The backbone.
+    pub fn network(&self) -> &MobileNetV2 {
+        &self.net
+    }
+
+    /// Preprocessed input `[n, 3, 224, 224]` → unit embeddings `[n, 384]`, on the device.
+    pub fn forward(&self, input: Tensor<4>) -> Result<Tensor<2>, EmbedderError> {
+        let dims = input.dims();
+        if dims[1..] != [3, INPUT_SIZE, INPUT_SIZE] || dims[0] == 0 {
+            return Err(EmbedderError::InputShape(dims.to_vec()));
+        }
+        Ok(super::l2_normalize(gem_pool(
+            self.net.forward(input),
+            GEM_P,
+            GEM_EPS,
+        )))
+    }
+
+    /// Embeds decoded images (any size; see [`preprocess`]). Synchronous readback: native, or
+    /// the CPU backend in wasm; use [`Self::embed_batch_async`] on WebGPU.
+    pub fn embed_batch(&self, images: &[RgbImage]) -> Result<Vec<Vec<f32>>, EmbedderError> {
+        if images.is_empty() {
+            return Ok(Vec::new());
+        }
+        let y = self.forward(preprocess::images_to_tensor(images, &self.device))?;
+        let data = y
+            .try_into_data()
+            .map_err(|e| EmbedderError::Readback(format!("{e:?}")))?;
+        rows(data)
+    }
+
+    /// [`Self::embed_batch`] with an asynchronous readback (required for WebGPU in browsers).
+    pub async fn embed_batch_async(
+        &self,
+        images: &[RgbImage],
+    ) -> Result<Vec<Vec<f32>>, EmbedderError> {
+        if images.is_empty() {
+            return Ok(Vec::new());
+        }
+        let y = self.forward(preprocess::images_to_tensor(images, &self.device))?;
+        let data = y
+            .into_data_async()
+            .await
+            .map_err(|e| EmbedderError::Readback(format!("{e:?}")))?;
+        rows(data)
+    }
+
+    /// Decodes PNG/JPEG bytes and embeds them.
+    pub fn embed_encoded(&self, files: &[&[u8]]) -> Result<Vec<Vec<f32>>, EmbedderError> {
+        let images = files
+            .iter()
+            .map(|b| preprocess::decode_image(b))
+            .collect::<Result<Vec<_>, _>>()?;
+        self.embed_batch(&images)
+    }
+}
+
+fn rows(data: TensorData) -> Result<Vec<Vec<f32>>, EmbedderError> {
+    let values = data
+        .try_into_vec_as::<f32>()
+        .map_err(|e| EmbedderError::Readback(format!("{e:?}")))?;
+    Ok(values
+        .chunks_exact(EMBEDDING_DIM)
+        .map(<[f32]>::to_vec)
+        .collect())
+}

@@ -1,0 +1,169 @@
+//! Image preprocessing for the MobileNetV2 embedder, bit-exact with the reference pipeline
+//! (nsfwjs' `infer` on @tensorflow/tfjs, CPU backend):
+//!
+//! 1. decode (PNG or JPEG) to RGBA8;
+//! 2. composite on white, in integer math: `c' = (c * a + 255 * (255 - a) + 127) / 255`;
+//! 3. f32, divided by 255 (nsfwjs divides before resizing);
+//! 4. bilinear resize to 224×224 the way `tf.image.resizeBilinear(x, size, alignCorners)`
+//!    computes it on the tfjs CPU backend (source positions and blends in f64, stored as f32),
+//!    with `alignCorners = true` as nsfwjs passes it (`halfPixelCenters = false`). Images that
+//!    are already 224×224 are not resized (as in nsfwjs). Aspect ratio is not kept.
+//!
+//! The result is laid out NCHW for burn (tfjs is NHWC).
+
+use burn::prelude::*;
+use image::{RgbImage, RgbaImage};
+
+/// Side of the square network input.
+pub const INPUT_SIZE: usize = 224;
+
+/// Failures while turning bytes into an input image.
+#[derive(Debug, thiserror::Error)]
+pub enum PreprocessError {
+    /// The bytes are not an image the decoder understands (PNG and JPEG are built in).
+    #[error("could not decode image: {0}")]
+    Decode(String),
+    /// The image has no pixels.
+    #[error("image is empty ({width}x{height})")]
+    Empty {
+        /// Width in pixels.
+        width: u32,
+        /// Height in pixels.
+        height: u32,
+    },
+}
+
+/// Decodes PNG or JPEG bytes and composites any transparency on white.
+pub fn decode_image(bytes: &[u8]) -> Result<RgbImage, PreprocessError> {
+    let img = image::load_from_memory(bytes).map_err(|e| PreprocessError::Decode(e.to_string()))?;
+    let rgba = img.to_rgba8();
+    if rgba.width() == 0 || rgba.height() == 0 {
+        return Err(PreprocessError::Empty {
+            width: rgba.width(),
+            height: rgba.height(),
+        });
+    }
+    Ok(composite_on_white(&rgba))
+}
+
+/// Blends each pixel over an opaque white background (integer math, rounded).
+pub fn composite_on_white(rgba: &RgbaImage) -> RgbImage {
+    let (w, h) = rgba.dimensions();
+    let mut out = RgbImage::new(w, h);
+    for (src, dst) in rgba.pixels().zip(out.pixels_mut()) {
+        let a = src[3] as u32;
+        for c in 0..3 {
+            dst[c] = ((src[c] as u32 * a + 255 * (255 - a) + 127) / 255) as u8;
+        }
+    }
+    out
+}
+
+/// Bilinear resize of an HWC f32 image, as tfjs' CPU `ResizeBilinear` kernel computes it
+/// (`half_pixel_centers = false`).
+pub fn resize_bilinear_hwc(
+    src: &[f32],
+    [height, width, channels]: [usize; 3],
+    [new_height, new_width]: [usize; 2],
+    align_corners: bool,
+) -> Vec<f32> {
+    assert_eq!(
+        src.len(),
+        height * width * channels,
+        "resize: bad source length"
+    );
+    let eff = |old: usize, new: usize| {
+        if align_corners && new > 1 {
+            (old - 1) as f64 / (new - 1) as f64
+        } else {
+            old as f64 / new as f64
+        }
+    };
+    let row_ratio = eff(height, new_height);
+    let col_ratio = eff(width, new_width);
+    // Per output column: (floor, ceil, fraction), shared by all rows.
+    let cols: Vec<(usize, usize, f64)> = (0..new_width)
+        .map(|c| {
+            let f = col_ratio * c as f64;
+            let lo = f.floor().max(0.0);
+            (lo as usize, (f.ceil() as usize).min(width - 1), f - lo)
+        })
+        .collect();
+    let mut out = Vec::with_capacity(new_height * new_width * channels);
+    for r in 0..new_height {
+        let f = row_ratio * r as f64;
+        let lo = f.floor().max(0.0);
+        let row_frac = f - lo;
+        let top = lo as usize * width * channels;
+        let bot = (f.ceil() as usize).min(height - 1) * width * channels;
+        for &(c0, c1, col_frac) in &cols {
+            for d in 0..channels {
+                let tl = src[top + c0 * channels + d] as f64;
+                let tr = src[top + c1 * channels + d] as f64;
+                let bl = src[bot + c0 * channels + d] as f64;
+                let br = src[bot + c1 * channels + d] as f64;
+                let t = tl + (tr - tl) * col_frac;
+                let b = bl + (br - bl) * col_frac;
+                out.push((t + (b - t) * row_frac) as f32);
+            }
+        }
+    }
+    out
+}
+
+/// One image as the network's input: `[3, 224, 224]` (CHW) f32 in `[0, 1]`.
+pub fn image_to_chw(img: &RgbImage) -> Vec<f32> {
+    let (w, h) = (img.width() as usize, img.height() as usize);
+    let scaled: Vec<f32> = img.as_raw().iter().map(|&v| v as f32 / 255.0).collect();
+    let hwc = if (h, w) == (INPUT_SIZE, INPUT_SIZE) {
+        scaled
+    } else {
+        resize_bilinear_hwc(&scaled, [h, w, 3], [INPUT_SIZE, INPUT_SIZE], true)
+    };
+    hwc_to_chw(&hwc, INPUT_SIZE * INPUT_SIZE, 3)
+}
+
+/// Reorders `pixels × channels` interleaved values into planes.
+pub fn hwc_to_chw(hwc: &[f32], pixels: usize, channels: usize) -> Vec<f32> {
+    let mut chw = vec![0.0; pixels * channels];
+    for (p, px) in hwc.chunks_exact(channels).enumerate() {
+        for (c, &v) in px.iter().enumerate() {
+            chw[c * pixels + p] = v;
+        }
+    }
+    chw
+}
+
+/// A batch of images as the network's input tensor `[n, 3, 224, 224]`.
+pub fn images_to_tensor(images: &[RgbImage], device: &Device) -> Tensor<4> {
+    let mut data = Vec::with_capacity(images.len() * 3 * INPUT_SIZE * INPUT_SIZE);
+    for img in images {
+        data.extend(image_to_chw(img));
+    }
+    Tensor::from_data(
+        TensorData::new(data, [images.len(), 3, INPUT_SIZE, INPUT_SIZE]),
+        device,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn composite_blends_on_white() {
+        let rgba =
+            RgbaImage::from_raw(3, 1, vec![0, 0, 0, 0, 0, 0, 0, 255, 100, 50, 0, 128]).unwrap();
+        let rgb = composite_on_white(&rgba);
+        assert_eq!(rgb.as_raw(), &[255, 255, 255, 0, 0, 0, 177, 152, 127]);
+    }
+
+    #[test]
+    fn align_corners_keeps_the_corners() {
+        let src = [0.0, 1.0, 2.0, 3.0]; // 2x2, one channel
+        let out = resize_bilinear_hwc(&src, [2, 2, 1], [3, 3], true);
+        assert_eq!(out, vec![0.0, 0.5, 1.0, 1.0, 1.5, 2.0, 2.0, 2.5, 3.0]);
+        let out = resize_bilinear_hwc(&src, [2, 2, 1], [4, 4], false);
+        assert_eq!(&out[..4], &[0.0, 0.5, 1.0, 1.0]);
+    }
+}

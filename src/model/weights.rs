@@ -1,0 +1,202 @@
+//! Loading the converted MobileNetV2 weights (`scripts/convert-mobilenet.mjs`) from safetensors.
+//!
+//! Each convolution `<layer>` has its BatchNorm folded in and is stored in burn's layout:
+//!
+//! - f32 files: `<layer>.weight` F32 `[out, in / groups, kh, kw]`, `<layer>.bias` F32 `[out]`;
+//! - int8 files: `<layer>.weight` I8 (same shape, symmetric, per output channel),
+//!   `<layer>.weight_scale` F32 `[out]` and `<layer>.bias` F32 `[out]`.
+//!
+//! Int8 weights are dequantised here (`q * scale`), so the network itself always runs in f32.
+//! Every expected tensor must be present with its exact dtype and shape, and nothing else may
+//! be: a file for another architecture or a truncated download fails with a typed error.
+
+use std::collections::HashMap;
+
+use safetensors::{Dtype, SafeTensors};
+
+/// How the weights were stored in the file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WeightFormat {
+    /// Plain f32.
+    F32,
+    /// Int8, symmetric, one f32 scale per output channel.
+    Int8PerChannel,
+}
+
+/// Failures while reading a weights file.
+#[derive(Debug, thiserror::Error)]
+pub enum WeightsError {
+    /// The bytes are not a valid safetensors file.
+    #[error("invalid safetensors file: {0}")]
+    Format(String),
+    /// An expected tensor is absent.
+    #[error("weights file lacks tensor `{0}`")]
+    Missing(String),
+    /// A tensor the architecture does not use is present.
+    #[error("weights file has unexpected tensor `{0}`")]
+    Unexpected(String),
+    /// A tensor has the wrong shape.
+    #[error("tensor `{name}` has shape {got:?}, expected {expected:?}")]
+    Shape {
+        /// The tensor's name.
+        name: String,
+        /// The shape the architecture needs.
+        expected: Vec<usize>,
+        /// The shape in the file.
+        got: Vec<usize>,
+    },
+    /// A tensor has the wrong element type.
+    #[error("tensor `{name}` has dtype {got}, expected {expected}")]
+    Dtype {
+        /// The tensor's name.
+        name: String,
+        /// The dtype(s) accepted.
+        expected: &'static str,
+        /// The dtype in the file.
+        got: String,
+    },
+    /// The file mixes f32 and int8 layers.
+    #[error("weights file mixes f32 and int8 layers (`{0}`)")]
+    MixedFormats(String),
+    /// A value is NaN or infinite.
+    #[error("tensor `{0}` contains a non-finite value")]
+    NonFinite(String),
+}
+
+/// One convolution's folded parameters, f32, burn layout.
+#[derive(Clone, Debug)]
+pub struct ConvParams {
+    /// `[out, in / groups, kh, kw]`, row-major.
+    pub weight: Vec<f32>,
+    /// `[out]`.
+    pub bias: Vec<f32>,
+    /// The weight's shape.
+    pub shape: [usize; 4],
+}
+
+/// All convolutions of a file, by layer name.
+#[derive(Clone, Debug)]
+pub struct WeightSet {
+    /// How the file stored them.
+    pub format: WeightFormat,
+    layers: HashMap<String, ConvParams>,
+}
+
+impl WeightSet {
+    /// Reads `bytes` and checks it against `expected`: `(layer name, weight shape)` for every
+    /// convolution the architecture has.
+    pub fn from_safetensors(
+        bytes: &[u8],
+        expected: &[(String, [usize; 4])],
+    ) -> Result<Self, WeightsError> {
+        let st =
+            SafeTensors::deserialize(bytes).map_err(|e| WeightsError::Format(e.to_string()))?;
+
+        let mut known = std::collections::HashSet::new();
+        let mut format = None;
+        let mut layers = HashMap::with_capacity(expected.len());
+        for (layer, shape) in expected {
+            let wname = format!("{layer}.weight");
+            let bname = format!("{layer}.bias");
+            let sname = format!("{layer}.weight_scale");
+            let w = st
+                .tensor(&wname)
+                .map_err(|_| WeightsError::Missing(wname.clone()))?;
+            check_shape(&wname, w.shape(), shape)?;
+            let out = shape[0];
+            let (layer_format, weight) = match w.dtype() {
+                Dtype::F32 => (WeightFormat::F32, f32s(w.data())),
+                Dtype::I8 => {
+                    let s = st
+                        .tensor(&sname)
+                        .map_err(|_| WeightsError::Missing(sname.clone()))?;
+                    check_dtype(&sname, s.dtype())?;
+                    check_shape(&sname, s.shape(), &[out])?;
+                    let scales = f32s(s.data());
+                    let per = shape[1] * shape[2] * shape[3];
+                    let q = w.data();
+                    let weight = (0..q.len())
+                        .map(|i| q[i] as i8 as f32 * scales[i / per])
+                        .collect();
+                    known.insert(sname);
+                    (WeightFormat::Int8PerChannel, weight)
+                }
+                other => {
+                    return Err(WeightsError::Dtype {
+                        name: wname,
+                        expected: "F32 or I8",
+                        got: format!("{other:?}"),
+                    });
+                }
+            };
+            match format {
+                None => format = Some(layer_format),
+                Some(f) if f != layer_format => return Err(WeightsError::MixedFormats(wname)),
+                _ => {}
+            }
+            let b = st
+                .tensor(&bname)
+                .map_err(|_| WeightsError::Missing(bname.clone()))?;
+            check_dtype(&bname, b.dtype())?;
+            check_shape(&bname, b.shape(), &[out])?;
+            let bias = f32s(b.data());
+            if !weight.iter().chain(&bias).all(|v: &f32| v.is_finite()) {
+                return Err(WeightsError::NonFinite(layer.clone()));
+            }
+            known.insert(wname);
+            known.insert(bname);
+            layers.insert(
+                layer.clone(),
+                ConvParams {
+                    weight,
+                    bias,
+                    shape: *shape,
+                },
+            );
+        }
+        if let Some(extra) = st.names().into_iter().find(|n| !known.contains(*n)) {
+            return Err(WeightsError::Unexpected(extra.to_string()));
+        }
+        Ok(WeightSet {
+            format: format.unwrap_or(WeightFormat::F32),
+            layers,
+        })
+    }
+
+    /// Takes the parameters of `layer` out of the set.
+    pub fn take(&mut self, layer: &str) -> Result<ConvParams, WeightsError> {
+        self.layers
+            .remove(layer)
+            .ok_or_else(|| WeightsError::Missing(format!("{layer}.weight")))
+    }
+}
+
+fn check_shape(name: &str, got: &[usize], expected: &[usize]) -> Result<(), WeightsError> {
+    if got != expected {
+        return Err(WeightsError::Shape {
+            name: name.to_string(),
+            expected: expected.to_vec(),
+            got: got.to_vec(),
+        });
+    }
+    Ok(())
+}
+
+fn check_dtype(name: &str, got: Dtype) -> Result<(), WeightsError> {
+    if got != Dtype::F32 {
+        return Err(WeightsError::Dtype {
+            name: name.to_string(),
+            expected: "F32",
+            got: format!("{got:?}"),
+        });
+    }
+    Ok(())
+}
+
+/// Little-endian f32s from bytes of any alignment.
+fn f32s(bytes: &[u8]) -> Vec<f32> {
+    bytes
+        .chunks_exact(4)
+        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+        .collect()
+}
