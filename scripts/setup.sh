@@ -7,7 +7,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 # Cargo builds live outside the clone so that every clone and CI run reuses them.
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$HOME/.cache/simil-target}
-export PATH="$HOME/.cargo/bin:$PATH"
+export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
 
 step() { printf '\n==> %s\n' "$*"; }
 

@@ -84,7 +84,7 @@ test('bad input rejects with a SimilError that names the cause', async () => {
   assert.match(result.wrongDim.message, /field `v` expects 3 dimensions, got 2/);
   assert.match(result.noCollection.message, /exists already/);
   assert.match(result.badQuery.message, /needs `vector`/);
-  assert.match(result.badK.message, /k must be/);
+  assert.match(result.badK.message, /`k` must be between 1 and 10000, got 0/);
   assert.match(result.badConfig.message, /invalid collection config.*manhattan/);
   await page.close();
 });
