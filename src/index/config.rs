@@ -98,7 +98,12 @@ pub struct IndexConfig {
     pub seal_threshold: usize,
 }
 
-fn check_range(name: &'static str, got: usize, min: usize, max: usize) -> Result<(), IndexError> {
+pub(super) fn check_range(
+    name: &'static str,
+    got: usize,
+    min: usize,
+    max: usize,
+) -> Result<(), IndexError> {
     if (min..=max).contains(&got) {
         Ok(())
     } else {

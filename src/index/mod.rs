@@ -33,6 +33,7 @@ pub use filter::Filter;
 pub use maintenance::{BuiltSegment, MaintenanceJob};
 pub use types::{FieldQuery, FieldStats, Hit, IndexStats, Item, Query, SegmentKind, SegmentStats};
 
+use config::check_range;
 use hnsw::SealedField;
 use maintenance::Target;
 use segment::{MutableSegment, Plan, Row, SealedSegment, Segment};
@@ -84,19 +85,6 @@ fn check_vector(spec: &FieldSpec, v: &[f32]) -> Result<(), IndexError> {
                 "vectors must not contain NaN or infinity"
             },
         }),
-    }
-}
-
-fn check_range(name: &'static str, got: usize, min: usize, max: usize) -> Result<(), IndexError> {
-    if (min..=max).contains(&got) {
-        Ok(())
-    } else {
-        Err(IndexError::OutOfRange {
-            name,
-            got,
-            min,
-            max,
-        })
     }
 }
 

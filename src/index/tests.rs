@@ -72,18 +72,7 @@ fn item(id: &str, vectors: &[(&str, Vec<f32>)], payload: Value) -> Item {
 }
 
 fn query(field: &str, vector: Vec<f32>, k: usize) -> Query {
-    Query {
-        vectors: vec![FieldQuery {
-            field: field.into(),
-            vector,
-            weight: 1.0,
-        }],
-        k,
-        num_candidates: None,
-        filter: None,
-        min_score: None,
-        exact: false,
-    }
+    Query::nearest(field, vector, k)
 }
 
 fn ids(hits: &[Hit]) -> Vec<&str> {
