@@ -104,7 +104,29 @@ export class Simil {
     shape: { inputDim: number; outputDim: number; seed?: number },
     options?: CallOptions,
   ): Promise<Float32Array>;
+  /** The loaded image model, or null before `loadImageModel`. */
+  readonly imageModel: ImageModelInfo | null;
+  /** Loads the image embedder (MobileNetV2, ImageNet-pretrained) into the worker. */
+  loadImageModel(options?: { weights?: 'int8' | 'f32'; url?: string | URL; signal?: AbortSignal }): Promise<ImageModelInfo>;
+  /** Embeds images into unit vectors, `batchSize` (default 8) at a time; one Float32Array per image. */
+  embedImages(
+    images: ImageInput[],
+    options?: { batchSize?: number; onProgress?: (progress: { done: number; total: number }) => void; signal?: AbortSignal },
+  ): Promise<Float32Array[]>;
   terminate(): void;
+}
+
+/** An image: encoded PNG/JPEG bytes (decoded in the worker, EXIF orientation applied) or pixels. */
+export type ImageInput = Blob | ArrayBuffer | Uint8Array | ImageData | ImageBitmap;
+
+/** What `loadImageModel` loaded. */
+export interface ImageModelInfo {
+  /** Dimension of the embeddings. */
+  dim: number;
+  /** How the weights are stored. */
+  weights: 'int8' | 'f32';
+  /** Size of the weights file in bytes. */
+  bytes: number;
 }
 
 /** Opens simil in a new module worker; `backend` defaults to "auto" (WebGPU, else CPU). */

@@ -155,6 +155,8 @@ export class Simil {
     this.channel = channel;
     /** The compute backend in use: "webgpu" or "cpu". */
     this.backend = backend;
+    /** `{ dim, weights, bytes }` of the loaded image model, or null. */
+    this.imageModel = null;
   }
 
   /**
@@ -185,6 +187,38 @@ export class Simil {
       return Promise.reject(new SimilError('randomProjection() takes a Float32Array', 'input'));
     }
     return this.channel.call('randomProjection', [rows, inputDim, outputDim, seed], options);
+  }
+
+  /**
+   * Loads the image embedder (MobileNetV2 from npm `nsfwjs`, ImageNet-pretrained) into the
+   * worker. `weights`: 'int8' (default, smallest download) or 'f32'; `url` overrides where the
+   * weights file is fetched from (default: `./weights/` beside this module). Resolves to
+   * `{ dim, weights, bytes }`.
+   */
+  async loadImageModel({ weights = 'int8', url, signal } = {}) {
+    if (url === undefined && weights !== 'int8' && weights !== 'f32') {
+      throw new SimilError(`unknown weights \`${weights}\`: expected "int8" or "f32"`, 'input');
+    }
+    const href = new URL(url ?? `./weights/mobilenet_v2.${weights}.safetensors`, url ? globalThis.location?.href : import.meta.url).href;
+    this.imageModel = await this.channel.call('loadImageModel', [href], { signal });
+    return this.imageModel;
+  }
+
+  /**
+   * Embeds images (File, Blob, ArrayBuffer, Uint8Array of PNG/JPEG bytes, ImageData or
+   * ImageBitmap) into unit vectors with the loaded image model, `batchSize` at a time (memory
+   * stays bounded by the batch). `onProgress({ done, total })` runs after each batch; aborting
+   * `signal` stops between batches and rejects with an AbortError. Resolves to one
+   * Float32Array per image.
+   */
+  async embedImages(images, { batchSize = 8, onProgress, signal } = {}) {
+    if (!Array.isArray(images)) throw new SimilError('embedImages() takes an array of images', 'input');
+    if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 256) {
+      throw new SimilError(`batchSize must be an integer in 1..=256, got ${batchSize}`, 'input');
+    }
+    const flat = await this.channel.call('embedImages', [images, batchSize], { signal, onProgress });
+    const dim = images.length ? flat.length / images.length : 0;
+    return images.map((_, i) => flat.subarray(i * dim, (i + 1) * dim));
   }
 
   /** Stops the worker; the engine cannot be used afterwards. */

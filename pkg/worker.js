@@ -21,6 +21,33 @@ async function loadWasm() {
 }
 const ready = loadWasm();
 
+function abortError() {
+  return { name: 'AbortError', code: 'aborted', message: 'the call was cancelled' };
+}
+
+// Images arrive as encoded bytes (Blob, ArrayBuffer, Uint8Array), decoded by the engine, or as
+// pixels (ImageData, ImageBitmap), read through an OffscreenCanvas.
+async function toEngineImage(image) {
+  if (image instanceof Uint8Array) return image;
+  if (image instanceof ArrayBuffer) return new Uint8Array(image);
+  if (typeof Blob !== 'undefined' && image instanceof Blob) return new Uint8Array(await image.arrayBuffer());
+  if (typeof ImageBitmap !== 'undefined' && image instanceof ImageBitmap) {
+    const canvas = new OffscreenCanvas(image.width, image.height);
+    const context = canvas.getContext('2d');
+    context.drawImage(image, 0, 0);
+    image = context.getImageData(0, 0, image.width, image.height);
+  }
+  if (image && image.data instanceof Uint8ClampedArray) {
+    const { data, width, height } = image;
+    return { rgba: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), width, height };
+  }
+  throw {
+    name: 'SimilError',
+    code: 'input',
+    message: 'an image must be a Blob, File, ArrayBuffer, Uint8Array, ImageData or ImageBitmap',
+  };
+}
+
 function collectionCall(method) {
   return (name, ...args) => engine[method](name, ...args);
 }
@@ -42,6 +69,36 @@ const methods = {
   config: collectionCall('config'),
   save: collectionCall('save'),
   load: collectionCall('load'),
+  async loadImageModel(url) {
+    let bytes;
+    try {
+      const response = await fetch(url);
+      if (!response.ok) throw new Error(`HTTP ${response.status} ${response.statusText}`);
+      bytes = new Uint8Array(await response.arrayBuffer());
+    } catch (e) {
+      throw { name: 'SimilError', code: 'model', message: `could not fetch the image model from ${url}: ${e.message}` };
+    }
+    return { ...engine.loadImageModel(bytes), bytes: bytes.length };
+  },
+  // Embeds `images` in batches of `batchSize`, reporting { done, total } after each batch and
+  // checking for cancellation between batches; resolves to one Float32Array of n × dim.
+  async embedImages(images, batchSize) {
+    const chunks = [];
+    for (let start = 0; start < images.length; start += batchSize) {
+      if (this.cancelled()) throw abortError();
+      const batch = await Promise.all(images.slice(start, start + batchSize).map(toEngineImage));
+      chunks.push(await engine.embedImages(batch));
+      this.progress({ done: Math.min(start + batchSize, images.length), total: images.length });
+      await new Promise((resolve) => setTimeout(resolve, 0)); // let a cancel message in
+    }
+    const out = new Float32Array(chunks.reduce((n, c) => n + c.length, 0));
+    let offset = 0;
+    for (const chunk of chunks) {
+      out.set(chunk, offset);
+      offset += chunk.length;
+    }
+    return out;
+  },
   async randomProjection(rows, inputDim, outputDim, seed) {
     const out = await engine.randomProjection(rows, inputDim, outputDim, BigInt(seed));
     return out;
@@ -70,11 +127,17 @@ self.addEventListener('message', (event) => {
       if (method !== 'open' && !engine) {
         throw { name: 'SimilError', code: 'state', message: 'simil is not open yet' };
       }
-      const value = await fn(...args);
+      const context = {
+        cancelled: () => cancelled.has(id),
+        progress: (progress) => self.postMessage({ type: 'progress', id, progress }),
+      };
+      const value = await fn.apply(context, args);
       const transfer = ArrayBuffer.isView(value) ? [value.buffer] : [];
       self.postMessage({ type: 'result', id, value }, transfer);
     } catch (e) {
       self.postMessage({ type: 'error', id, error: describe(e) });
+    } finally {
+      cancelled.delete(id);
     }
     scheduleUpkeep();
   });

@@ -79,5 +79,9 @@ build_web() {
   raw=$(stat -c %s pkg/wasm/simil_bg.wasm)
   gz=$(gzip -9 -c pkg/wasm/simil_bg.wasm | wc -c)
   printf 'pkg/wasm/simil_bg.wasm: %s bytes, %s gzipped\n' "$raw" "$gz"
+  # The package serves its model weights from pkg/weights/ (loadImageModel's default URL).
+  rm -rf pkg/weights
+  mkdir -p pkg/weights
+  cp weights/*.safetensors weights/*.sha256 pkg/weights/
   node scripts/build-data.mjs
 }

@@ -37,6 +37,14 @@ pub enum EmbedderError {
     /// An image could not be decoded.
     #[error(transparent)]
     Image(#[from] PreprocessError),
+    /// One image of a batch could not be decoded.
+    #[error("image {index} of the batch: {source}")]
+    ImageAt {
+        /// Its position in the batch.
+        index: usize,
+        /// Why it failed.
+        source: PreprocessError,
+    },
     /// The input tensor has the wrong shape.
     #[error("MobileNetV2 expects input [n, 3, 224, 224], got {0:?}")]
     InputShape(Vec<usize>),
@@ -344,6 +352,28 @@ impl ImageEmbedder {
             .await
             .map_err(|e| EmbedderError::Readback(format!("{e:?}")))?;
         rows(data)
+    }
+
+    /// Embeds concatenated [`preprocess::image_to_chw`] inputs (`n × 3 × 224 × 224` values);
+    /// returns the `n × EMBEDDING_DIM` unit vectors, row-major. Asynchronous readback, so it
+    /// runs on every device (WebGPU in browsers included). Preparing inputs one image at a
+    /// time keeps memory bounded by the batch, whatever the photos' sizes.
+    pub async fn embed_prepared_async(&self, chw: Vec<f32>) -> Result<Vec<f32>, EmbedderError> {
+        let per_image = 3 * INPUT_SIZE * INPUT_SIZE;
+        if chw.is_empty() || !chw.len().is_multiple_of(per_image) {
+            return Err(EmbedderError::InputShape(vec![
+                chw.len() / per_image,
+                3,
+                INPUT_SIZE,
+                INPUT_SIZE,
+            ]));
+        }
+        let y = self.forward(preprocess::chw_to_tensor(chw, &self.device))?;
+        y.into_data_async()
+            .await
+            .map_err(|e| EmbedderError::Readback(format!("{e:?}")))?
+            .try_into_vec_as::<f32>()
+            .map_err(|e| EmbedderError::Readback(format!("{e:?}")))
     }
 
     /// Decodes PNG/JPEG bytes and embeds them.

@@ -12,7 +12,7 @@
 //! The result is laid out NCHW for burn (tfjs is NHWC).
 
 use burn::prelude::*;
-use image::{RgbImage, RgbaImage};
+use image::{ImageDecoder, RgbImage, RgbaImage};
 
 /// Side of the square network input.
 pub const INPUT_SIZE: usize = 224;
@@ -31,19 +31,51 @@ pub enum PreprocessError {
         /// Height in pixels.
         height: u32,
     },
+    /// Raw RGBA pixels whose count does not match the stated size.
+    #[error("{width}x{height} RGBA pixels need {} bytes, got {got}", *width as usize * *height as usize * 4)]
+    PixelCount {
+        /// Width in pixels.
+        width: u32,
+        /// Height in pixels.
+        height: u32,
+        /// Bytes given.
+        got: usize,
+    },
 }
 
-/// Decodes PNG or JPEG bytes and composites any transparency on white.
+/// Decodes PNG or JPEG bytes, turns the image upright as its EXIF orientation says (as
+/// browsers show it), and composites any transparency on white.
 pub fn decode_image(bytes: &[u8]) -> Result<RgbImage, PreprocessError> {
-    let img = image::load_from_memory(bytes).map_err(|e| PreprocessError::Decode(e.to_string()))?;
+    let decode = |e: image::ImageError| PreprocessError::Decode(e.to_string());
+    let mut decoder = image::ImageReader::new(std::io::Cursor::new(bytes))
+        .with_guessed_format()
+        .map_err(|e| PreprocessError::Decode(e.to_string()))?
+        .into_decoder()
+        .map_err(decode)?;
+    let orientation = decoder.orientation().map_err(decode)?;
+    let mut img = image::DynamicImage::from_decoder(decoder).map_err(decode)?;
+    img.apply_orientation(orientation);
     let rgba = img.to_rgba8();
-    if rgba.width() == 0 || rgba.height() == 0 {
-        return Err(PreprocessError::Empty {
-            width: rgba.width(),
-            height: rgba.height(),
-        });
-    }
+    check_size(rgba.width(), rgba.height())?;
     Ok(composite_on_white(&rgba))
+}
+
+/// Raw RGBA8 pixels (e.g. a canvas' `ImageData`), composited on white.
+pub fn rgba_to_image(width: u32, height: u32, rgba: Vec<u8>) -> Result<RgbImage, PreprocessError> {
+    check_size(width, height)?;
+    let expected = width as usize * height as usize * 4;
+    let got = rgba.len();
+    let rgba = RgbaImage::from_raw(width, height, rgba)
+        .filter(|_| got == expected)
+        .ok_or(PreprocessError::PixelCount { width, height, got })?;
+    Ok(composite_on_white(&rgba))
+}
+
+fn check_size(width: u32, height: u32) -> Result<(), PreprocessError> {
+    if width == 0 || height == 0 {
+        return Err(PreprocessError::Empty { width, height });
+    }
+    Ok(())
 }
 
 /// Blends each pixel over an opaque white background (integer math, rounded).
@@ -63,6 +95,18 @@ pub fn composite_on_white(rgba: &RgbaImage) -> RgbImage {
 /// (`half_pixel_centers = false`).
 pub fn resize_bilinear_hwc(
     src: &[f32],
+    shape: [usize; 3],
+    new_size: [usize; 2],
+    align_corners: bool,
+) -> Vec<f32> {
+    resize_bilinear_with(src, |v| v, shape, new_size, align_corners)
+}
+
+/// [`resize_bilinear_hwc`] over any source values, each read through `value` as f32 (so a
+/// u8 image is resized without a full-size f32 copy, with the same numbers).
+fn resize_bilinear_with<T: Copy>(
+    src: &[T],
+    value: impl Fn(T) -> f32,
     [height, width, channels]: [usize; 3],
     [new_height, new_width]: [usize; 2],
     align_corners: bool,
@@ -98,10 +142,10 @@ pub fn resize_bilinear_hwc(
         let bot = (f.ceil() as usize).min(height - 1) * width * channels;
         for &(c0, c1, col_frac) in &cols {
             for d in 0..channels {
-                let tl = src[top + c0 * channels + d] as f64;
-                let tr = src[top + c1 * channels + d] as f64;
-                let bl = src[bot + c0 * channels + d] as f64;
-                let br = src[bot + c1 * channels + d] as f64;
+                let tl = value(src[top + c0 * channels + d]) as f64;
+                let tr = value(src[top + c1 * channels + d]) as f64;
+                let bl = value(src[bot + c0 * channels + d]) as f64;
+                let br = value(src[bot + c1 * channels + d]) as f64;
                 let t = tl + (tr - tl) * col_frac;
                 let b = bl + (br - bl) * col_frac;
                 out.push((t + (b - t) * row_frac) as f32);
@@ -114,11 +158,17 @@ pub fn resize_bilinear_hwc(
 /// One image as the network's input: `[3, 224, 224]` (CHW) f32 in `[0, 1]`.
 pub fn image_to_chw(img: &RgbImage) -> Vec<f32> {
     let (w, h) = (img.width() as usize, img.height() as usize);
-    let scaled: Vec<f32> = img.as_raw().iter().map(|&v| v as f32 / 255.0).collect();
+    let scale = |v: u8| v as f32 / 255.0;
     let hwc = if (h, w) == (INPUT_SIZE, INPUT_SIZE) {
-        scaled
+        img.as_raw().iter().map(|&v| scale(v)).collect()
     } else {
-        resize_bilinear_hwc(&scaled, [h, w, 3], [INPUT_SIZE, INPUT_SIZE], true)
+        resize_bilinear_with(
+            img.as_raw(),
+            scale,
+            [h, w, 3],
+            [INPUT_SIZE, INPUT_SIZE],
+            true,
+        )
     };
     hwc_to_chw(&hwc, INPUT_SIZE * INPUT_SIZE, 3)
 }
@@ -140,8 +190,14 @@ pub fn images_to_tensor(images: &[RgbImage], device: &Device) -> Tensor<4> {
     for img in images {
         data.extend(image_to_chw(img));
     }
+    chw_to_tensor(data, device)
+}
+
+/// Concatenated [`image_to_chw`] outputs as the network's input tensor `[n, 3, 224, 224]`.
+pub fn chw_to_tensor(data: Vec<f32>, device: &Device) -> Tensor<4> {
+    let n = data.len() / (3 * INPUT_SIZE * INPUT_SIZE);
     Tensor::from_data(
-        TensorData::new(data, [images.len(), 3, INPUT_SIZE, INPUT_SIZE]),
+        TensorData::new(data, [n, 3, INPUT_SIZE, INPUT_SIZE]),
         device,
     )
 }
@@ -165,5 +221,67 @@ mod tests {
         assert_eq!(out, vec![0.0, 0.5, 1.0, 1.0, 1.5, 2.0, 2.0, 2.5, 3.0]);
         let out = resize_bilinear_hwc(&src, [2, 2, 1], [4, 4], false);
         assert_eq!(&out[..4], &[0.0, 0.5, 1.0, 1.0]);
+    }
+
+    /// A 3×2 PNG whose eXIf chunk says "rotate 90° clockwise" (orientation 6), as phones
+    /// write them.
+    fn rotated_png() -> Vec<u8> {
+        use image::ImageEncoder;
+        #[rustfmt::skip]
+        let exif = vec![
+            b'M', b'M', 0, 42, 0, 0, 0, 8, // big-endian TIFF header, IFD at 8
+            0, 1,                          // one entry
+            0x01, 0x12, 0, 3, 0, 0, 0, 1, 0, 6, 0, 0, // Orientation, SHORT, 1, value 6
+            0, 0, 0, 0,                    // no next IFD
+        ];
+        // Row-major 3 wide, 2 high: red, green, blue / black, white, grey.
+        let pixels = [
+            255, 0, 0, 0, 255, 0, 0, 0, 255, 0, 0, 0, 255, 255, 255, 128, 128, 128,
+        ];
+        let mut png = Vec::new();
+        let mut encoder = image::codecs::png::PngEncoder::new(&mut png);
+        encoder.set_exif_metadata(exif).unwrap();
+        encoder
+            .write_image(&pixels, 3, 2, image::ExtendedColorType::Rgb8)
+            .unwrap();
+        png
+    }
+
+    #[test]
+    fn exif_orientation_is_applied() {
+        let img = decode_image(&rotated_png()).unwrap();
+        assert_eq!(
+            img.dimensions(),
+            (2, 3),
+            "rotated 90°: width and height swap"
+        );
+        // Rotating clockwise puts the bottom-left pixel (black) top-left, red top-right.
+        assert_eq!(img.get_pixel(0, 0).0, [0, 0, 0]);
+        assert_eq!(img.get_pixel(1, 0).0, [255, 0, 0]);
+        assert_eq!(img.get_pixel(1, 2).0, [0, 0, 255]);
+    }
+
+    #[test]
+    fn rgba_pixels_are_checked_and_composited() {
+        let img = rgba_to_image(1, 1, vec![0, 0, 0, 0]).unwrap();
+        assert_eq!(img.as_raw(), &[255, 255, 255]);
+        let err = rgba_to_image(2, 2, vec![0; 15]).unwrap_err().to_string();
+        assert!(err.contains("need 16 bytes, got 15"), "{err}");
+        assert!(matches!(
+            rgba_to_image(0, 4, vec![]),
+            Err(PreprocessError::Empty { .. })
+        ));
+    }
+
+    #[test]
+    fn resizing_u8_matches_resizing_scaled_f32() {
+        let img = RgbImage::from_fn(7, 5, |x, y| image::Rgb([(x * 30) as u8, (y * 50) as u8, 9]));
+        let scaled: Vec<f32> = img.as_raw().iter().map(|&v| v as f32 / 255.0).collect();
+        let reference = hwc_to_chw(
+            &resize_bilinear_hwc(&scaled, [5, 7, 3], [INPUT_SIZE, INPUT_SIZE], true),
+            INPUT_SIZE * INPUT_SIZE,
+            3,
+        );
+        assert_eq!(image_to_chw(&img), reference);
     }
 }

@@ -23,6 +23,16 @@ pub enum WeightFormat {
     Int8PerChannel,
 }
 
+impl WeightFormat {
+    /// Short name: `"f32"` or `"int8"`.
+    pub fn name(self) -> &'static str {
+        match self {
+            WeightFormat::F32 => "f32",
+            WeightFormat::Int8PerChannel => "int8",
+        }
+    }
+}
+
 /// Failures while reading a weights file.
 #[derive(Debug, thiserror::Error)]
 pub enum WeightsError {

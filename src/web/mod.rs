@@ -2,14 +2,15 @@
 //! `serde_wasm_bindgen` use lives here. The worker script (`pkg/worker.js`) drives an
 //! [`Engine`]; the main-thread module (`pkg/index.js`) speaks to the worker by messages.
 
-use js_sys::{Float32Array, Reflect, Uint8Array};
+use js_sys::{Array, Float32Array, Reflect, Uint8Array};
 use wasm_bindgen::prelude::*;
 
 use crate::collection::{Catalog, Collection};
 use crate::compute::{BackendChoice, Compute};
 use crate::error::Error;
 use crate::index::{IndexConfig, Item, Query};
-use crate::model::RandomProjection;
+use crate::model::preprocess::{self, PreprocessError};
+use crate::model::{EMBEDDING_DIM, EmbedderError, ImageEmbedder, RandomProjection};
 
 #[wasm_bindgen(start)]
 fn start() {
@@ -48,6 +49,7 @@ fn to_js<T: serde::Serialize>(value: &T) -> Result<JsValue, JsValue> {
 pub struct Engine {
     compute: Compute,
     catalog: Catalog,
+    image_model: Option<ImageEmbedder>,
 }
 
 #[wasm_bindgen]
@@ -60,6 +62,7 @@ impl Engine {
         Ok(Engine {
             compute,
             catalog: Catalog::default(),
+            image_model: None,
         })
     }
 
@@ -170,5 +173,65 @@ impl Engine {
             .await
             .map_err(js_error)?;
         Ok(Float32Array::from(out.as_slice()))
+    }
+
+    /// Loads the image embedder from a weights file (f32 or int8 safetensors, as the build
+    /// writes them) onto this engine's device; returns `{ dim, weights }`. Replaces any
+    /// model loaded before only when the new one loads.
+    #[wasm_bindgen(js_name = loadImageModel)]
+    pub fn load_image_model(&mut self, bytes: Uint8Array) -> Result<JsValue, JsValue> {
+        let model = ImageEmbedder::load(&bytes.to_vec(), self.compute.device())
+            .map_err(|e| js_error(e.into()))?;
+        let info = serde_json::json!({
+            "dim": EMBEDDING_DIM,
+            "weights": model.weight_format().name(),
+        });
+        self.image_model = Some(model);
+        to_js(&info)
+    }
+
+    /// Embeds one batch of images: each a `Uint8Array` of PNG/JPEG bytes (decoded here, EXIF
+    /// orientation applied) or `{ rgba: Uint8Array, width, height }` pixels. Resolves to the
+    /// `n × dim` unit vectors, row-major.
+    #[wasm_bindgen(js_name = embedImages)]
+    pub async fn embed_images(&self, images: Array) -> Result<Float32Array, JsValue> {
+        let model = self.image_model.as_ref().ok_or_else(|| {
+            bad_input(
+                "call",
+                "no image model is loaded: call loadImageModel() first",
+            )
+        })?;
+        let mut chw = Vec::new();
+        for (index, value) in images.iter().enumerate() {
+            let image = decode_input(&value)
+                .map_err(|source| js_error(EmbedderError::ImageAt { index, source }.into()))?;
+            chw.extend(preprocess::image_to_chw(&image));
+        }
+        if chw.is_empty() {
+            return Ok(Float32Array::new_with_length(0));
+        }
+        let out = model
+            .embed_prepared_async(chw)
+            .await
+            .map_err(|e| js_error(e.into()))?;
+        Ok(Float32Array::from(out.as_slice()))
+    }
+}
+
+/// One image given to [`Engine::embed_images`]: encoded bytes or RGBA pixels.
+fn decode_input(value: &JsValue) -> Result<image::RgbImage, PreprocessError> {
+    if let Some(bytes) = value.dyn_ref::<Uint8Array>() {
+        return preprocess::decode_image(&bytes.to_vec());
+    }
+    let field = |name: &str| Reflect::get(value, &name.into()).ok();
+    let size = |name: &str| field(name).and_then(|v| v.as_f64()).map(|v| v as u32);
+    match (field("rgba"), size("width"), size("height")) {
+        (Some(rgba), Some(width), Some(height)) if rgba.is_instance_of::<Uint8Array>() => {
+            let rgba = Uint8Array::from(rgba).to_vec();
+            preprocess::rgba_to_image(width, height, rgba)
+        }
+        _ => Err(PreprocessError::Decode(
+            "expected encoded bytes (Uint8Array) or { rgba: Uint8Array, width, height }".into(),
+        )),
     }
 }

@@ -1,0 +1,67 @@
+// Runs inside the benchmark page: `window.runEngine(spec)` measures one engine (simil on
+// WebGPU or CPU, or tfjs on wasm / WebGL) over the same encoded images, and returns images/s
+// for each batch size, the cold start and, for simil, the vectors for the parity check.
+import { open } from '/pkg/index.js';
+
+const fetchBlobs = (files) => Promise.all(files.map(async (f) => (await fetch(f)).blob()));
+
+async function timeBatches(embed, blobs, batch, count) {
+  const started = performance.now();
+  for (let done = 0; done < count; done += batch) {
+    const slice = Array.from({ length: Math.min(batch, count - done) }, (_, i) => blobs[(done + i) % blobs.length]);
+    await embed(slice);
+  }
+  return count / ((performance.now() - started) / 1000);
+}
+
+async function simil(spec, blobs) {
+  const t0 = performance.now();
+  const engine = await open({ backend: spec.backend });
+  await engine.loadImageModel({ weights: spec.weights });
+  await engine.embedImages([blobs[0]]);
+  const coldStartMs = performance.now() - t0;
+  const vectors = (await engine.embedImages(blobs, { batchSize: 10 })).map((v) => Array.from(v));
+  const speed = {};
+  for (const [batch, count] of spec.batches) {
+    speed[batch] = await timeBatches((b) => engine.embedImages(b, { batchSize: batch }), blobs, batch, count);
+  }
+  engine.terminate();
+  return { backend: engine.backend, coldStartMs, speed, vectors };
+}
+
+async function tfjs(spec, blobs) {
+  const tf = window.tf;
+  const t0 = performance.now();
+  if (spec.backend === 'wasm') tf.wasm.setWasmPaths('/node_modules/@tensorflow/tfjs-backend-wasm/dist/');
+  if (!(await tf.setBackend(spec.backend))) throw new Error(`tfjs backend ${spec.backend} unavailable`);
+  await tf.ready();
+  const full = await tf.loadLayersModel(spec.modelUrl);
+  const taps = spec.taps.map((name) => full.getLayer(name).output);
+  const model = tf.model({ inputs: full.inputs, outputs: taps });
+  const embed = async (batch) => {
+    const bitmaps = await Promise.all(batch.map((b) => createImageBitmap(b)));
+    const out = tf.tidy(() => {
+      const x = tf.stack(bitmaps.map((bm) => tf.image.resizeBilinear(
+        tf.browser.fromPixels(bm).toFloat().div(255), [spec.size, spec.size], true)));
+      let ys = model.predict(x);
+      if (!Array.isArray(ys)) ys = [ys];
+      const pooled = ys.map((y) => tf.pow(tf.mean(tf.pow(tf.clipByValue(y, 1e-6, Infinity), 3), [1, 2]), 1 / 3));
+      const v = pooled.length > 1 ? tf.concat(pooled, 1) : pooled[0];
+      return tf.div(v, tf.norm(v, 2, 1, true));
+    });
+    bitmaps.forEach((bm) => bm.close());
+    await out.data();
+    out.dispose();
+  };
+  await embed([blobs[0]]);
+  const coldStartMs = performance.now() - t0;
+  const speed = {};
+  for (const [batch, count] of spec.batches) speed[batch] = await timeBatches(embed, blobs, batch, count);
+  return { backend: tf.getBackend(), coldStartMs, speed };
+}
+
+window.runEngine = async (spec) => {
+  const blobs = await fetchBlobs(spec.files);
+  return spec.engine === 'simil' ? simil(spec, blobs) : tfjs(spec, blobs);
+};
+window.benchReady = true;

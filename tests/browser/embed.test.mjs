@@ -1,0 +1,136 @@
+// The image embedder in the browser, through the package's API: parity with the reference
+// runtime (@tensorflow/tfjs vectors in tests/fixtures/mobilenet_parity.json) on WebGPU
+// (SwiftShader) and on the CPU (flex in wasm), f32 and int8 weights; progress and cancel of a
+// batched run; clear errors for bad input.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { launch, openPage, ROOT } from './harness.mjs';
+
+const BARS = { f32: 0.999, int8: 0.99 };
+
+let env;
+let fixture;
+before(async () => {
+  fixture = JSON.parse(await readFile(new URL('tests/fixtures/mobilenet_parity.json', ROOT), 'utf8'));
+  env = await launch();
+});
+after(async () => env?.close());
+
+/** Runs `body(simil, files)` in a fresh page with simil open on `backend`. */
+async function inPage(backend, body, arg) {
+  const { page, errors } = await openPage(env);
+  const files = fixture.images.map((img) => `/${fixture.image_dir}/${img.file}`);
+  const result = await page.evaluate(async ({ backend, files, body, arg }) => {
+    const { open } = await import('/pkg/index.js');
+    const simil = await open({ backend });
+    const blobs = await Promise.all(files.map(async (f) => (await fetch(f)).blob()));
+    try {
+      // eslint-disable-next-line no-new-func
+      return await new Function('simil', 'blobs', 'arg', `return (${body})(simil, blobs, arg);`)(simil, blobs, arg);
+    } finally {
+      simil.terminate();
+    }
+  }, { backend, files, body: body.toString(), arg });
+  await page.close();
+  return { result, errors };
+}
+
+for (const backend of ['webgpu', 'cpu']) {
+  for (const weights of ['f32', 'int8']) {
+    test(`image embeddings on ${backend} (${weights}) match tfjs: cosine >= ${BARS[weights]}`, async () => {
+      const { result, errors } = await inPage(backend, async (simil, blobs, weights) => {
+        const info = await simil.loadImageModel({ weights });
+        const progress = [];
+        const vectors = await simil.embedImages(blobs, { batchSize: 10, onProgress: (p) => progress.push(p) });
+        return { backend: simil.backend, info, progress, vectors: vectors.map((v) => Array.from(v)) };
+      }, weights);
+      assert.deepEqual(errors, []);
+      assert.equal(result.backend, backend);
+      assert.equal(result.info.weights, weights);
+      assert.equal(result.vectors.length, fixture.images.length);
+      assert.ok(fixture.images.length >= 50, 'parity needs at least 50 images');
+      const n = fixture.images.length;
+      assert.deepEqual(result.progress.at(-1), { done: n, total: n });
+      assert.equal(result.progress.length, Math.ceil(n / 10));
+      let minCos = 1;
+      fixture.images.forEach((img, i) => {
+        const v = result.vectors[i];
+        assert.equal(v.length, img.embedding.length);
+        let dot = 0, na = 0, nb = 0;
+        for (let j = 0; j < v.length; j++) {
+          dot += v[j] * img.embedding[j];
+          na += v[j] * v[j];
+          nb += img.embedding[j] * img.embedding[j];
+        }
+        minCos = Math.min(minCos, dot / Math.sqrt(na * nb));
+      });
+      assert.ok(minCos >= BARS[weights], `min cosine ${minCos} < ${BARS[weights]} on ${backend} ${weights}`);
+    });
+  }
+}
+
+test('a cancelled embedding run stops between batches and leaves the engine usable', async () => {
+  const { result, errors } = await inPage('cpu', async (simil, blobs) => {
+    await simil.loadImageModel();
+    const controller = new AbortController();
+    const progress = [];
+    let error;
+    try {
+      await simil.embedImages(blobs.slice(0, 40), {
+        batchSize: 4,
+        signal: controller.signal,
+        onProgress: (p) => {
+          progress.push(p);
+          controller.abort();
+        },
+      });
+    } catch (e) {
+      error = { name: e.name };
+    }
+    // Progress messages posted after the abort are not delivered; the worker stops within a batch.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const again = await simil.embedImages(blobs.slice(0, 2));
+    const direct = await simil.embedImages([blobs[1]]);
+    const same = again[1].every((x, i) => x === direct[0][i]);
+    return { error, progress: progress.length, again: again.length, same };
+  });
+  assert.deepEqual(errors, []);
+  assert.deepEqual(result.error, { name: 'AbortError' });
+  assert.equal(result.progress, 1, 'progress stops being reported after the abort');
+  assert.equal(result.again, 2);
+  assert.ok(result.same, 'an image embeds to the same vector alone and within a batch');
+});
+
+test('bad image input rejects with a SimilError that names the cause', async () => {
+  const { result } = await inPage('cpu', async (simil, blobs) => {
+    const fail = async (promise) => {
+      try {
+        await promise;
+        return null;
+      } catch (e) {
+        return { name: e.name, code: e.code, message: e.message };
+      }
+    };
+    return {
+      noModel: await fail(simil.embedImages([blobs[0]])),
+      badUrl: await fail(simil.loadImageModel({ url: '/no/such/weights.safetensors' })),
+      badWeights: await fail(simil.loadImageModel({ weights: 'f16' })),
+      loaded: await simil.loadImageModel(),
+      corrupt: await fail(simil.embedImages([blobs[0], new Uint8Array([1, 2, 3, 4])])),
+      notImage: await fail(simil.embedImages([{ hello: 'world' }])),
+      badPixels: await fail(simil.embedImages([new ImageData(2, 2)].map((d) => ({ data: d.data.subarray(0, 15), width: 2, height: 2 })))),
+      pixels: (await simil.embedImages([new ImageData(3, 3)]))[0].length,
+    };
+  });
+  assert.match(result.noModel.message, /no image model is loaded/);
+  assert.equal(result.noModel.name, 'SimilError');
+  assert.match(result.badUrl.message, /could not fetch the image model .*404/);
+  assert.match(result.badWeights.message, /unknown weights `f16`/);
+  assert.equal(result.loaded.weights, 'int8');
+  assert.match(result.corrupt.message, /image 1 of the batch: could not decode image/);
+  assert.equal(result.corrupt.code, 'model');
+  assert.match(result.notImage.message, /an image must be a Blob/);
+  assert.match(result.badPixels.message, /need 16 bytes, got 15/);
+  assert.equal(result.pixels, result.loaded.dim);
+});
