@@ -77,7 +77,9 @@ fn main() {
         }));
 
         for batch in [1usize, 32] {
-            let inputs: Vec<&[u8]> = (0..count.max(batch)).map(|i| refs[i % refs.len()]).collect();
+            let inputs: Vec<&[u8]> = (0..count.max(batch))
+                .map(|i| refs[i % refs.len()])
+                .collect();
             let started = Instant::now();
             for chunk in inputs.chunks(batch) {
                 model.embed_encoded(chunk).expect("embed");
