@@ -10,6 +10,7 @@
 pub mod collection;
 pub mod compute;
 pub mod error;
+pub mod eval;
 pub mod index;
 pub mod model;
 
