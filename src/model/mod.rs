@@ -5,9 +5,11 @@ pub mod mobilenet;
 pub mod preprocess;
 mod projection;
 pub mod weights;
+pub mod whitening;
 
 pub use mobilenet::{EMBEDDING_DIM, EmbedderError, ImageEmbedder, MobileNetV2};
 pub use projection::RandomProjection;
+pub use whitening::Whitening;
 
 use burn::prelude::*;
 
