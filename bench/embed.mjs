@@ -96,7 +96,8 @@ const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}`;
 mkdirSync(path('bench/results'), { recursive: true });
 writeFileSync(out, JSON.stringify({ machine, browser, runs, quality: previous.quality ?? [], parity }, null, 2) + '\n');
 
-const rate = (engine, weights, batch) => runs.find((r) => r.engine.startsWith(engine) && r.weights === weights && r.batch === batch)?.images_per_s;
+// Browser engines only: the native run is also named simil-cpu.
+const rate = (engine, weights, batch) => runs.find((r) => r.env === 'chromium' && r.engine.startsWith(engine) && r.weights === weights && r.batch === batch)?.images_per_s;
 const lines = [
   `Machine: ${machine}; ${browser} (headless; WebGPU and WebGL through SwiftShader, on the CPU). Command: \`node bench/embed.mjs\`. Images: the ${files.length} emoji PNGs of the parity fixture, decoded, preprocessed and embedded (MobileNetV2 to ${taps.join(' + ')}, GeM, L2).`,
   '',

@@ -70,7 +70,7 @@ build_web() {
     mkdir -p "$(dirname "$cached")"
     node_modules/.bin/wasm-opt -Oz --enable-bulk-memory --enable-mutable-globals \
       --enable-nontrapping-float-to-int --enable-sign-ext --enable-reference-types \
-      --enable-multivalue --strip-debug --strip-producers \
+      --enable-multivalue --enable-simd --strip-debug --strip-producers \
       pkg/wasm/simil_bg.wasm -o "$cached.tmp"
     mv "$cached.tmp" "$cached"
   fi
