@@ -7,15 +7,17 @@
 //   node bench/embed-quality.mjs      (after `npm ci` and scripts/convert-mobilenet.mjs)
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { cpus } from 'node:os';
+import { cpus, homedir } from 'node:os';
 import { replaceSection } from './report.mjs';
 
 const ROOT = new URL('..', import.meta.url);
 const path = (p) => new URL(p, ROOT).pathname;
+// Cargo builds go where the README commands put them (scripts/setup.sh), outside the clone.
+const cargoEnv = { ...process.env, CARGO_TARGET_DIR: process.env.CARGO_TARGET_DIR ?? `${homedir()}/.cache/simil-target` };
 
 console.error('cargo run --example emoji_quality (embeds every emoji of both vendors twice: minutes)');
 const { images, quality } = JSON.parse(execFileSync('cargo', ['run', '--quiet', '--example', 'emoji_quality'], {
-  encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'],
+  encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], env: cargoEnv,
 }));
 
 const out = path('bench/results/embed.json');
