@@ -83,16 +83,20 @@ fn score(
     gallery: &[Vec<f32>],
     queries: &[Vec<f32>],
 ) -> serde_json::Value {
-    let ranked = rank(gallery, queries);
-    let labels: Vec<usize> = (0..queries.len()).collect();
+    entry(name, weights, &rank(gallery, queries))
+}
+
+/// One `quality` row from the ranked gallery labels of every query (query `i` is emoji `i`).
+fn entry(name: &str, weights: &str, ranked: &[Vec<usize>]) -> serde_json::Value {
+    let labels: Vec<usize> = (0..ranked.len()).collect();
     let relevant = eval::relevant_counts(&labels, &labels);
     let entry = json!({
         "model": name,
         "weights": weights,
-        "task": format!("emoji google→twitter, {} identities", queries.len()),
-        "recall_at_1": eval::recall_at_k(&ranked, &labels, 1),
-        "recall_at_10": eval::recall_at_k(&ranked, &labels, 10),
-        "map_at_r": eval::map_at_r(&ranked, &labels, &relevant),
+        "task": format!("emoji google→twitter, {} identities", ranked.len()),
+        "recall_at_1": eval::recall_at_k(ranked, &labels, 1),
+        "recall_at_10": eval::recall_at_k(ranked, &labels, 10),
+        "map_at_r": eval::map_at_r(ranked, &labels, &relevant),
     });
     eprintln!("{entry}");
     entry
@@ -128,16 +132,11 @@ fn whitened(weights: &str, gallery: &[Vec<f32>], queries: &[Vec<f32>]) -> Vec<se
             ranked[i] = list;
         }
     }
-    let labels: Vec<usize> = (0..queries.len()).collect();
-    let cross = json!({
-        "model": "mobilenet_v2 + whitening fitted on the other half's gallery",
-        "weights": weights,
-        "task": format!("emoji google→twitter, {} identities", queries.len()),
-        "recall_at_1": eval::recall_at_k(&ranked, &labels, 1),
-        "recall_at_10": eval::recall_at_k(&ranked, &labels, 10),
-        "map_at_r": eval::map_at_r(&ranked, &labels, &vec![1; labels.len()]),
-    });
-    eprintln!("{cross}");
+    let cross = entry(
+        "mobilenet_v2 + whitening fitted on the other half's gallery",
+        weights,
+        &ranked,
+    );
     vec![on_gallery, cross]
 }
 
