@@ -1,6 +1,7 @@
-//! Retrieval metrics, as TensorFlow Similarity and the metric-learning literature define them.
+//! Retrieval metrics, as TensorFlow Similarity and the metric-learning literature define them,
+//! and the distance threshold behind `match` (a label, or "unknown").
 //!
-//! Each function takes, per query, the ranked list of retrieved labels (best first) and the
+//! Each metric takes, per query, the ranked list of retrieved labels (best first) and the
 //! query's own label; an item is relevant when its label equals the query's. The score of a
 //! query set is the mean over queries.
 
@@ -86,6 +87,82 @@ pub fn relevant_counts<L: PartialEq>(gallery: &[L], queries: &[L]) -> Vec<usize>
         .collect()
 }
 
+/// What a calibration aims for.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum CalibrationTarget {
+    /// The largest threshold (most matches) whose precision is at least this.
+    Precision(f64),
+    /// The threshold with the best F1 score.
+    BestF1,
+}
+
+/// A distance threshold and how it scored on the labelled set it was calibrated on.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Calibration {
+    /// Matches are accepted when the nearest neighbour is at most this far.
+    pub threshold: f32,
+    /// Correct accepted matches / accepted matches.
+    pub precision: f64,
+    /// Correct accepted matches / queries.
+    pub recall: f64,
+    /// Harmonic mean of precision and recall.
+    pub f1: f64,
+}
+
+/// Calibrates the match threshold from each labelled query's nearest neighbour: its distance
+/// and whether its label is the query's. Returns `None` when no threshold reaches the target
+/// (or there are no queries). NaN distances never match.
+pub fn calibrate(nearest: &[(f32, bool)], target: CalibrationTarget) -> Option<Calibration> {
+    let mut sorted: Vec<(f32, bool)> = nearest
+        .iter()
+        .copied()
+        .filter(|(d, _)| !d.is_nan())
+        .collect();
+    sorted.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let total = nearest.len() as f64;
+    let mut correct = 0usize;
+    let mut best: Option<Calibration> = None;
+    for (i, &(distance, is_match)) in sorted.iter().enumerate() {
+        correct += usize::from(is_match);
+        // Only thresholds between distinct distances are reachable.
+        if sorted.get(i + 1).is_some_and(|next| next.0 == distance) {
+            continue;
+        }
+        let precision = correct as f64 / (i + 1) as f64;
+        let recall = correct as f64 / total;
+        let f1 = if correct == 0 {
+            0.0
+        } else {
+            2.0 * precision * recall / (precision + recall)
+        };
+        let candidate = Calibration {
+            threshold: distance,
+            precision,
+            recall,
+            f1,
+        };
+        let better = match target {
+            CalibrationTarget::Precision(p) => precision >= p,
+            CalibrationTarget::BestF1 => best.is_none_or(|b| f1 > b.f1),
+        };
+        if better {
+            best = Some(candidate);
+        }
+    }
+    best
+}
+
+/// The label of the nearest neighbour when it lies within `threshold`, else `None` (unknown).
+/// `neighbours` are `(distance, label)`, in any order.
+pub fn match_label<L>(neighbours: &[(f32, L)], threshold: f32) -> Option<&L> {
+    neighbours
+        .iter()
+        .filter(|(d, _)| !d.is_nan())
+        .min_by(|a, b| a.0.total_cmp(&b.0))
+        .filter(|(d, _)| *d <= threshold)
+        .map(|(_, label)| label)
+}
+
 fn mean<L>(ranked: &[Vec<L>], queries: &[L], score: impl Fn(&[L], &L) -> f64) -> f64 {
     let scores = ranked.iter().zip(queries).map(|(list, q)| score(list, q));
     average(scores, ranked.len())
@@ -151,6 +228,51 @@ mod tests {
     #[test]
     fn relevant_counts_come_from_the_gallery() {
         assert_eq!(relevant_counts(&['a', 'b', 'a'], &['a', 'c']), vec![2, 0]);
+    }
+
+    #[test]
+    fn calibration_reaches_the_target_precision_with_the_most_matches() {
+        // Sorted: 0.1 ok, 0.2 ok, 0.3 wrong, 0.4 ok, 0.5 wrong.
+        let nearest = [
+            (0.4, true),
+            (0.1, true),
+            (0.5, false),
+            (0.2, true),
+            (0.3, false),
+        ];
+        let c = calibrate(&nearest, CalibrationTarget::Precision(0.75)).unwrap();
+        // At 0.4: 3 correct of 4 accepted → precision 0.75, recall 3/5.
+        assert_eq!(c.threshold, 0.4);
+        assert!((c.precision - 0.75).abs() < 1e-12 && (c.recall - 0.6).abs() < 1e-12);
+        let strict = calibrate(&nearest, CalibrationTarget::Precision(1.0)).unwrap();
+        assert_eq!((strict.threshold, strict.recall), (0.2, 0.4));
+        // F1 per threshold: 0.1 → 1/3, 0.2 → 4/7, 0.3 → 1/2, 0.4 → 2/3, 0.5 → 3/5.
+        let f1 = calibrate(&nearest, CalibrationTarget::BestF1).unwrap();
+        assert_eq!(f1.threshold, 0.4);
+        assert!((f1.f1 - 2.0 / 3.0).abs() < 1e-12);
+        assert_eq!(
+            calibrate(&[(0.1, false)], CalibrationTarget::Precision(0.5)),
+            None
+        );
+        assert_eq!(calibrate(&[], CalibrationTarget::BestF1), None);
+    }
+
+    #[test]
+    fn tied_distances_are_one_threshold() {
+        // Both at 0.2: accepting one accepts the other, so precision there is 1/2, not 1.
+        let c = calibrate(
+            &[(0.2, true), (0.2, false)],
+            CalibrationTarget::Precision(0.9),
+        );
+        assert_eq!(c, None);
+    }
+
+    #[test]
+    fn match_gives_the_nearest_label_within_the_threshold() {
+        let neighbours = [(0.5, "cat"), (0.2, "dog"), (f32::NAN, "bird")];
+        assert_eq!(match_label(&neighbours, 0.3), Some(&"dog"));
+        assert_eq!(match_label(&neighbours, 0.1), None);
+        assert_eq!(match_label::<&str>(&[], 1.0), None);
     }
 
     #[test]
