@@ -5,24 +5,17 @@
 // its `runs` and `parity`) and the "Image embedding quality" table of BENCHMARKS.md.
 //
 //   node bench/embed-quality.mjs      (after `npm ci` and scripts/convert-mobilenet.mjs)
-import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { cpus, homedir } from 'node:os';
-import { replaceSection } from './report.mjs';
+import { cargoJson, machine, replaceSection } from './report.mjs';
 
 const ROOT = new URL('..', import.meta.url);
 const path = (p) => new URL(p, ROOT).pathname;
-// Cargo builds go where the README commands put them (scripts/setup.sh), outside the clone.
-const cargoEnv = { ...process.env, CARGO_TARGET_DIR: process.env.CARGO_TARGET_DIR ?? `${homedir()}/.cache/simil-target` };
 
 console.error('cargo run --example emoji_quality (embeds every emoji of both vendors twice: minutes)');
-const { images, quality } = JSON.parse(execFileSync('cargo', ['run', '--quiet', '--example', 'emoji_quality'], {
-  encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], env: cargoEnv,
-}));
+const { images, quality } = cargoJson(['run', '--quiet', '--example', 'emoji_quality']);
 
 const out = path('bench/results/embed.json');
 const previous = existsSync(out) ? JSON.parse(readFileSync(out, 'utf8')) : {};
-const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}`;
 mkdirSync(path('bench/results'), { recursive: true });
 writeFileSync(out, JSON.stringify({
   machine: previous.machine ?? machine, browser: previous.browser ?? null,

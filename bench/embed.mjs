@@ -9,17 +9,13 @@
 // "Image embedding speed" table of BENCHMARKS.md.
 //
 //   node bench/embed.mjs            (after scripts/test.sh or `source scripts/setup.sh && build_web`)
-import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
-import { cpus, homedir } from 'node:os';
 import { launch } from '../tests/browser/harness.mjs';
 import { loadTfjsModel } from '../scripts/convert-mobilenet.mjs';
-import { replaceSection } from './report.mjs';
+import { cargoJson, machine, replaceSection } from './report.mjs';
 
 const ROOT = new URL('..', import.meta.url);
 const path = (p) => new URL(p, ROOT).pathname;
-// Cargo builds go where the README commands put them (scripts/setup.sh), outside the clone.
-const cargoEnv = { ...process.env, CARGO_TARGET_DIR: process.env.CARGO_TARGET_DIR ?? `${homedir()}/.cache/simil-target` };
 const fixture = JSON.parse(readFileSync(path('tests/fixtures/mobilenet_parity.json'), 'utf8'));
 const taps = fixture.taps ?? [fixture.tap];
 const files = fixture.images.map((img) => `/${fixture.image_dir}/${img.file}`);
@@ -33,9 +29,7 @@ writeFileSync(path('bench/work/tfjs-mobilenet/model.json'), JSON.stringify({
 }));
 
 console.error('native: cargo run --profile bench --example embed_speed');
-const native = JSON.parse(execFileSync('cargo', ['run', '--quiet', '--profile', 'bench', '--example', 'embed_speed'], {
-  encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], env: cargoEnv,
-}));
+const native = cargoJson(['run', '--quiet', '--profile', 'bench', '--example', 'embed_speed']);
 
 // SwiftShader runs WebGPU on the CPU and is slow: fewer images there.
 const cpuBatches = [[1, 16], [32, 64]];
@@ -94,7 +88,6 @@ try {
 
 const out = path('bench/results/embed.json');
 const previous = existsSync(out) ? JSON.parse(readFileSync(out, 'utf8')) : {};
-const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}`;
 mkdirSync(path('bench/results'), { recursive: true });
 writeFileSync(out, JSON.stringify({ machine, browser, runs, quality: previous.quality ?? [], parity }, null, 2) + '\n');
 
