@@ -250,8 +250,7 @@ fn main() {
     if brute {
         // Brute force f32: the exact scan (recall 1 by definition, measured anyway).
         let flat: Vec<f32> = data.base.iter().flatten().copied().collect();
-        let (recall, qps, p50, p99) =
-            measure(&data, &truth, |q| scan(&flat, dim, q, |a, b| dot(a, b)));
+        let (recall, qps, p50, p99) = measure(&data, &truth, |q| scan(&flat, dim, q));
         runs.push(json!({
             "env": "native", "dataset": data.name, "n": n, "dim": dim, "engine": "brute-f32",
             "params": {}, "recall_at_10": recall, "qps": qps, "p50_ms": p50, "p99_ms": p99,
@@ -279,13 +278,13 @@ fn dot(a: &[f32], b: &[f32]) -> f32 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
 
-fn scan(flat: &[f32], dim: usize, q: &[f32], score: impl Fn(&[f32], &[f32]) -> f32) -> Vec<usize> {
+fn scan(flat: &[f32], dim: usize, q: &[f32]) -> Vec<usize> {
     let mut q = q.to_vec();
     normalize(&mut q);
     let mut best: Vec<(f32, usize)> = flat
         .chunks(dim)
         .enumerate()
-        .map(|(i, v)| (score(v, &q) / dot(v, v).sqrt().max(1e-12), i))
+        .map(|(i, v)| (dot(v, &q) / dot(v, v).sqrt().max(1e-12), i))
         .collect();
     best.select_nth_unstable_by(9, |a, b| b.0.total_cmp(&a.0));
     best.truncate(10);
