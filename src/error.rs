@@ -5,6 +5,7 @@
 
 use crate::index::IndexError;
 use crate::model::EmbedderError;
+use crate::train::TrainError;
 
 /// Anything that can go wrong in simil.
 #[derive(Debug, thiserror::Error)]
@@ -24,6 +25,9 @@ pub enum Error {
     /// A request named a collection that does not exist, or one that exists already.
     #[error(transparent)]
     Collection(#[from] CollectionError),
+    /// Training a metric model failed or was given bad data.
+    #[error(transparent)]
+    Train(#[from] TrainError),
 }
 
 impl Error {
@@ -35,6 +39,7 @@ impl Error {
             Error::Model(_) | Error::Embedder(_) => "model",
             Error::Index(_) => "index",
             Error::Collection(_) => "collection",
+            Error::Train(_) => "train",
         }
     }
 }
