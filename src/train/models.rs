@@ -1,0 +1,207 @@
+//! The trainable metric models: a head over frozen embeddings (dense layers → L2-normed
+//! output) and a small CNN over 28×28 grey pixels ending in a metric-embedding layer.
+//! Weights are drawn from a seeded generator, so the same seed gives the same model on any
+//! device and in any thread.
+
+use burn::module::Param;
+use burn::nn::conv::Conv2d;
+use burn::nn::{Linear, PaddingConfig2d};
+use burn::prelude::*;
+use burn::tensor::activation::relu;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use super::TrainError;
+use super::loss::l2_normalize;
+
+/// A model whose output rows are L2-normalised metric embeddings.
+pub trait MetricModel: Module + Clone {
+    /// Width of an input row.
+    fn input_dim(&self) -> usize;
+    /// Width of an output embedding.
+    fn output_dim(&self) -> usize;
+    /// Embeds `[n, input_dim]` rows into `[n, output_dim]` unit vectors.
+    fn embed(&self, input: Tensor<2>) -> Tensor<2>;
+}
+
+/// Uniform `U(-k, k)` values with `k = sqrt(6 / fan_in)` (Kaiming-uniform for ReLU).
+fn kaiming(rng: &mut ChaCha8Rng, count: usize, fan_in: usize) -> Vec<f32> {
+    let k = (6.0 / fan_in as f32).sqrt();
+    (0..count).map(|_| rng.gen_range(-k..k)).collect()
+}
+
+fn linear(rng: &mut ChaCha8Rng, input: usize, output: usize, device: &Device) -> Linear {
+    let w = kaiming(rng, input * output, input);
+    Linear {
+        weight: Param::from_tensor(Tensor::from_data(
+            TensorData::new(w, [input, output]),
+            device,
+        )),
+        bias: Some(Param::from_tensor(Tensor::zeros([output], device))),
+    }
+}
+
+fn conv(
+    rng: &mut ChaCha8Rng,
+    cin: usize,
+    cout: usize,
+    kernel: usize,
+    stride: usize,
+    device: &Device,
+) -> Conv2d {
+    let fan_in = cin * kernel * kernel;
+    let w = kaiming(rng, cout * fan_in, fan_in);
+    Conv2d {
+        weight: Param::from_tensor(Tensor::from_data(
+            TensorData::new(w, [cout, cin, kernel, kernel]),
+            device,
+        )),
+        bias: Some(Param::from_tensor(Tensor::zeros([cout], device))),
+        stride: [stride; 2],
+        kernel_size: [kernel; 2],
+        dilation: [1, 1],
+        groups: 1,
+        padding: PaddingConfig2d::Same,
+    }
+}
+
+/// Shape of a [`MetricHead`].
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct HeadConfig {
+    /// Width of the frozen input embeddings.
+    pub input: usize,
+    /// Widths of the hidden layers (ReLU after each); empty for a single linear map.
+    pub hidden: Vec<usize>,
+    /// Width of the output embedding.
+    pub output: usize,
+}
+
+impl HeadConfig {
+    /// Builds the head with weights drawn from `seed`.
+    pub fn init(&self, seed: u64, device: &Device) -> Result<MetricHead, TrainError> {
+        if self.input == 0 || self.output == 0 || self.hidden.contains(&0) {
+            return Err(TrainError::Config(format!(
+                "head layer widths must be positive: {self:?}"
+            )));
+        }
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let widths: Vec<usize> = std::iter::once(self.input)
+            .chain(self.hidden.iter().copied())
+            .chain(std::iter::once(self.output))
+            .collect();
+        let layers = widths
+            .windows(2)
+            .map(|w| linear(&mut rng, w[0], w[1], device))
+            .collect();
+        Ok(MetricHead { layers })
+    }
+}
+
+/// Dense layers (ReLU between) ending in an L2-normalised embedding.
+#[derive(Module, Debug)]
+pub struct MetricHead {
+    layers: Vec<Linear>,
+}
+
+impl MetricModel for MetricHead {
+    fn input_dim(&self) -> usize {
+        self.layers[0].weight.dims()[0]
+    }
+
+    fn output_dim(&self) -> usize {
+        self.layers[self.layers.len() - 1].weight.dims()[1]
+    }
+
+    fn embed(&self, input: Tensor<2>) -> Tensor<2> {
+        let last = self.layers.len() - 1;
+        let mut x = input;
+        for (i, layer) in self.layers.iter().enumerate() {
+            x = layer.forward(x);
+            if i < last {
+                x = relu(x);
+            }
+        }
+        l2_normalize(x)
+    }
+}
+
+/// Side of the square grey images a [`SmallCnn`] takes.
+pub const CNN_SIDE: usize = 28;
+
+/// A small CNN over 28×28 grey images (rows of 784 pixels in [0, 1]): two strided 3×3
+/// convolutions (16 and 32 channels, ReLU), a dense layer of `hidden` units (ReLU) and a
+/// linear metric-embedding layer, L2-normalised.
+#[derive(Module, Debug)]
+pub struct SmallCnn {
+    conv1: Conv2d,
+    conv2: Conv2d,
+    dense: Linear,
+    embedding: Linear,
+}
+
+impl SmallCnn {
+    /// A CNN with `hidden` dense units and `output`-d embeddings, weights drawn from `seed`.
+    pub fn new(hidden: usize, output: usize, seed: u64, device: &Device) -> Self {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        SmallCnn {
+            conv1: conv(&mut rng, 1, 16, 3, 2, device),
+            conv2: conv(&mut rng, 16, 32, 3, 2, device),
+            dense: linear(&mut rng, 32 * 7 * 7, hidden, device),
+            embedding: linear(&mut rng, hidden, output, device),
+        }
+    }
+}
+
+impl MetricModel for SmallCnn {
+    fn input_dim(&self) -> usize {
+        CNN_SIDE * CNN_SIDE
+    }
+
+    fn output_dim(&self) -> usize {
+        self.embedding.weight.dims()[1]
+    }
+
+    fn embed(&self, input: Tensor<2>) -> Tensor<2> {
+        let [n, _] = input.dims();
+        let x = input.reshape([n, 1, CNN_SIDE, CNN_SIDE]);
+        let x = relu(self.conv1.forward(x));
+        let x = relu(self.conv2.forward(x));
+        let x = relu(self.dense.forward(x.reshape([n, 32 * 7 * 7])));
+        l2_normalize(self.embedding.forward(x))
+    }
+}
+
+/// Embeds host rows (`input_dim` floats each) through `model` in chunks of `chunk` rows,
+/// returning row-major `f32`s; asynchronous so it can read back from WebGPU.
+pub async fn embed_rows<M: MetricModel>(
+    model: &M,
+    rows: &[f32],
+    chunk: usize,
+    device: &Device,
+) -> Result<Vec<f32>, TrainError> {
+    let dim = model.input_dim();
+    if dim == 0 || !rows.len().is_multiple_of(dim) {
+        return Err(TrainError::InputShape {
+            expected: dim,
+            got: rows.len(),
+        });
+    }
+    let mut out = Vec::with_capacity(rows.len() / dim * model.output_dim());
+    for part in rows.chunks(chunk.max(1) * dim) {
+        let x = Tensor::<2>::from_data(
+            TensorData::new(part.to_vec(), [part.len() / dim, dim]),
+            device,
+        );
+        let data = model
+            .embed(x)
+            .into_data_async()
+            .await
+            .map_err(|e| TrainError::Readback(format!("{e:?}")))?;
+        out.extend(
+            data.convert::<f32>()
+                .try_into_vec::<f32>()
+                .map_err(|e| TrainError::Readback(format!("{e:?}")))?,
+        );
+    }
+    Ok(out)
+}
