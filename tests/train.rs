@@ -178,3 +178,26 @@ fn bad_shapes_are_errors() {
     ));
     assert!(matches!(r, Err(TrainError::BatchShape { .. })));
 }
+
+#[test]
+fn a_saved_head_loads_back_with_the_same_embeddings() {
+    let (pixels, _) = digits();
+    let plain = Device::flex();
+    let head = HeadConfig {
+        input: DIM,
+        hidden: vec![48, 24],
+        output: 16,
+    }
+    .init(11, &plain)
+    .unwrap();
+    let bytes = pollster::block_on(head.to_safetensors()).unwrap();
+    let loaded = MetricHead::from_safetensors(&bytes, &plain).unwrap();
+    assert_eq!(loaded.config(), head.config());
+    let embed = |m: &MetricHead| pollster::block_on(embed_rows(m, &pixels, 64, &plain)).unwrap();
+    assert_eq!(embed(&loaded), embed(&head));
+    // A truncated file is an error, not a panic.
+    assert!(matches!(
+        MetricHead::from_safetensors(&bytes[..bytes.len() / 2], &plain),
+        Err(TrainError::Format(_))
+    ));
+}

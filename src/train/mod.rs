@@ -60,6 +60,9 @@ pub enum TrainError {
         /// The step whose loss was not finite.
         step: usize,
     },
+    /// A saved head is malformed.
+    #[error("bad saved head: {0}")]
+    Format(String),
     /// Reading a value back from the device failed.
     #[error("reading from the device failed: {0}")]
     Readback(String),

@@ -125,6 +125,107 @@ impl MetricModel for MetricHead {
     }
 }
 
+impl MetricHead {
+    /// The shape of this head.
+    pub fn config(&self) -> HeadConfig {
+        let widths: Vec<usize> = self.layers.iter().map(|l| l.weight.dims()[1]).collect();
+        HeadConfig {
+            input: self.input_dim(),
+            hidden: widths[..widths.len() - 1].to_vec(),
+            output: self.output_dim(),
+        }
+    }
+
+    /// The head as a safetensors file (`layers.{i}.weight` `[in, out]`, `layers.{i}.bias`,
+    /// f32), its [`HeadConfig`] as JSON in the metadata under `head`. Asynchronous, so it can
+    /// read the weights back from WebGPU.
+    pub async fn to_safetensors(&self) -> Result<Vec<u8>, TrainError> {
+        let mut tensors: Vec<(String, Vec<usize>, Vec<u8>)> = Vec::new();
+        for (i, layer) in self.layers.iter().enumerate() {
+            let bias = layer.bias.as_ref().map(|b| b.val());
+            for (name, data) in [
+                ("weight", Some(layer.weight.val().into_data_async().await)),
+                (
+                    "bias",
+                    match bias {
+                        Some(b) => Some(b.into_data_async().await),
+                        None => None,
+                    },
+                ),
+            ] {
+                let Some(data) = data else { continue };
+                let data = data.map_err(|e| TrainError::Readback(format!("{e:?}")))?;
+                let shape = data.shape().to_vec();
+                let values = data
+                    .convert::<f32>()
+                    .try_into_vec::<f32>()
+                    .map_err(|e| TrainError::Readback(format!("{e:?}")))?;
+                let bytes = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+                tensors.push((format!("layers.{i}.{name}"), shape, bytes));
+            }
+        }
+        let views: Vec<(String, safetensors::tensor::TensorView<'_>)> = tensors
+            .iter()
+            .map(|(name, shape, bytes)| {
+                safetensors::tensor::TensorView::new(safetensors::Dtype::F32, shape.clone(), bytes)
+                    .map(|v| (name.clone(), v))
+            })
+            .collect::<Result<_, _>>()
+            .map_err(|e| TrainError::Format(e.to_string()))?;
+        let config =
+            serde_json::to_string(&self.config()).map_err(|e| TrainError::Format(e.to_string()))?;
+        let metadata = std::collections::HashMap::from([("head".to_string(), config)]);
+        safetensors::serialize(views, Some(metadata)).map_err(|e| TrainError::Format(e.to_string()))
+    }
+
+    /// Reads a head that [`MetricHead::to_safetensors`] wrote; checks every tensor's shape.
+    pub fn from_safetensors(bytes: &[u8], device: &Device) -> Result<Self, TrainError> {
+        let format = |e: String| TrainError::Format(e);
+        let (_, meta) =
+            safetensors::SafeTensors::read_metadata(bytes).map_err(|e| format(e.to_string()))?;
+        let config: HeadConfig = meta
+            .metadata()
+            .as_ref()
+            .and_then(|m| m.get("head"))
+            .ok_or_else(|| format("no `head` metadata".into()))
+            .and_then(|c| serde_json::from_str(c).map_err(|e| format(e.to_string())))?;
+        let file =
+            safetensors::SafeTensors::deserialize(bytes).map_err(|e| format(e.to_string()))?;
+        let mut head = config.init(0, device)?;
+        let read = |name: String, shape: &[usize]| -> Result<Vec<f32>, TrainError> {
+            let view = file
+                .tensor(&name)
+                .map_err(|e| format(format!("{name}: {e}")))?;
+            if view.dtype() != safetensors::Dtype::F32 || view.shape() != shape {
+                return Err(format(format!(
+                    "{name}: expected f32 {shape:?}, got {:?} {:?}",
+                    view.dtype(),
+                    view.shape()
+                )));
+            }
+            Ok(view
+                .data()
+                .chunks_exact(4)
+                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                .collect())
+        };
+        for (i, layer) in head.layers.iter_mut().enumerate() {
+            let [input, output] = layer.weight.dims();
+            let w = read(format!("layers.{i}.weight"), &[input, output])?;
+            let b = read(format!("layers.{i}.bias"), &[output])?;
+            layer.weight = Param::from_tensor(Tensor::from_data(
+                TensorData::new(w, [input, output]),
+                device,
+            ));
+            layer.bias = Some(Param::from_tensor(Tensor::from_data(
+                TensorData::new(b, [output]),
+                device,
+            )));
+        }
+        Ok(head)
+    }
+}
+
 /// Side of the square grey images a [`SmallCnn`] takes.
 pub const CNN_SIDE: usize = 28;
 
