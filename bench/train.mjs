@@ -57,7 +57,7 @@ writeFileSync(out, JSON.stringify({ machine, runs }, null, 2) + '\n');
 
 const f = (s) => `${s.recall_at_1.toFixed(3)} / ${s.map_at_r.toFixed(3)}`;
 const lines = [
-  `Machine: ${machine}. Command: \`node bench/train.mjs\` (native, burn flex CPU backend, one thread). Cells: recall@1 / mAP@R (MNIST R = 200; emoji: one relevant item, so mAP@R = recall@1). MNIST: train [0,700) of classes 0–6 (labelled), gallery [700,900) of all ten classes, queries [900,1001); the supervised loss is mixed with a SimCLR (NT-Xent) term on augmented views of the unlabelled train + gallery images, never the labels of 7–9. Emoji: head trained on ${e.train_identities} identities (Google + Twitter drawings), scored on the other ${e.test_identities} (gallery Google, queries Twitter).`,
+  `Machine: ${machine}. Command: \`node bench/train.mjs\` (native, burn flex CPU backend, one thread). Cells: recall@1 / mAP@R (MNIST R = 200; emoji: one relevant item, so mAP@R = recall@1). MNIST: train [0,700) of classes 0–6 (labelled), gallery [700,900) of all ten classes, queries [900,1001) (class 5 has 863 images: gallery [700,863), no queries); the supervised loss is mixed with a SimCLR (NT-Xent) term on augmented views of the unlabelled train + gallery images, never the labels of 7–9. Emoji: head trained on ${e.train_identities} identities (Google + Twitter drawings), scored on the other ${e.test_identities} (gallery Google, queries Twitter). Headless-Chromium training time is not measured yet: the trainer is not in the JS API yet.`,
   '',
   '| task | split | loss | steps | train (s) | baselines | trained |',
   '|---|---|---|---|---|---|---|',
