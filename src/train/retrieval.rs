@@ -76,9 +76,48 @@ pub fn score<L: Clone + PartialEq>(
     }
 }
 
+/// How `match` answers scored against the truth, for the demo's confusion table.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Confusion {
+    /// Answered with the right label.
+    pub correct: usize,
+    /// Answered with a wrong label.
+    pub wrong: usize,
+    /// Answered "unknown" (no neighbour within the threshold).
+    pub unknown: usize,
+}
+
+/// Counts right, wrong and unknown answers: `answers[i]` is what `match` said for a query
+/// whose true label is `truth[i]` (`None` = unknown).
+pub fn confusion<L: PartialEq>(answers: &[Option<L>], truth: &[L]) -> Confusion {
+    let mut c = Confusion::default();
+    for (answer, label) in answers.iter().zip(truth) {
+        match answer {
+            None => c.unknown += 1,
+            Some(a) if a == label => c.correct += 1,
+            Some(_) => c.wrong += 1,
+        }
+    }
+    c
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn confusion_counts_right_wrong_and_unknown() {
+        let answers = [Some('a'), None, Some('b'), Some('b'), None];
+        let truth = ['a', 'a', 'a', 'b', 'c'];
+        assert_eq!(
+            confusion(&answers, &truth),
+            Confusion {
+                correct: 2,
+                wrong: 1,
+                unknown: 2
+            }
+        );
+    }
 
     #[test]
     fn ranking_and_scores_by_hand() {
