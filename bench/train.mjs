@@ -23,14 +23,14 @@ const example = (name, args) => cargoJson(['run', '--quiet', '--profile', 'bench
 const runs = [];
 const mnist = [
   { model: 'head', args: ['--model', 'head', '--steps', '600'] },
-  { model: 'cnn', args: ['--model', 'cnn', '--steps', '300'] },
+  { model: 'cnn', args: ['--model', 'cnn', '--steps', '450', '--ssl', '2'] },
 ];
 for (const { model, args } of mnist) {
   console.error(`train_mnist ${args.join(' ')}`);
   const r = example('train_mnist', args);
   for (const split of ['unseen', 'seen']) {
     runs.push({
-      env: 'native', task: `mnist-${model}`, backend: 'cpu (flex)', loss: `${r.loss} + ${r.self_supervised ? 'nt_xent' : 'none'}`,
+      env: 'native', task: `mnist-${model}`, backend: 'cpu (flex)', loss: r.self_supervised ? `${r.loss} + ${r.self_supervised.weight} × nt_xent` : r.loss,
       steps: r.steps, train_s: r.result.train_s, split,
       baselines: { raw_pixels: r.raw_pixels[split], untrained: r.result.untrained[split] },
       after: r.result.trained[split],
