@@ -6,6 +6,7 @@
 use crate::index::IndexError;
 use crate::model::EmbedderError;
 use crate::model::whitening::WhiteningError;
+use crate::train::TrainError;
 
 /// Anything that can go wrong in simil.
 #[derive(Debug, thiserror::Error)]
@@ -28,6 +29,9 @@ pub enum Error {
     /// A request named a collection that does not exist, or one that exists already.
     #[error(transparent)]
     Collection(#[from] CollectionError),
+    /// Training a metric model failed or was given bad data.
+    #[error(transparent)]
+    Train(#[from] TrainError),
 }
 
 impl Error {
@@ -39,6 +43,7 @@ impl Error {
             Error::Model(_) | Error::Embedder(_) | Error::Whitening(_) => "model",
             Error::Index(_) => "index",
             Error::Collection(_) => "collection",
+            Error::Train(_) => "train",
         }
     }
 }
