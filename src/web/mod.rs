@@ -10,7 +10,7 @@ use crate::compute::{BackendChoice, Compute};
 use crate::error::Error;
 use crate::index::{IndexConfig, Item, Query};
 use crate::model::preprocess::{self, PreprocessError};
-use crate::model::{EMBEDDING_DIM, EmbedderError, ImageEmbedder, RandomProjection};
+use crate::model::{EmbedderError, ImageEmbedder, RandomProjection};
 
 #[wasm_bindgen(start)]
 fn start() {
@@ -176,15 +176,18 @@ impl Engine {
     }
 
     /// Loads the image embedder from a weights file (f32 or int8 safetensors, as the build
-    /// writes them) onto this engine's device; returns `{ dim, weights }`. Replaces any
+    /// writes them; the file says which network) onto this engine's device; returns
+    /// `{ dim, weights, model, inputSize }`. Replaces any
     /// model loaded before only when the new one loads.
     #[wasm_bindgen(js_name = loadImageModel)]
     pub fn load_image_model(&mut self, bytes: Uint8Array) -> Result<JsValue, JsValue> {
         let model = ImageEmbedder::load(&bytes.to_vec(), self.compute.device())
             .map_err(|e| js_error(e.into()))?;
         let info = serde_json::json!({
-            "dim": EMBEDDING_DIM,
+            "dim": model.dim(),
             "weights": model.weight_format().name(),
+            "model": model.architecture().name(),
+            "inputSize": model.input_size(),
         });
         self.image_model = Some(model);
         to_js(&info)
@@ -205,7 +208,7 @@ impl Engine {
         for (index, value) in images.iter().enumerate() {
             let image = decode_input(&value)
                 .map_err(|source| js_error(EmbedderError::ImageAt { index, source }.into()))?;
-            chw.extend(preprocess::image_to_chw(&image));
+            chw.extend(preprocess::image_to_chw_sized(&image, model.input_size()));
         }
         if chw.is_empty() {
             return Ok(Float32Array::new_with_length(0));
