@@ -131,6 +131,23 @@ fn inception_matches_tfjs() {
     );
     assert!(min >= 0.999, "f32 parity: min cosine {min}");
 
+    // The decoded-image path (resize inside the embedder) gives the same vectors.
+    let decoded: Vec<image::RgbImage> = fixture.images[..2]
+        .iter()
+        .map(|img| {
+            let bytes = read(&root().join(&fixture.image_dir).join(&img.file), "npm ci");
+            preprocess::decode_image(&bytes).unwrap()
+        })
+        .collect();
+    for (v, r) in f32_model
+        .embed_batch(&decoded)
+        .unwrap()
+        .iter()
+        .zip(&fixture.images)
+    {
+        assert!(cosine(v, &r.embedding) >= 0.999, "{}: embed_batch", r.file);
+    }
+
     let int8_model = ImageEmbedder::load(&weights("int8"), &device).expect("load int8");
     assert_eq!(int8_model.weight_format(), WeightFormat::Int8PerChannel);
     let (min8, mean8) = parity(&int8_model, &inputs, &fixture);
@@ -147,6 +164,16 @@ fn with_metadata(meta: &[(&str, &str)]) -> Vec<u8> {
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
     safetensors::serialize(st.tensors(), Some(meta)).unwrap()
+}
+
+#[test]
+fn int8_file_is_at_most_30_percent_of_f32() {
+    let (f32_len, int8_len) = (weights("f32").len(), weights("int8").len());
+    eprintln!("inception_v3 weights: f32 {f32_len} bytes, int8 {int8_len} bytes");
+    assert!(
+        int8_len * 10 <= f32_len * 3,
+        "int8 {int8_len} vs f32 {f32_len}"
+    );
 }
 
 #[test]
