@@ -49,7 +49,7 @@ if (args.includes('--sweep')) {
   }
   const rows = sweep.quality.map((q) => `| ${q.model.replace('inception_v3 GeM ', '')} | ${q.recall_at_1.toFixed(3)} | ${q.recall_at_10.toFixed(3)} |`);
   replaceSection(path('BENCHMARKS.md'), 'InceptionV3 tap choice', [
-    `Command: \`node bench/embed-quality.mjs --sweep\` (native, burn flex, f32). GeM (p = 3) + L2 over each mixed block of InceptionV3 (nsfwjs), emoji across vendors on the first ${sweep.images} emoji both vendors draw (Google gallery, Twitter queries). The default tap is the best one here, \`mixed4\`; its full-set numbers are in "Image embedding quality".`,
+    `Command: \`node bench/embed-quality.mjs --sweep\` (native, burn flex, f32). GeM (p = 3) + L2 over each mixed block of InceptionV3 (nsfwjs), emoji across vendors on the first ${sweep.images} emoji both vendors draw (Google gallery, Twitter queries). The default tap is the best one here, \`mixed4\`; its f32 and int8 rows are in "Image embedding quality".`,
     '',
     '| tap | recall@1 | recall@10 |',
     '|---|---|---|',
@@ -72,9 +72,8 @@ if (args.includes('--results')) {
   }
 }
 
-const key = (q) => `${q.model}|${q.weights}`;
+const key = (q) => `${q.model}|${q.weights}|${q.task}`;
 const fresh = new Map(outputs.flatMap((o) => o.quality).map((q) => [key(q), q]));
-const images = outputs[0].images;
 const out = path('bench/results/embed.json');
 const previous = existsSync(out) ? JSON.parse(readFileSync(out, 'utf8')) : {};
 const kept = (previous.quality ?? []).filter((q) => !fresh.has(key(q)));
@@ -86,16 +85,19 @@ writeFileSync(out, JSON.stringify({
 }, null, 2) + '\n');
 
 const f = (x) => x.toFixed(3);
-const find = (model, weights) => quality.find((q) => q.model === model && q.weights === weights);
-const deltas = ['mobilenet_v2', 'inception_v3']
-  .filter((m) => find(m, 'f32') && find(m, 'int8'))
-  .map((m) => `${m} int8 − f32 recall@10: ${(find(m, 'int8').recall_at_10 - find(m, 'f32').recall_at_10).toFixed(4)}`);
+const find = (model, weights, task) => quality.find((q) => q.model === model && q.weights === weights && q.task === task);
+const deltas = quality
+  .filter((q) => q.weights === 'f32' && find(q.model, 'int8', q.task))
+  .filter((q) => ['mobilenet_v2', 'inception_v3'].includes(q.model))
+  .map((q) => `${q.model} int8 − f32 recall@10 (${q.task}): ${(find(q.model, 'int8', q.task).recall_at_10 - q.recall_at_10).toFixed(4)}`);
+const identities = (q) => q.task.match(/(\d+) identities/)?.[1] ?? q.task;
+const images = Math.max(...quality.map((q) => Number(identities(q)) || 0));
 const lines = [
-  `Command: \`node bench/embed-quality.mjs\` (native, burn flex). Gallery: the ${images} emoji that both Google and Twitter draw, Google's 64-px PNGs; queries: Twitter's drawing of the same emoji; the label is the emoji, so each query has one relevant image (mAP@R = recall@1 here). Exact cosine search. MobileNetV2: GeM (p = 3) over \`block_10_expand_relu\` (384-d); InceptionV3: GeM (p = 3) over \`mixed4\` (768-d, the best mixed block on the first 400 emoji: \`emoji_quality --sweep\`).`,
+  `Command: \`node bench/embed-quality.mjs\` (native, burn flex). Gallery: the ${images} emoji that both Google and Twitter draw (or the first N of them, as the emoji column says), Google's 64-px PNGs; queries: Twitter's drawing of the same emoji; the label is the emoji, so each query has one relevant image (mAP@R = recall@1 here). Exact cosine search. MobileNetV2: GeM (p = 3) over \`block_10_expand_relu\` (384-d); InceptionV3: GeM (p = 3) over \`mixed4\` (768-d, the best mixed block on the first 400 emoji: \`emoji_quality --sweep\`).`,
   '',
-  '| embedding | weights | recall@1 | recall@10 | mAP@R |',
-  '|---|---|---|---|---|',
-  ...quality.map((q) => `| ${q.model} | ${q.weights} | ${f(q.recall_at_1)} | ${f(q.recall_at_10)} | ${f(q.map_at_r)} |`),
+  '| embedding | weights | emoji | recall@1 | recall@10 | mAP@R |',
+  '|---|---|---|---|---|---|',
+  ...quality.map((q) => `| ${q.model} | ${q.weights} | ${identities(q)} | ${f(q.recall_at_1)} | ${f(q.recall_at_10)} | ${f(q.map_at_r)} |`),
   '',
   ...deltas.join('\n\n').split('\n'),
 ];
