@@ -7,7 +7,8 @@
 // vectors (queries drawn from the same clusters, never indexed). Writes
 // bench/results/index.json and the "Vector index" section of BENCHMARKS.md.
 //
-//   node bench/index.mjs [--n 100000] [--native-n 100000] [--queries 1000] [--engines simil,hnswlib,...]
+//   node bench/index.mjs [--n 100000] [--native-n 100000] [--queries 1000] [--engines simil-f32,hnswlib,...]
+//                        [--browser-only]
 //   (after scripts/test.sh or `source scripts/setup.sh && build_web`)
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { launch } from '../tests/browser/harness.mjs';
@@ -34,8 +35,12 @@ const datasets = [
   { name: 'clustered', args: ['--data', 'clustered', '--n', String(n), '--queries', queries, '--dim', '384'] },
 ];
 const runs = [];
+// --browser-only: reuse the data files of an earlier run (quick checks of the browser side).
+const browserOnly = process.argv.includes('--browser-only');
 for (const d of datasets) {
   const file = `bench/work/index-${d.name}.bin`;
+  d.file = file;
+  if (browserOnly) continue;
   // The native run at the browser's size also writes the data set the browser reads.
   console.error(`native: ${d.name}`);
   const native = cargoJson([...example, ...d.args, ...tune, '--dump-data', path(file)]);
@@ -45,7 +50,6 @@ for (const d of datasets) {
     const big = cargoJson([...example, ...d.args.map((a) => (a === String(n) ? String(nativeN) : a)), ...tune, '--no-brute']);
     runs.push(...big.runs);
   }
-  d.file = file;
 }
 
 const specs = [

@@ -5,21 +5,30 @@
 //! one relevant gallery image. Scores raw pixels and the embedder with f32 and int8 weights:
 //! recall@1, recall@10, mAP@R. Prints one JSON object on stdout.
 //!
-//!   cargo run --example emoji_quality [-- --limit 400] [--dump DIR]
+//!   cargo run --example emoji_quality [-- --model inception_v3] [--limit 400] [--dump DIR]
+//!   cargo run --example emoji_quality -- --model inception_v3 --sweep FILE [--limit 400]
 //!
-//! `--limit N` keeps the first N emoji (in the data set's order); `--dump DIR` also writes the
-//! vectors as raw little-endian f32 (`<kind>.<weights>.f32`, one row per image).
+//! `--model` picks the network (`mobilenet_v2`, the default, or `inception_v3`; weights from
+//! `weights/<model>.{f32,int8}.safetensors`); `--limit N` keeps the first N emoji (in the data
+//! set's order); `--weights f32|int8` scores only those weights; `--dump DIR` also writes the vectors as raw little-endian f32
+//! (`<kind>.<weights>.f32`, one row per image). `--sweep FILE` (InceptionV3) scores GeM over
+//! every mixed block up to the tap of the weights FILE (e.g. one written by
+//! `node scripts/convert-inception.mjs /tmp/w --tap mixed8`), in one pass per image, to choose
+//! the tap.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use burn::prelude::Device;
+use burn::prelude::Tensor;
 use image::RgbImage;
 use serde::Deserialize;
 use serde_json::json;
 use simil::eval;
+use simil::model::mobilenet::{GEM_EPS, GEM_P, gem_pool};
+use simil::model::weights::{WeightSet, read_metadata};
 use simil::model::whitening::DEFAULT_SHRINKAGE;
-use simil::model::{ImageEmbedder, Whitening, preprocess};
+use simil::model::{ImageEmbedder, InceptionV3, Whitening, inception, l2_normalize, preprocess};
 
 #[derive(Deserialize)]
 struct Emoji {
@@ -106,7 +115,12 @@ fn entry(name: &str, weights: &str, ranked: &[Vec<usize>]) -> serde_json::Value 
 /// its own items; no query image, no label), and a control fitted across folds: the queries of
 /// each half of the emoji are searched with a whitening fitted on the other half's gallery
 /// images only, so the fit never saw the images those queries must find.
-fn whitened(weights: &str, gallery: &[Vec<f32>], queries: &[Vec<f32>]) -> Vec<serde_json::Value> {
+fn whitened(
+    model: &str,
+    weights: &str,
+    gallery: &[Vec<f32>],
+    queries: &[Vec<f32>],
+) -> Vec<serde_json::Value> {
     let fit =
         |rows: &[Vec<f32>]| Whitening::fit(rows, rows[0].len(), DEFAULT_SHRINKAGE).expect("fit");
     let apply = |w: &Whitening, rows: &[Vec<f32>]| -> Vec<Vec<f32>> {
@@ -114,7 +128,7 @@ fn whitened(weights: &str, gallery: &[Vec<f32>], queries: &[Vec<f32>]) -> Vec<se
     };
     let w = fit(gallery);
     let on_gallery = score(
-        "mobilenet_v2 + whitening fitted on the gallery",
+        &format!("{model} + whitening fitted on the gallery"),
         weights,
         &apply(&w, gallery),
         &apply(&w, queries),
@@ -133,7 +147,7 @@ fn whitened(weights: &str, gallery: &[Vec<f32>], queries: &[Vec<f32>]) -> Vec<se
         }
     }
     let cross = entry(
-        "mobilenet_v2 + whitening fitted on the other half's gallery",
+        &format!("{model} + whitening fitted on the other half's gallery"),
         weights,
         &ranked,
     );
@@ -152,9 +166,58 @@ fn dump(dir: &Option<String>, name: &str, rows: &[Vec<f32>]) {
     }
 }
 
+/// GeM (p = 3) + L2 over every mixed block of InceptionV3 up to the tap of `file`: one
+/// `Vec` of unit vectors per block, one row per image.
+fn inception_blocks(file: &Path, images: &[RgbImage]) -> (Vec<String>, Vec<Vec<Vec<f32>>>) {
+    let device = Device::flex();
+    let bytes = std::fs::read(file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+    let tap = read_metadata(&bytes).expect("metadata")["tap"].clone();
+    let expected = InceptionV3::expected_weights(&tap).expect("tap");
+    let weights = WeightSet::from_safetensors(&bytes, &expected).expect("weights");
+    let net = InceptionV3::from_weights(weights, &tap, &device).expect("network");
+    let blocks = inception::tap_index(&tap).expect("tap") + 1;
+    let mut out = vec![Vec::with_capacity(images.len()); blocks];
+    let started = Instant::now();
+    for (i, img) in images.iter().enumerate() {
+        let x = preprocess::images_to_tensor_sized(
+            std::slice::from_ref(img),
+            inception::INPUT_SIZE,
+            &device,
+        );
+        for (b, act) in net.forward_all(x).into_iter().enumerate() {
+            let v: Tensor<2> = l2_normalize(gem_pool(act, GEM_P, GEM_EPS));
+            out[b].push(v.into_data().try_to_vec::<f32>().expect("read"));
+        }
+        if i % 100 == 99 {
+            eprintln!("{} images, {:.1} s", i + 1, started.elapsed().as_secs_f64());
+        }
+    }
+    (
+        inception::TAPS[..blocks]
+            .iter()
+            .map(|t| t.to_string())
+            .collect(),
+        out,
+    )
+}
+
+fn sweep(file: &Path, gallery: &[RgbImage], queries: &[RgbImage]) -> Vec<serde_json::Value> {
+    let weights =
+        read_metadata(&std::fs::read(file).expect("sweep file")).expect("metadata")["format"]
+            .clone();
+    let weights = if weights == "f32" { "f32" } else { "int8" };
+    let (taps, g) = inception_blocks(file, gallery);
+    let (_, q) = inception_blocks(file, queries);
+    taps.iter()
+        .zip(g.iter().zip(&q))
+        .map(|(tap, (g, q))| score(&format!("inception_v3 GeM {tap}"), weights, g, q))
+        .collect()
+}
+
 fn main() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let args: Vec<String> = std::env::args().collect();
+    let model_name = arg(&args, "--model").unwrap_or_else(|| "mobilenet_v2".into());
     let limit: usize = arg(&args, "--limit").map_or(usize::MAX, |v| v.parse().expect("--limit N"));
     let dump_dir = arg(&args, "--dump");
     let google = root.join("node_modules/emoji-datasource-google");
@@ -175,6 +238,11 @@ fn main() {
     );
     eprintln!("{} emoji in both vendors", files.len());
 
+    if let Some(file) = arg(&args, "--sweep") {
+        let quality = sweep(Path::new(&file), &gallery, &queries);
+        println!("{}", json!({ "images": files.len(), "quality": quality }));
+        return;
+    }
     let mut quality = vec![score(
         "raw pixels (64 px)",
         "-",
@@ -182,9 +250,13 @@ fn main() {
         &raw_pixels(&queries),
     )];
     let device = Device::flex();
+    let only = arg(&args, "--weights");
     for weights in ["f32", "int8"] {
-        let bytes = std::fs::read(root.join(format!("weights/mobilenet_v2.{weights}.safetensors")))
-            .expect("weights: run node scripts/convert-mobilenet.mjs");
+        if only.as_deref().is_some_and(|w| w != weights) {
+            continue;
+        }
+        let bytes = std::fs::read(root.join(format!("weights/{model_name}.{weights}.safetensors")))
+            .expect("weights: run scripts/convert-mobilenet.mjs or convert-inception.mjs");
         let model = ImageEmbedder::load(&bytes, &device).expect("load");
         let started = Instant::now();
         let embed = |images: &[RgbImage]| -> Vec<Vec<f32>> {
@@ -202,22 +274,24 @@ fn main() {
         );
         dump(&dump_dir, &format!("gallery.{weights}"), &g);
         dump(&dump_dir, &format!("queries.{weights}"), &q);
-        quality.push(score("mobilenet_v2", weights, &g, &q));
-        quality.extend(whitened(weights, &g, &q));
-        // The default embedding: the whitening the build learns from unlabelled images
-        // (examples/fit_whitening.rs), none of them in this data set.
-        let shipped = std::fs::read(root.join("weights/mobilenet_v2.whitening.safetensors"))
-            .expect("whitening: run cargo run --example fit_whitening");
-        let w = Whitening::from_safetensors(&shipped).expect("whitening file");
-        let apply = |rows: &[Vec<f32>]| -> Vec<Vec<f32>> {
-            rows.iter().map(|v| w.apply(v).expect("apply")).collect()
-        };
-        quality.push(score(
-            "mobilenet_v2 + default whitening (learnt from unlabelled skin-tone variants)",
-            weights,
-            &apply(&g),
-            &apply(&q),
-        ));
+        quality.push(score(&model_name, weights, &g, &q));
+        quality.extend(whitened(&model_name, weights, &g, &q));
+        if model_name == "mobilenet_v2" {
+            // The default embedding: the whitening the build learns from unlabelled images
+            // (examples/fit_whitening.rs), none of them in this data set.
+            let shipped = std::fs::read(root.join("weights/mobilenet_v2.whitening.safetensors"))
+                .expect("whitening: run cargo run --example fit_whitening");
+            let w = Whitening::from_safetensors(&shipped).expect("whitening file");
+            let apply = |rows: &[Vec<f32>]| -> Vec<Vec<f32>> {
+                rows.iter().map(|v| w.apply(v).expect("apply")).collect()
+            };
+            quality.push(score(
+                "mobilenet_v2 + default whitening (learnt from unlabelled skin-tone variants)",
+                weights,
+                &apply(&g),
+                &apply(&q),
+            ));
+        }
     }
     println!("{}", json!({ "images": files.len(), "quality": quality }));
 }

@@ -106,12 +106,15 @@ export class Simil {
   ): Promise<Float32Array>;
   /** The loaded image model, or null before `loadImageModel`. */
   readonly imageModel: ImageModelInfo | null;
+  /** Loads the image embedder (MobileNetV2 by default, or InceptionV3; ImageNet-pretrained) into the worker. */
   /**
-   * Loads the image embedder (MobileNetV2, ImageNet-pretrained) into the worker. `whitening`:
-   * true (default: the PCA whitening learnt at build time from unlabelled images), false, a
-   * URL, or bytes from `fitImageWhitening`.
+   * Loads the image embedder (MobileNetV2 by default, or InceptionV3; ImageNet-pretrained) into
+   * the worker. `whitening`: true (MobileNetV2's default: the PCA whitening learnt at build time
+   * from unlabelled images), false, a URL, or bytes from `fitImageWhitening`. InceptionV3 ships
+   * no whitening: it defaults to false.
    */
   loadImageModel(options?: {
+    model?: ImageModelName;
     weights?: 'int8' | 'f32';
     url?: string | URL;
     whitening?: boolean | string | URL | Uint8Array;
@@ -143,6 +146,9 @@ export class Simil {
 /** An image: encoded PNG/JPEG bytes (decoded in the worker, EXIF orientation applied) or pixels. */
 export type ImageInput = Blob | ArrayBuffer | Uint8Array | ImageData | ImageBitmap;
 
+/** The image networks: MobileNetV2 (default, 224 px) or InceptionV3 (299 px). */
+export type ImageModelName = 'mobilenet_v2' | 'inception_v3';
+
 /** What `loadImageModel` loaded. */
 export interface ImageModelInfo {
   /** Dimension of the embeddings. */
@@ -151,6 +157,10 @@ export interface ImageModelInfo {
   weights: 'int8' | 'f32';
   /** Whether image vectors are whitened. */
   whitened: boolean;
+  /** Which network the weights file holds. */
+  model: ImageModelName;
+  /** Side of the square image the network sees (224 or 299 px). */
+  inputSize: number;
   /** Size of the weights file in bytes. */
   bytes: number;
 }

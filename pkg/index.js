@@ -190,21 +190,30 @@ export class Simil {
   }
 
   /**
-   * Loads the image embedder (MobileNetV2 from npm `nsfwjs`, ImageNet-pretrained) into the
-   * worker. `weights`: 'int8' (default, smallest download) or 'f32'; `url` overrides where the
-   * weights file is fetched from (default: `./weights/` beside this module). `whitening`: true
-   * (default: the PCA whitening the build learnt from unlabelled images, which makes neighbours
-   * more alike), false (plain GeM vectors), a URL, or the bytes `fitImageWhitening` returned.
-   * Resolves to `{ dim, weights, whitened, bytes }`.
+   * Loads the image embedder (ImageNet-pretrained, from npm `nsfwjs`) into the worker.
+   * `model`: 'mobilenet_v2' (default: small, fast) or 'inception_v3' (299 px, larger);
+   * `weights`: 'int8' (default, smallest download) or 'f32'; `url` overrides where the
+   * weights file is fetched from (default: `./weights/` beside this module; the file says
+   * which network it holds). `whitening`: true (MobileNetV2's default: the PCA whitening the
+   * build learnt from unlabelled images, which makes neighbours more alike), false (plain GeM
+   * vectors; InceptionV3's default, as it ships none), a URL, or the bytes `fitImageWhitening`
+   * returned. Resolves to `{ dim, weights, model, inputSize, whitened, bytes }`.
    */
-  async loadImageModel({ weights = 'int8', url, whitening = true, signal } = {}) {
+  async loadImageModel({ model = 'mobilenet_v2', weights = 'int8', url, whitening = model === 'mobilenet_v2', signal } = {}) {
     if (url === undefined && weights !== 'int8' && weights !== 'f32') {
       throw new SimilError(`unknown weights \`${weights}\`: expected "int8" or "f32"`, 'input');
     }
-    const href = new URL(url ?? `./weights/mobilenet_v2.${weights}.safetensors`, url ? globalThis.location?.href : import.meta.url).href;
+    if (url === undefined && model !== 'mobilenet_v2' && model !== 'inception_v3') {
+      throw new SimilError(`unknown model \`${model}\`: expected "mobilenet_v2" or "inception_v3"`, 'input');
+    }
+    const href = new URL(url ?? `./weights/${model}.${weights}.safetensors`, url ? globalThis.location?.href : import.meta.url).href;
     let white = null;
-    if (whitening === true) white = new URL('./weights/mobilenet_v2.whitening.safetensors', import.meta.url).href;
-    else if (typeof whitening === 'string' || whitening instanceof URL) white = new URL(whitening, globalThis.location?.href).href;
+    if (whitening === true) {
+      if (model !== 'mobilenet_v2') {
+        throw new SimilError(`no whitening ships for ${model}: learn one with fitImageWhitening()`, 'input');
+      }
+      white = new URL('./weights/mobilenet_v2.whitening.safetensors', import.meta.url).href;
+    } else if (typeof whitening === 'string' || whitening instanceof URL) white = new URL(whitening, globalThis.location?.href).href;
     else if (whitening instanceof Uint8Array) white = whitening;
     else if (whitening !== false && whitening != null) {
       throw new SimilError('whitening must be true, false, a URL or the bytes fitImageWhitening returned', 'input');

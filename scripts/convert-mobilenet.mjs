@@ -43,10 +43,11 @@ export function mobilenetLayers() {
   return layers;
 }
 
-export function loadTfjsModel() {
+// `name`: a directory of nsfwjs' dist/models (mobilenet_v2, inception_v3).
+export function loadTfjsModel(name = "mobilenet_v2") {
   const pkgDir = join(root, "node_modules/nsfwjs");
   const pkg = JSON.parse(readFileSync(join(pkgDir, "package.json"), "utf8"));
-  const dir = join(pkgDir, "dist/models/mobilenet_v2");
+  const dir = join(pkgDir, "dist/models", name);
   const modelMod = require(join(dir, "model.min.js"));
   const modelJson = modelMod.default ?? modelMod;
   const chunks = [];
@@ -62,7 +63,7 @@ export function loadTfjsModel() {
 }
 
 // Dequantise every weight exactly as tfjs' io.decodeWeights does (uint8/uint16 affine).
-function decodeWeights(specs, data) {
+export function decodeWeights(specs, data) {
   const out = new Map();
   let offset = 0;
   for (const spec of specs) {
@@ -89,13 +90,13 @@ function decodeWeights(specs, data) {
   return out;
 }
 
-function layerConfigs(modelJson) {
+export function layerConfigs(modelJson) {
   const topo = modelJson.modelTopology.model_config ?? modelJson.modelTopology;
   return new Map(topo.config.layers.map((l) => [l.name, l]));
 }
 
 // Returns { weight: Float64Array in [out, in/g, kh, kw], shape, bias: Float64Array }.
-function foldLayer(layer, weights, configs) {
+export function foldLayer(layer, weights, configs) {
   const kernelName = layer.kind === "dw" ? `${layer.name}/depthwise_kernel` : `${layer.name}/kernel`;
   const k = weights.get(kernelName);
   if (!k) throw new Error(`missing ${kernelName}`);
@@ -165,22 +166,9 @@ function writeSafetensors(path, tensors, metadata) {
   return { size: file.length, sha };
 }
 
-function main() {
-  const { modelJson, weightData, specs, version } = loadTfjsModel();
-  const weights = decodeWeights(specs, weightData);
-  const configs = layerConfigs(modelJson);
-  const layers = mobilenetLayers();
-  const folded = layers.map((l) => ({ ...l, ...foldLayer(l, weights, configs) }));
-
-  const metadata = {
-    model: "mobilenet_v2",
-    source: `npm nsfwjs@${version} dist/models/mobilenet_v2 (tfjs layers, uint8-quantised)`,
-    tap: "block_10_expand_relu",
-    input: "NCHW RGB in [0,1] (pixels / 255), 224x224",
-    batchnorm: "folded",
-    layers: layers.map((l) => l.name).join(","),
-  };
-
+// Writes `<base>.f32.safetensors` and `<base>.int8.safetensors` (+ `.sha256`) from folded
+// layers ({ name, weight, shape, bias }); returns [{ path, size, sha }] for both.
+export function writeWeightFiles(outDir, base, folded, metadata) {
   // f32
   const f32 = [];
   for (const l of folded) {
@@ -188,7 +176,7 @@ function main() {
     f32.push({ name: `${l.name}.bias`, dtype: "F32", shape: [l.shape[0]], data: Float32Array.from(l.bias) });
   }
   mkdirSync(outDir, { recursive: true });
-  const f32Path = join(outDir, "mobilenet_v2.f32.safetensors");
+  const f32Path = join(outDir, `${base}.f32.safetensors`);
   const a = writeSafetensors(f32Path, f32, { ...metadata, format: "f32" });
 
   // int8, symmetric per output channel. F32 tensors first, I8 last (keeps F32 data 4-aligned).
@@ -213,13 +201,32 @@ function main() {
     floats.push({ name: `${l.name}.bias`, dtype: "F32", shape: [cout], data: Float32Array.from(l.bias) });
     ints.push({ name: `${l.name}.weight`, dtype: "I8", shape: l.shape, data: q });
   }
-  const int8Path = join(outDir, "mobilenet_v2.int8.safetensors");
+  const int8Path = join(outDir, `${base}.int8.safetensors`);
   const b = writeSafetensors(int8Path, [...floats, ...ints], { ...metadata, format: "int8-per-channel-symmetric" });
+  return [{ path: f32Path, ...a }, { path: int8Path, ...b }];
+}
+
+function main() {
+  const { modelJson, weightData, specs, version } = loadTfjsModel();
+  const weights = decodeWeights(specs, weightData);
+  const configs = layerConfigs(modelJson);
+  const layers = mobilenetLayers();
+  const folded = layers.map((l) => ({ ...l, ...foldLayer(l, weights, configs) }));
+
+  const metadata = {
+    model: "mobilenet_v2",
+    source: `npm nsfwjs@${version} dist/models/mobilenet_v2 (tfjs layers, uint8-quantised)`,
+    tap: "block_10_expand_relu",
+    input: "NCHW RGB in [0,1] (pixels / 255), 224x224",
+    batchnorm: "folded",
+    layers: layers.map((l) => l.name).join(","),
+  };
+  const [a, b] = writeWeightFiles(outDir, "mobilenet_v2", folded, metadata);
 
   const params = folded.reduce((n, l) => n + l.weight.length + l.bias.length, 0);
   console.log(`${layers.length} conv layers, ${params} parameters (BN folded)`);
-  console.log(`${f32Path}: ${a.size} bytes, sha256 ${a.sha}`);
-  console.log(`${int8Path}: ${b.size} bytes, sha256 ${b.sha}`);
+  console.log(`${a.path}: ${a.size} bytes, sha256 ${a.sha}`);
+  console.log(`${b.path}: ${b.size} bytes, sha256 ${b.sha}`);
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) main();

@@ -1,16 +1,23 @@
 #!/usr/bin/env node
-// Reference embeddings for the MobileNetV2 parity test, computed with @tensorflow/tfjs (node,
-// CPU backend) on the original nsfwjs model (not on our converted weights).
+// Reference embeddings for the MobileNetV2 and InceptionV3 parity tests, computed with
+// @tensorflow/tfjs (node, CPU backend) on the original nsfwjs models (not on our converted
+// weights).
 //
 //   node scripts/reference-embed.mjs [--count 50] [--out tests/fixtures/mobilenet_parity.json]
 //                                    [--dump-inputs /tmp/mobilenet_inputs.f32]
+//   node scripts/reference-embed.mjs --model inception_v3 [--tap mixed4] [--backend wasm]
+//       (299 px, the tap's GeM embedding, to tests/fixtures/inception_parity.json; embeddings
+//       rounded to 5 decimals and 16 input samples per image, to keep the fixture small;
+//       the network runs on tfjs' wasm backend, which takes seconds where "cpu" takes minutes)
 //
 // Pipeline, identical to `src/model/preprocess.rs` + `src/model/mobilenet.rs`:
 //  1. decode the PNG to RGBA8 (a minimal decoder below: 8-bit, non-interlaced);
 //  2. composite on white in integer math: c' = (c * a + 255 * (255 - a) + 127) / 255;
-//  3. float32, divide by 255 (as nsfwjs' `infer` does), then tf.image.resizeBilinear to
-//     224x224 with alignCorners = true (nsfwjs' setting; halfPixelCenters = false);
-//  4. the tfjs model truncated at `block_10_expand_relu` ([1, 14, 14, 384], NHWC);
+//  3. float32, divide by 255 (as nsfwjs' `infer` does, for every model), then
+//     tf.image.resizeBilinear to 224x224 (299x299 for InceptionV3) with alignCorners = true
+//     (nsfwjs' setting; halfPixelCenters = false);
+//  4. the tfjs model truncated at `block_10_expand_relu` ([1, 14, 14, 384], NHWC), or at
+//     InceptionV3's tap;
 //  5. GeM pooling with p = 3 over H and W (clamp(min 1e-6), cube, mean, cube root), then L2 norm.
 //
 // The fixture stores the file names, the embeddings rounded to 6 decimals and, per image, the
@@ -18,10 +25,12 @@
 // so that the Rust test checks preprocessing separately from the network.
 import { inflateSync } from "node:zlib";
 import { readdirSync, readFileSync, writeFileSync, mkdirSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import * as tf from "@tensorflow/tfjs";
+import "@tensorflow/tfjs-backend-wasm";
 import { loadTfjsModel } from "./convert-mobilenet.mjs";
+import { DEFAULT_TAP } from "./convert-inception.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const args = process.argv.slice(2);
@@ -29,14 +38,19 @@ const opt = (name, dflt) => {
   const i = args.indexOf(name);
   return i >= 0 ? args[i + 1] : dflt;
 };
+const MODEL = opt("--model", "mobilenet_v2");
+const INCEPTION = MODEL === "inception_v3";
+if (!INCEPTION && MODEL !== "mobilenet_v2") throw new Error(`unknown --model ${MODEL}`);
 const COUNT = Number(opt("--count", "50"));
-const OUT = join(root, opt("--out", "tests/fixtures/mobilenet_parity.json"));
+const OUT = resolve(root, opt("--out", `tests/fixtures/${INCEPTION ? "inception" : "mobilenet"}_parity.json`));
 const DUMP = opt("--dump-inputs", null);
-const SIZE = 224;
-const TAP = "block_10_expand_relu";
+const SIZE = INCEPTION ? 299 : 224;
+const TAP = INCEPTION ? opt("--tap", DEFAULT_TAP) : "block_10_expand_relu";
 const GEM_P = 3;
 const GEM_EPS = 1e-6;
-const SAMPLES = 64;
+const SAMPLES = INCEPTION ? 16 : 64;
+const DECIMALS = INCEPTION ? 1e5 : 1e6;
+const NET_BACKEND = opt("--backend", INCEPTION ? "wasm" : "cpu");
 export const EMOJI_DIR = "node_modules/emoji-datasource-google/img/google/64";
 
 // --- minimal PNG decoder (8-bit depth, colour types 0, 2, 3, 4, 6, no interlace) -------------
@@ -143,9 +157,23 @@ function samplePositions(n, total, seed) {
 }
 
 async function main() {
+  // Preprocessing on the CPU backend (the exact numbers the Rust test compares) ...
   await tf.setBackend("cpu");
   await tf.ready();
-  const { modelJson, weightData, specs, version } = loadTfjsModel();
+  const names = pickEmoji(COUNT);
+  const inputs = names.map((name) => {
+    const png = decodePng(readFileSync(join(root, EMOJI_DIR, name)));
+    const rgb = compositeOnWhite(png);
+    return tf.tidy(() => {
+      const img = tf.tensor3d(rgb, [png.height, png.width, 3], "int32");
+      const normalized = img.toFloat().div(tf.scalar(255));
+      return tf.image.resizeBilinear(normalized, [SIZE, SIZE], true).dataSync();
+    });
+  });
+  // ... the network on NET_BACKEND (InceptionV3 is ~6 GFLOPs a pass: minutes on "cpu").
+  await tf.setBackend(NET_BACKEND);
+  await tf.ready();
+  const { modelJson, weightData, specs, version } = loadTfjsModel(MODEL);
   const model = await tf.loadLayersModel(tf.io.fromMemory({
     modelTopology: modelJson.modelTopology,
     weightSpecs: specs,
@@ -153,25 +181,18 @@ async function main() {
   }));
   const tap = tf.model({ inputs: model.inputs, outputs: model.getLayer(TAP).output });
 
-  const names = pickEmoji(COUNT);
   const images = [];
   const dumps = [];
   for (const [idx, name] of names.entries()) {
-    const png = decodePng(readFileSync(join(root, EMOJI_DIR, name)));
-    const rgb = compositeOnWhite(png);
-    const { input, emb } = tf.tidy(() => {
-      const img = tf.tensor3d(rgb, [png.height, png.width, 3], "int32");
-      const normalized = img.toFloat().div(tf.scalar(255));
-      const resized = tf.image.resizeBilinear(normalized, [SIZE, SIZE], true);
-      const batched = resized.reshape([1, SIZE, SIZE, 3]);
-      const act = tap.predict(batched); // [1, 14, 14, 384]
+    const x = inputs[idx];
+    const emb = tf.tidy(() => {
+      const batched = tf.tensor4d(x, [1, SIZE, SIZE, 3]);
+      const act = tap.predict(batched); // [1, h, w, c]
       const gem = act.clipByValue(GEM_EPS, Infinity).pow(GEM_P).mean([1, 2]).pow(1 / GEM_P);
       const norm = gem.div(gem.norm("euclidean", 1, true));
-      return { input: batched, emb: norm.squeeze([0]) };
+      return norm.squeeze([0]);
     });
-    const x = input.dataSync();
     const e = Array.from(emb.dataSync());
-    input.dispose();
     emb.dispose();
     let sum = 0, sumsq = 0;
     for (const v of x) { sum += v; sumsq += v * v; }
@@ -181,17 +202,18 @@ async function main() {
       input_sum: sum,
       input_sumsq: sumsq,
       input_samples: pos.map((p) => [p, x[p]]),
-      embedding: e.map((v) => Math.round(v * 1e6) / 1e6),
+      embedding: e.map((v) => Math.round(v * DECIMALS) / DECIMALS),
     });
     if (DUMP) dumps.push(Buffer.from(new Float32Array(x).buffer));
+    if (idx % 10 === 9) console.error(`${idx + 1} / ${names.length}`);
   }
   const fixture = {
-    description: "MobileNetV2 (nsfwjs) block_10_expand_relu, GeM p=3, L2; reference: @tensorflow/tfjs cpu",
+    description: `${INCEPTION ? "InceptionV3" : "MobileNetV2"} (nsfwjs) ${TAP}, GeM p=3, L2; reference: @tensorflow/tfjs, preprocessing on cpu, network on ${NET_BACKEND}`,
     source: `nsfwjs@${version}`,
     tfjs: tf.version.tfjs,
     image_dir: EMOJI_DIR,
-    preprocess: "rgba8 -> composite on white (integer) -> f32 / 255 -> resizeBilinear 224x224 alignCorners=true",
-    input_layout: "NHWC [1, 224, 224, 3]",
+    preprocess: `rgba8 -> composite on white (integer) -> f32 / 255 -> resizeBilinear ${SIZE}x${SIZE} alignCorners=true`,
+    input_layout: `NHWC [1, ${SIZE}, ${SIZE}, 3]`,
     tap: TAP,
     gem_p: GEM_P,
     gem_eps: GEM_EPS,
@@ -202,7 +224,7 @@ async function main() {
   console.log(`wrote ${OUT}: ${images.length} images, dim ${images[0].embedding.length}`);
   if (DUMP) {
     writeFileSync(DUMP, Buffer.concat(dumps));
-    console.log(`wrote ${DUMP}: ${images.length} x NHWC [224, 224, 3] f32 inputs`);
+    console.log(`wrote ${DUMP}: ${images.length} x NHWC [${SIZE}, ${SIZE}, 3] f32 inputs`);
   }
 }
 

@@ -52,6 +52,13 @@ build_weights() {
     step "weights: nsfwjs MobileNetV2 -> weights/mobilenet_v2.{f32,int8}.safetensors"
     node scripts/convert-mobilenet.mjs weights
   fi
+  # InceptionV3 takes about two seconds to convert.
+  if [ ! -f weights/inception_v3.int8.safetensors ] ||
+    [ scripts/convert-inception.mjs -nt weights/inception_v3.int8.safetensors ] ||
+    [ scripts/convert-mobilenet.mjs -nt weights/inception_v3.int8.safetensors ]; then
+    step "weights: nsfwjs InceptionV3 -> weights/inception_v3.{f32,int8}.safetensors"
+    node scripts/convert-inception.mjs weights
+  fi
   # The default embedding's PCA whitening, learnt from unlabelled emoji images (a minute or two).
   if [ ! -f weights/mobilenet_v2.whitening.safetensors ] ||
     [ weights/mobilenet_v2.f32.safetensors -nt weights/mobilenet_v2.whitening.safetensors ] ||

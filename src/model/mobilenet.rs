@@ -18,7 +18,8 @@ use burn::prelude::*;
 use burn::tensor::activation::relu6;
 use image::RgbImage;
 
-use super::preprocess::{self, INPUT_SIZE, PreprocessError};
+use super::backbone::{Architecture, Backbone};
+use super::preprocess::{self, PreprocessError};
 use super::weights::{ConvParams, WeightFormat, WeightSet, WeightsError};
 
 /// Width of the embedding (channels of `block_10_expand_relu`).
@@ -46,7 +47,7 @@ pub enum EmbedderError {
         source: PreprocessError,
     },
     /// The input tensor has the wrong shape.
-    #[error("MobileNetV2 expects input [n, 3, 224, 224], got {0:?}")]
+    #[error("the image network expects input [n, 3, size, size] at its size, got {0:?}")]
     InputShape(Vec<usize>),
     /// Reading the embeddings back from the device failed.
     #[error("reading embeddings from the device failed: {0}")]
@@ -229,6 +230,14 @@ pub struct MobileNetV2 {
 }
 
 impl MobileNetV2 {
+    /// The convolutions a weights file must hold: `(name, burn weight shape)`.
+    pub fn expected_weights() -> Vec<(String, [usize; 4])> {
+        layer_specs()
+            .iter()
+            .map(|s| (s.name.clone(), s.weight_shape()))
+            .collect()
+    }
+
     /// Builds the network from a weights file's parameters.
     pub fn from_weights(mut weights: WeightSet, device: &Device) -> Result<Self, WeightsError> {
         let specs = layer_specs();
@@ -272,24 +281,20 @@ pub fn gem_pool(x: Tensor<4>, p: f32, eps: f32) -> Tensor<2> {
     pooled.reshape([n, c]).powf_scalar(1.0 / p)
 }
 
-/// The image embedder: MobileNetV2 to `block_10_expand_relu`, GeM (p = 3), L2.
+/// The image embedder: a backbone to its tap (MobileNetV2 to `block_10_expand_relu`, or
+/// InceptionV3 to a mixed block), GeM (p = 3), L2.
 #[derive(Debug)]
 pub struct ImageEmbedder {
-    net: MobileNetV2,
+    net: Backbone,
     device: Device,
     format: WeightFormat,
 }
 
 impl ImageEmbedder {
-    /// Loads f32 or int8 safetensors weights (as written by `scripts/convert-mobilenet.mjs`).
+    /// Loads f32 or int8 safetensors weights (as written by `scripts/convert-mobilenet.mjs` or
+    /// `scripts/convert-inception.mjs`; the file's metadata says which network it is).
     pub fn load(bytes: &[u8], device: &Device) -> Result<Self, EmbedderError> {
-        let expected: Vec<(String, [usize; 4])> = layer_specs()
-            .iter()
-            .map(|s| (s.name.clone(), s.weight_shape()))
-            .collect();
-        let weights = WeightSet::from_safetensors(bytes, &expected)?;
-        let format = weights.format;
-        let net = MobileNetV2::from_weights(weights, device)?;
+        let (net, format) = Backbone::load(bytes, device)?;
         Ok(ImageEmbedder {
             net,
             device: device.clone(),
@@ -307,15 +312,27 @@ impl ImageEmbedder {
         &self.device
     }
 
-    /// The backbone.
-    pub fn network(&self) -> &MobileNetV2 {
-        &self.net
+    /// Which network the weights are for.
+    pub fn architecture(&self) -> Architecture {
+        self.net.architecture()
     }
 
-    /// Preprocessed input `[n, 3, 224, 224]` → unit embeddings `[n, 384]`, on the device.
+    /// Side of the square input image (224 or 299).
+    pub fn input_size(&self) -> usize {
+        self.architecture().input_size()
+    }
+
+    /// Dimension of the embeddings.
+    pub fn dim(&self) -> usize {
+        self.net.dim()
+    }
+
+    /// Preprocessed input `[n, 3, s, s]` (`s` = [`Self::input_size`]) → unit embeddings
+    /// `[n, dim]`, on the device.
     pub fn forward(&self, input: Tensor<4>) -> Result<Tensor<2>, EmbedderError> {
         let dims = input.dims();
-        if dims[1..] != [3, INPUT_SIZE, INPUT_SIZE] || dims[0] == 0 {
+        let size = self.input_size();
+        if dims[1..] != [3, size, size] || dims[0] == 0 {
             return Err(EmbedderError::InputShape(dims.to_vec()));
         }
         let n = dims[0];
@@ -351,11 +368,11 @@ impl ImageEmbedder {
         if images.is_empty() {
             return Ok(Vec::new());
         }
-        let y = self.forward(preprocess::images_to_tensor(images, &self.device))?;
+        let y = self.forward(self.input_tensor(images))?;
         let data = y
             .try_into_data()
             .map_err(|e| EmbedderError::Readback(format!("{e:?}")))?;
-        rows(data)
+        rows(data, self.dim())
     }
 
     /// [`Self::embed_batch`] with an asynchronous readback (required for WebGPU in browsers).
@@ -366,29 +383,34 @@ impl ImageEmbedder {
         if images.is_empty() {
             return Ok(Vec::new());
         }
-        let y = self.forward(preprocess::images_to_tensor(images, &self.device))?;
+        let y = self.forward(self.input_tensor(images))?;
         let data = y
             .into_data_async()
             .await
             .map_err(|e| EmbedderError::Readback(format!("{e:?}")))?;
-        rows(data)
+        rows(data, self.dim())
     }
 
-    /// Embeds concatenated [`preprocess::image_to_chw`] inputs (`n × 3 × 224 × 224` values);
-    /// returns the `n × EMBEDDING_DIM` unit vectors, row-major. Asynchronous readback, so it
+    fn input_tensor(&self, images: &[RgbImage]) -> Tensor<4> {
+        preprocess::images_to_tensor_sized(images, self.input_size(), &self.device)
+    }
+
+    /// Embeds concatenated [`preprocess::image_to_chw_sized`] inputs at [`Self::input_size`]
+    /// (`n × 3 × s × s` values); returns the `n × dim` unit vectors, row-major. Asynchronous readback, so it
     /// runs on every device (WebGPU in browsers included). Preparing inputs one image at a
     /// time keeps memory bounded by the batch, whatever the photos' sizes.
     pub async fn embed_prepared_async(&self, chw: Vec<f32>) -> Result<Vec<f32>, EmbedderError> {
-        let per_image = 3 * INPUT_SIZE * INPUT_SIZE;
+        let size = self.input_size();
+        let per_image = 3 * size * size;
         if chw.is_empty() || !chw.len().is_multiple_of(per_image) {
             return Err(EmbedderError::InputShape(vec![
                 chw.len() / per_image,
                 3,
-                INPUT_SIZE,
-                INPUT_SIZE,
+                size,
+                size,
             ]));
         }
-        let y = self.forward(preprocess::chw_to_tensor(chw, &self.device))?;
+        let y = self.forward(preprocess::chw_to_tensor_sized(chw, size, &self.device))?;
         y.into_data_async()
             .await
             .map_err(|e| EmbedderError::Readback(format!("{e:?}")))?
@@ -406,12 +428,9 @@ impl ImageEmbedder {
     }
 }
 
-fn rows(data: TensorData) -> Result<Vec<Vec<f32>>, EmbedderError> {
+fn rows(data: TensorData, dim: usize) -> Result<Vec<Vec<f32>>, EmbedderError> {
     let values = data
         .try_into_vec_as::<f32>()
         .map_err(|e| EmbedderError::Readback(format!("{e:?}")))?;
-    Ok(values
-        .chunks_exact(EMBEDDING_DIM)
-        .map(<[f32]>::to_vec)
-        .collect())
+    Ok(values.chunks_exact(dim).map(<[f32]>::to_vec).collect())
 }

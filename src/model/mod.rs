@@ -1,12 +1,16 @@
 //! Embedding models: architectures, weights and preprocessing. Each model turns inputs into
 //! L2-normalised vectors on a [`Compute`](crate::Compute) device.
 
+mod backbone;
+pub mod inception;
 pub mod mobilenet;
 pub mod preprocess;
 mod projection;
 pub mod weights;
 pub mod whitening;
 
+pub use backbone::Architecture;
+pub use inception::InceptionV3;
 pub use mobilenet::{EMBEDDING_DIM, EmbedderError, ImageEmbedder, MobileNetV2};
 pub use projection::RandomProjection;
 pub use whitening::Whitening;

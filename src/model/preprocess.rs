@@ -1,13 +1,13 @@
-//! Image preprocessing for the MobileNetV2 embedder, bit-exact with the reference pipeline
-//! (nsfwjs' `infer` on @tensorflow/tfjs, CPU backend):
+//! Image preprocessing for the image embedders (MobileNetV2 at 224 px, InceptionV3 at 299),
+//! bit-exact with the reference pipeline (nsfwjs' `infer` on @tensorflow/tfjs, CPU backend):
 //!
 //! 1. decode (PNG or JPEG) to RGBA8;
 //! 2. composite on white, in integer math: `c' = (c * a + 255 * (255 - a) + 127) / 255`;
 //! 3. f32, divided by 255 (nsfwjs divides before resizing);
-//! 4. bilinear resize to 224×224 the way `tf.image.resizeBilinear(x, size, alignCorners)`
-//!    computes it on the tfjs CPU backend (source positions and blends in f64, stored as f32),
+//! 4. bilinear resize to the network's side (224 or 299) the way
+//!    `tf.image.resizeBilinear(x, size, alignCorners)` computes it on the tfjs CPU backend (source positions and blends in f64, stored as f32),
 //!    with `alignCorners = true` as nsfwjs passes it (`halfPixelCenters = false`). Images that
-//!    are already 224×224 are not resized (as in nsfwjs). Aspect ratio is not kept.
+//!    already have the network's size are not resized (as in nsfwjs). Aspect ratio is not kept.
 //!
 //! The result is laid out NCHW for burn (tfjs is NHWC).
 
@@ -157,20 +157,20 @@ fn resize_bilinear_with<T: Copy>(
 
 /// One image as the network's input: `[3, 224, 224]` (CHW) f32 in `[0, 1]`.
 pub fn image_to_chw(img: &RgbImage) -> Vec<f32> {
+    image_to_chw_sized(img, INPUT_SIZE)
+}
+
+/// One image as a `size`-pixel network's input: `[3, size, size]` (CHW) f32 in `[0, 1]`
+/// (InceptionV3 takes 299; the same steps, as nsfwjs applies them to every model).
+pub fn image_to_chw_sized(img: &RgbImage, size: usize) -> Vec<f32> {
     let (w, h) = (img.width() as usize, img.height() as usize);
     let scale = |v: u8| v as f32 / 255.0;
-    let hwc = if (h, w) == (INPUT_SIZE, INPUT_SIZE) {
+    let hwc = if (h, w) == (size, size) {
         img.as_raw().iter().map(|&v| scale(v)).collect()
     } else {
-        resize_bilinear_with(
-            img.as_raw(),
-            scale,
-            [h, w, 3],
-            [INPUT_SIZE, INPUT_SIZE],
-            true,
-        )
+        resize_bilinear_with(img.as_raw(), scale, [h, w, 3], [size, size], true)
     };
-    hwc_to_chw(&hwc, INPUT_SIZE * INPUT_SIZE, 3)
+    hwc_to_chw(&hwc, size * size, 3)
 }
 
 /// Reorders `pixels × channels` interleaved values into planes.
@@ -186,20 +186,27 @@ pub fn hwc_to_chw(hwc: &[f32], pixels: usize, channels: usize) -> Vec<f32> {
 
 /// A batch of images as the network's input tensor `[n, 3, 224, 224]`.
 pub fn images_to_tensor(images: &[RgbImage], device: &Device) -> Tensor<4> {
-    let mut data = Vec::with_capacity(images.len() * 3 * INPUT_SIZE * INPUT_SIZE);
+    images_to_tensor_sized(images, INPUT_SIZE, device)
+}
+
+/// A batch of images as a `size`-pixel network's input tensor `[n, 3, size, size]`.
+pub fn images_to_tensor_sized(images: &[RgbImage], size: usize, device: &Device) -> Tensor<4> {
+    let mut data = Vec::with_capacity(images.len() * 3 * size * size);
     for img in images {
-        data.extend(image_to_chw(img));
+        data.extend(image_to_chw_sized(img, size));
     }
-    chw_to_tensor(data, device)
+    chw_to_tensor_sized(data, size, device)
 }
 
 /// Concatenated [`image_to_chw`] outputs as the network's input tensor `[n, 3, 224, 224]`.
 pub fn chw_to_tensor(data: Vec<f32>, device: &Device) -> Tensor<4> {
-    let n = data.len() / (3 * INPUT_SIZE * INPUT_SIZE);
-    Tensor::from_data(
-        TensorData::new(data, [n, 3, INPUT_SIZE, INPUT_SIZE]),
-        device,
-    )
+    chw_to_tensor_sized(data, INPUT_SIZE, device)
+}
+
+/// Concatenated [`image_to_chw_sized`] outputs as the input tensor `[n, 3, size, size]`.
+pub fn chw_to_tensor_sized(data: Vec<f32>, size: usize, device: &Device) -> Tensor<4> {
+    let n = data.len() / (3 * size * size);
+    Tensor::from_data(TensorData::new(data, [n, 3, size, size]), device)
 }
 
 #[cfg(test)]

@@ -71,6 +71,16 @@ pub enum WeightsError {
     /// A value is NaN or infinite.
     #[error("tensor `{0}` contains a non-finite value")]
     NonFinite(String),
+    /// The file's metadata names an unknown architecture or tap.
+    #[error("weights metadata: {0}")]
+    Metadata(String),
+}
+
+/// The `__metadata__` strings of a safetensors file (empty when it has none).
+pub fn read_metadata(bytes: &[u8]) -> Result<HashMap<String, String>, WeightsError> {
+    let (_, meta) =
+        SafeTensors::read_metadata(bytes).map_err(|e| WeightsError::Format(e.to_string()))?;
+    Ok(meta.metadata().clone().unwrap_or_default())
 }
 
 /// One convolution's folded parameters, f32, burn layout.

@@ -11,7 +11,7 @@ use crate::error::Error;
 use crate::index::{IndexConfig, Item, Query};
 use crate::model::preprocess::{self, PreprocessError};
 use crate::model::whitening::DEFAULT_SHRINKAGE;
-use crate::model::{EMBEDDING_DIM, EmbedderError, ImageEmbedder, RandomProjection, Whitening};
+use crate::model::{EmbedderError, ImageEmbedder, RandomProjection, Whitening};
 
 #[wasm_bindgen(start)]
 fn start() {
@@ -180,25 +180,42 @@ impl Engine {
     }
 
     /// Loads the image embedder from a weights file (f32 or int8 safetensors, as the build
-    /// writes them) onto this engine's device; returns `{ dim, weights }`. Replaces any
+    /// writes them; the file says which network) onto this engine's device; returns
+    /// `{ dim, weights, model, inputSize }`. Replaces any
     /// model loaded before only when the new one loads.
     #[wasm_bindgen(js_name = loadImageModel)]
     pub fn load_image_model(&mut self, bytes: Uint8Array) -> Result<JsValue, JsValue> {
         let model = ImageEmbedder::load(&bytes.to_vec(), self.compute.device())
             .map_err(|e| js_error(e.into()))?;
         let info = serde_json::json!({
-            "dim": EMBEDDING_DIM,
+            "dim": model.dim(),
             "weights": model.weight_format().name(),
+            "model": model.architecture().name(),
+            "inputSize": model.input_size(),
         });
         self.image_model = Some(model);
         to_js(&info)
     }
 
-    /// Sets the whitening applied to image vectors from a safetensors file (as
-    /// `examples/fit_whitening.rs` writes it), or removes it when `bytes` is absent; returns
-    /// `{ dim }`, the output dimension.
+    /// The loaded image model's output dimension, or an error naming the missing call.
+    fn image_dim(&self) -> Result<usize, JsValue> {
+        self.image_model
+            .as_ref()
+            .map(ImageEmbedder::dim)
+            .ok_or_else(|| {
+                bad_input(
+                    "call",
+                    "no image model is loaded: call loadImageModel() first",
+                )
+            })
+    }
+
+    /// Sets the whitening applied to the loaded image model's vectors from a safetensors file
+    /// (as `examples/fit_whitening.rs` writes it), or removes it when `bytes` is absent;
+    /// returns `{ dim }`, the output dimension.
     #[wasm_bindgen(js_name = setImageWhitening)]
     pub fn set_image_whitening(&mut self, bytes: Option<Uint8Array>) -> Result<JsValue, JsValue> {
+        let model_dim = self.image_dim()?;
         let whitening = match bytes {
             Some(bytes) => {
                 Some(Whitening::from_safetensors(&bytes.to_vec()).map_err(|e| js_error(e.into()))?)
@@ -206,17 +223,17 @@ impl Engine {
             None => None,
         };
         if let Some(w) = &whitening
-            && w.dim() != EMBEDDING_DIM
+            && w.dim() != model_dim
         {
             return Err(bad_input(
                 "whitening",
                 format!(
-                    "it takes {} values, the image model gives {EMBEDDING_DIM}",
+                    "it takes {} values, the image model gives {model_dim}",
                     w.dim()
                 ),
             ));
         }
-        let dim = whitening.as_ref().map_or(EMBEDDING_DIM, Whitening::out_dim);
+        let dim = whitening.as_ref().map_or(model_dim, Whitening::out_dim);
         self.image_whitening = whitening;
         to_js(&serde_json::json!({ "dim": dim }))
     }
@@ -226,16 +243,17 @@ impl Engine {
     /// it as safetensors bytes, to be saved and set again later.
     #[wasm_bindgen(js_name = fitImageWhitening)]
     pub fn fit_image_whitening(&mut self, rows: Float32Array) -> Result<Uint8Array, JsValue> {
+        let dim = self.image_dim()?;
         let flat = rows.to_vec();
-        if !flat.len().is_multiple_of(EMBEDDING_DIM) {
+        if !flat.len().is_multiple_of(dim) {
             return Err(bad_input(
                 "vectors",
-                format!("{} values are not rows of {EMBEDDING_DIM}", flat.len()),
+                format!("{} values are not rows of {dim}", flat.len()),
             ));
         }
-        let vectors: Vec<Vec<f32>> = flat.chunks(EMBEDDING_DIM).map(<[f32]>::to_vec).collect();
-        let whitening = Whitening::fit(&vectors, EMBEDDING_DIM, DEFAULT_SHRINKAGE)
-            .map_err(|e| js_error(e.into()))?;
+        let vectors: Vec<Vec<f32>> = flat.chunks(dim).map(<[f32]>::to_vec).collect();
+        let whitening =
+            Whitening::fit(&vectors, dim, DEFAULT_SHRINKAGE).map_err(|e| js_error(e.into()))?;
         let bytes = Uint8Array::from(whitening.to_safetensors().as_slice());
         self.image_whitening = Some(whitening);
         Ok(bytes)
@@ -256,7 +274,7 @@ impl Engine {
         for (index, value) in images.iter().enumerate() {
             let image = decode_input(&value)
                 .map_err(|source| js_error(EmbedderError::ImageAt { index, source }.into()))?;
-            chw.extend(preprocess::image_to_chw(&image));
+            chw.extend(preprocess::image_to_chw_sized(&image, model.input_size()));
         }
         if chw.is_empty() {
             return Ok(Float32Array::new_with_length(0));

@@ -1,5 +1,6 @@
 // The image embedder in the browser, through the package's API: parity with the reference
-// runtime (@tensorflow/tfjs vectors in tests/fixtures/mobilenet_parity.json) on WebGPU
+// runtime (@tensorflow/tfjs vectors in tests/fixtures/mobilenet_parity.json, and for a few
+// images tests/fixtures/inception_parity.json) on WebGPU
 // (SwiftShader) and on the CPU (flex in wasm), f32 and int8 weights; progress and cancel of a
 // batched run; clear errors for bad input.
 import { after, before, test } from 'node:test';
@@ -11,16 +12,21 @@ const BARS = { f32: 0.999, int8: 0.99 };
 
 let env;
 let fixture;
+let inception;
+/** InceptionV3 is ~6 GFLOPs an image: the browser checks this many of its fixture's images. */
+const INCEPTION_IMAGES = 5;
 before(async () => {
   fixture = JSON.parse(await readFile(new URL('tests/fixtures/mobilenet_parity.json', ROOT), 'utf8'));
+  inception = JSON.parse(await readFile(new URL('tests/fixtures/inception_parity.json', ROOT), 'utf8'));
+  inception.images = inception.images.slice(0, INCEPTION_IMAGES);
   env = await launch();
 });
 after(async () => env?.close());
 
-/** Runs `body(simil, files)` in a fresh page with simil open on `backend`. */
-async function inPage(backend, body, arg) {
+/** Runs `body(simil, files)` in a fresh page with simil open on `backend`, over `images`' files. */
+async function inPage(backend, body, arg, images = fixture) {
   const { page, errors } = await openPage(env);
-  const files = fixture.images.map((img) => `/${fixture.image_dir}/${img.file}`);
+  const files = images.images.map((img) => `/${images.image_dir}/${img.file}`);
   const result = await page.evaluate(async ({ backend, files, body, arg }) => {
     const { open } = await import('/pkg/index.js');
     const simil = await open({ backend });
@@ -70,6 +76,49 @@ for (const backend of ['webgpu', 'cpu']) {
       assert.ok(minCos >= BARS[weights], `min cosine ${minCos} < ${BARS[weights]} on ${backend} ${weights}`);
     });
   }
+}
+
+/** The smallest cosine between `vectors` and the fixture's embeddings. */
+function minCosine(vectors, images) {
+  let minCos = 1;
+  images.forEach((img, i) => {
+    const v = vectors[i];
+    assert.equal(v.length, img.embedding.length);
+    let dot = 0, na = 0, nb = 0;
+    for (let j = 0; j < v.length; j++) {
+      dot += v[j] * img.embedding[j];
+      na += v[j] * v[j];
+      nb += img.embedding[j] * img.embedding[j];
+    }
+    minCos = Math.min(minCos, dot / Math.sqrt(na * nb));
+  });
+  return minCos;
+}
+
+for (const backend of ['webgpu', 'cpu']) {
+  test(`InceptionV3 embeddings on ${backend} (f32 and int8) match tfjs on ${INCEPTION_IMAGES} images`, async () => {
+    const { result, errors } = await inPage(backend, async (simil, blobs) => {
+      const out = {};
+      for (const weights of ['f32', 'int8']) {
+        const info = await simil.loadImageModel({ model: 'inception_v3', weights });
+        const vectors = await simil.embedImages(blobs, { batchSize: 3 });
+        out[weights] = { info, vectors: vectors.map((v) => Array.from(v)) };
+      }
+      return { backend: simil.backend, out };
+    }, undefined, inception);
+    assert.deepEqual(errors, []);
+    assert.equal(result.backend, backend);
+    for (const weights of ['f32', 'int8']) {
+      const { info, vectors } = result.out[weights];
+      assert.equal(info.model, 'inception_v3');
+      assert.equal(info.inputSize, 299);
+      assert.equal(info.weights, weights);
+      assert.equal(info.dim, inception.images[0].embedding.length);
+      assert.equal(vectors.length, INCEPTION_IMAGES);
+      const min = minCosine(vectors, inception.images);
+      assert.ok(min >= BARS[weights], `InceptionV3 min cosine ${min} < ${BARS[weights]} on ${backend} ${weights}`);
+    }
+  });
 }
 
 /** Reads the f32 tensors of a safetensors file. */
@@ -191,6 +240,7 @@ test('bad image input rejects with a SimilError that names the cause', async () 
       noModel: await fail(simil.embedImages([blobs[0]])),
       badUrl: await fail(simil.loadImageModel({ url: '/no/such/weights.safetensors' })),
       badWeights: await fail(simil.loadImageModel({ weights: 'f16' })),
+      badModel: await fail(simil.loadImageModel({ model: 'resnet50' })),
       loaded: await simil.loadImageModel(),
       corrupt: await fail(simil.embedImages([blobs[0], new Uint8Array([1, 2, 3, 4])])),
       notImage: await fail(simil.embedImages([{ hello: 'world' }])),
@@ -202,7 +252,10 @@ test('bad image input rejects with a SimilError that names the cause', async () 
   assert.equal(result.noModel.name, 'SimilError');
   assert.match(result.badUrl.message, /could not fetch the image model .*404/);
   assert.match(result.badWeights.message, /unknown weights `f16`/);
+  assert.match(result.badModel.message, /unknown model `resnet50`/);
   assert.equal(result.loaded.weights, 'int8');
+  assert.equal(result.loaded.model, 'mobilenet_v2', 'MobileNetV2 stays the default');
+  assert.equal(result.loaded.inputSize, 224);
   assert.match(result.corrupt.message, /image 1 of the batch: could not decode image/);
   assert.equal(result.corrupt.code, 'model');
   assert.match(result.notImage.message, /an image must be a Blob/);
