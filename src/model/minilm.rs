@@ -29,6 +29,9 @@ const VOCAB: usize = 30522;
 const MAX_POSITIONS: usize = 512;
 const TOKEN_TYPES: usize = 2;
 const LAYER_NORM_EPS: f64 = 1e-12;
+/// Most tokens (rows × longest row) in one network pass, so that a few long texts do not pad a
+/// whole batch of short ones.
+const PADDED_TOKENS_PER_PASS: usize = 4096;
 /// Added to the attention scores of padding positions (their weight underflows to 0).
 const MASKED: f32 = -1e9;
 
@@ -309,7 +312,7 @@ impl TextEmbedder {
         &self.tokenizer
     }
 
-    /// Texts per network pass: sequences of similar length are batched together (after
+    /// Most texts per network pass: sequences of similar length are batched together (after
     /// sorting by length) and padded to the longest of their batch.
     fn texts_per_pass(&self) -> usize {
         if self.device == Device::flex() {
@@ -342,10 +345,22 @@ impl TextEmbedder {
         let tokens = self.tokenizer.encode_all(texts)?;
         let mut order: Vec<usize> = (0..tokens.len()).collect();
         order.sort_by_key(|&i| tokens[i].len());
-        let batches = order
-            .chunks(self.texts_per_pass())
-            .map(<[usize]>::to_vec)
-            .collect();
+        // Greedy in length order: a batch closes at `texts_per_pass` texts or when padding
+        // every row to the longest would pass `PADDED_TOKENS_PER_PASS` tokens.
+        let mut batches: Vec<Vec<usize>> = Vec::new();
+        let mut current: Vec<usize> = Vec::new();
+        for i in order {
+            let rows = current.len() + 1;
+            if !current.is_empty()
+                && (rows > self.texts_per_pass() || rows * tokens[i].len() > PADDED_TOKENS_PER_PASS)
+            {
+                batches.push(std::mem::take(&mut current));
+            }
+            current.push(i);
+        }
+        if !current.is_empty() {
+            batches.push(current);
+        }
         Ok((tokens, batches))
     }
 

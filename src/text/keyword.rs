@@ -18,41 +18,40 @@ impl Tokenizer for Words {
     }
 }
 
-/// An in-memory BM25 index of items' text, by item id.
-pub struct KeywordIndex {
-    engine: SearchEngine<u64, u32, Words>,
+/// An in-memory BM25 index of items' text, by item id (`String`, as the vector index's ids,
+/// or any hashable, ordered id).
+pub struct KeywordIndex<K = String> {
+    engine: SearchEngine<K, u32, Words>,
 }
 
-impl std::fmt::Debug for KeywordIndex {
+impl<K> std::fmt::Debug for KeywordIndex<K> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("KeywordIndex").finish_non_exhaustive()
     }
 }
 
-impl KeywordIndex {
+impl<K: Eq + std::hash::Hash + Clone + Ord> KeywordIndex<K> {
     /// Indexes `(id, fields)` items; an item's fields (name, labels, caption, …) are searched
     /// as one text. The average document length BM25 normalises by is fitted to these items.
     pub fn build<I, F, S>(items: I) -> Self
     where
-        I: IntoIterator<Item = (u64, F)>,
+        I: IntoIterator<Item = (K, F)>,
         F: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
-        let docs: Vec<Document<u64>> = items
+        let docs: Vec<Document<K>> = items
             .into_iter()
             .map(|(id, fields)| Document::new(id, join(fields)))
             .collect();
         KeywordIndex {
-            engine: SearchEngineBuilder::<u64, u32, Words>::with_tokenizer_and_documents(
-                Words, docs,
-            )
-            .build(),
+            engine: SearchEngineBuilder::<K, u32, Words>::with_tokenizer_and_documents(Words, docs)
+                .build(),
         }
     }
 
     /// Adds an item or replaces its text (the average length stays as fitted by
     /// [`Self::build`]).
-    pub fn upsert<F, S>(&mut self, id: u64, fields: F)
+    pub fn upsert<F, S>(&mut self, id: K, fields: F)
     where
         F: IntoIterator<Item = S>,
         S: AsRef<str>,
@@ -61,21 +60,21 @@ impl KeywordIndex {
     }
 
     /// Removes an item (no-op when absent).
-    pub fn remove(&mut self, id: u64) {
-        self.engine.remove(&id);
+    pub fn remove(&mut self, id: &K) {
+        self.engine.remove(id);
     }
 
     /// The at most `k` items whose text matches a word of `query`, best BM25 score first:
     /// `(id, score)`. Ties are broken by id, so results are deterministic.
-    pub fn search(&self, query: &str, k: usize) -> Vec<(u64, f32)> {
-        let mut hits: Vec<(u64, f32)> = self
+    pub fn search(&self, query: &str, k: usize) -> Vec<(K, f32)> {
+        let mut hits: Vec<(K, f32)> = self
             .engine
             .search(query, None)
             .into_iter()
             .filter(|r| r.score > 0.0)
             .map(|r| (r.document.id, r.score))
             .collect();
-        hits.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        hits.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
         hits.truncate(k);
         hits
     }
@@ -97,7 +96,7 @@ where
 mod tests {
     use super::*;
 
-    fn index() -> KeywordIndex {
+    fn index() -> KeywordIndex<u64> {
         KeywordIndex::build([
             (1, vec!["Red Apple", "fruit"]),
             (2, vec!["Banana", "yellow fruit"]),
@@ -136,11 +135,20 @@ mod tests {
     }
 
     #[test]
+    fn string_ids() {
+        let idx = KeywordIndex::build([
+            ("cat.jpg".to_string(), ["a cat"]),
+            ("dog.jpg".into(), ["a dog"]),
+        ]);
+        assert_eq!(idx.search("dog", 5)[0].0, "dog.jpg");
+    }
+
+    #[test]
     fn upsert_and_remove() {
         let mut idx = index();
         idx.upsert(5, ["Strawberry", "red fruit"]);
         assert!(idx.search("red fruit", 10).iter().any(|h| h.0 == 5));
-        idx.remove(1);
+        idx.remove(&1);
         assert!(idx.search("apple", 10).is_empty());
     }
 }
