@@ -4,7 +4,7 @@
 //! the `Error` object they throw, next to the readable message.
 
 use crate::index::IndexError;
-use crate::model::EmbedderError;
+use crate::model::{EmbedderError, TextEmbedderError};
 
 /// Anything that can go wrong in simil.
 #[derive(Debug, thiserror::Error)]
@@ -18,6 +18,9 @@ pub enum Error {
     /// The image embedder rejected its weights or an image.
     #[error(transparent)]
     Embedder(#[from] EmbedderError),
+    /// The text embedder rejected its weights, its tokeniser or a text.
+    #[error(transparent)]
+    Text(#[from] TextEmbedderError),
     /// The vector index rejected a request.
     #[error(transparent)]
     Index(#[from] IndexError),
@@ -32,7 +35,7 @@ impl Error {
     pub fn code(&self) -> &'static str {
         match self {
             Error::Compute(_) => "compute",
-            Error::Model(_) | Error::Embedder(_) => "model",
+            Error::Model(_) | Error::Embedder(_) | Error::Text(_) => "model",
             Error::Index(_) => "index",
             Error::Collection(_) => "collection",
         }

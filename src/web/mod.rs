@@ -10,7 +10,9 @@ use crate::compute::{BackendChoice, Compute};
 use crate::error::Error;
 use crate::index::{IndexConfig, Item, Query};
 use crate::model::preprocess::{self, PreprocessError};
-use crate::model::{EMBEDDING_DIM, EmbedderError, ImageEmbedder, RandomProjection};
+use crate::model::{
+    EMBEDDING_DIM, EmbedderError, ImageEmbedder, RandomProjection, TEXT_EMBEDDING_DIM, TextEmbedder,
+};
 
 #[wasm_bindgen(start)]
 fn start() {
@@ -50,6 +52,7 @@ pub struct Engine {
     compute: Compute,
     catalog: Catalog,
     image_model: Option<ImageEmbedder>,
+    text_model: Option<TextEmbedder>,
 }
 
 #[wasm_bindgen]
@@ -63,6 +66,7 @@ impl Engine {
             compute,
             catalog: Catalog::default(),
             image_model: None,
+            text_model: None,
         })
     }
 
@@ -212,6 +216,51 @@ impl Engine {
         }
         let out = model
             .embed_prepared_async(chw)
+            .await
+            .map_err(|e| js_error(e.into()))?;
+        Ok(Float32Array::from(out.as_slice()))
+    }
+}
+
+#[wasm_bindgen]
+impl Engine {
+    /// Loads the text embedder (all-MiniLM-L6-v2) from its weights (f32 or int8 safetensors,
+    /// as the build writes them) and its `tokenizer.json` onto this engine's device; returns
+    /// `{ dim, weights, maxTokens }`. Replaces any model loaded before only when the new one
+    /// loads.
+    #[wasm_bindgen(js_name = loadTextModel)]
+    pub fn load_text_model(
+        &mut self,
+        weights: Uint8Array,
+        tokenizer: Uint8Array,
+    ) -> Result<JsValue, JsValue> {
+        let model = TextEmbedder::load(
+            &weights.to_vec(),
+            &tokenizer.to_vec(),
+            self.compute.device(),
+        )
+        .map_err(|e| js_error(e.into()))?;
+        let info = serde_json::json!({
+            "dim": TEXT_EMBEDDING_DIM,
+            "weights": model.weight_format().name(),
+            "maxTokens": crate::model::tokenizer::MAX_TOKENS,
+        });
+        self.text_model = Some(model);
+        to_js(&info)
+    }
+
+    /// Embeds one batch of texts (each truncated at 256 tokens); resolves to the `n × dim`
+    /// unit vectors, row-major.
+    #[wasm_bindgen(js_name = embedTexts)]
+    pub async fn embed_texts(&self, texts: Vec<String>) -> Result<Float32Array, JsValue> {
+        let model = self.text_model.as_ref().ok_or_else(|| {
+            bad_input(
+                "call",
+                "no text model is loaded: call loadTextModel() first",
+            )
+        })?;
+        let out = model
+            .embed_async(&texts)
             .await
             .map_err(|e| js_error(e.into()))?;
         Ok(Float32Array::from(out.as_slice()))
