@@ -72,6 +72,18 @@ build_text_weights() {
   fi
 }
 
+# The Python reference of the text model (scripts/reference-text.py, bench/text.mjs):
+# sentence-transformers + torch (CPU use) + tokenizers from PyPI, in a venv outside the clone.
+setup_text_reference() {
+  local venv="$HOME/.cache/simil-py"
+  if ! "$venv/bin/python" -c 'import sentence_transformers, tokenizers, torch' 2>/dev/null; then
+    step "python venv $venv: sentence-transformers, torch, tokenizers (PyPI)"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install -q --disable-pip-version-check \
+      torch==2.15.0 sentence-transformers==6.2.0 tokenizers==0.23.3 numpy
+  fi
+}
+
 # Builds the wasm engine into pkg/wasm/ (release, size-optimised) and the demo's sample data.
 build_web() {
   step "cargo build --release --target wasm32-unknown-unknown"
