@@ -17,7 +17,8 @@ async function timeBatches(embed, blobs, batch, count) {
 async function simil(spec, blobs) {
   const t0 = performance.now();
   const engine = await open({ backend: spec.backend });
-  await engine.loadImageModel({ weights: spec.weights });
+  // Plain network vectors: parity is checked against tfjs (whitening adds one 384 × 384 product).
+  await engine.loadImageModel({ weights: spec.weights, whitening: false });
   await engine.embedImages([blobs[0]]);
   const coldStartMs = performance.now() - t0;
   const vectors = (await engine.embedImages(blobs, { batchSize: 10 })).map((v) => Array.from(v));

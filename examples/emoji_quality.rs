@@ -204,6 +204,20 @@ fn main() {
         dump(&dump_dir, &format!("queries.{weights}"), &q);
         quality.push(score("mobilenet_v2", weights, &g, &q));
         quality.extend(whitened(weights, &g, &q));
+        // The default embedding: the whitening the build learns from unlabelled images
+        // (examples/fit_whitening.rs), none of them in this data set.
+        let shipped = std::fs::read(root.join("weights/mobilenet_v2.whitening.safetensors"))
+            .expect("whitening: run cargo run --example fit_whitening");
+        let w = Whitening::from_safetensors(&shipped).expect("whitening file");
+        let apply = |rows: &[Vec<f32>]| -> Vec<Vec<f32>> {
+            rows.iter().map(|v| w.apply(v).expect("apply")).collect()
+        };
+        quality.push(score(
+            "mobilenet_v2 + default whitening (learnt from unlabelled skin-tone variants)",
+            weights,
+            &apply(&g),
+            &apply(&q),
+        ));
     }
     println!("{}", json!({ "images": files.len(), "quality": quality }));
 }

@@ -106,12 +106,27 @@ export class Simil {
   ): Promise<Float32Array>;
   /** The loaded image model, or null before `loadImageModel`. */
   readonly imageModel: ImageModelInfo | null;
-  /** Loads the image embedder (MobileNetV2, ImageNet-pretrained) into the worker. */
-  loadImageModel(options?: { weights?: 'int8' | 'f32'; url?: string | URL; signal?: AbortSignal }): Promise<ImageModelInfo>;
+  /**
+   * Loads the image embedder (MobileNetV2, ImageNet-pretrained) into the worker. `whitening`:
+   * true (default: the PCA whitening learnt at build time from unlabelled images), false, a
+   * URL, or bytes from `fitImageWhitening`.
+   */
+  loadImageModel(options?: {
+    weights?: 'int8' | 'f32';
+    url?: string | URL;
+    whitening?: boolean | string | URL | Uint8Array;
+    signal?: AbortSignal;
+  }): Promise<ImageModelInfo>;
   /** Embeds images into unit vectors, `batchSize` (default 8) at a time; one Float32Array per image. */
   embedImages(
     images: ImageInput[],
-    options?: { batchSize?: number; onProgress?: (progress: { done: number; total: number }) => void; signal?: AbortSignal },
+    options?: {
+      batchSize?: number;
+      /** false: skip the model's whitening (plain GeM vectors). */
+      whiten?: boolean;
+      onProgress?: (progress: { done: number; total: number }) => void;
+      signal?: AbortSignal;
+    },
   ): Promise<Float32Array[]>;
   /** The loaded text model, or null before `loadTextModel`. */
   readonly textModel: TextModelInfo | null;
@@ -127,6 +142,15 @@ export class Simil {
     texts: string[],
     options?: { batchSize?: number; onProgress?: (progress: { done: number; total: number }) => void; signal?: AbortSignal },
   ): Promise<Float32Array[]>;
+  /**
+   * Learns the whitening from your own unlabelled images and uses it from now on; resolves to
+   * its bytes (store them, pass them to `loadImageModel({ whitening })` later). A cancelled
+   * call keeps the previous whitening.
+   */
+  fitImageWhitening(
+    images: ImageInput[],
+    options?: { batchSize?: number; onProgress?: (progress: { done: number; total: number }) => void; signal?: AbortSignal },
+  ): Promise<Uint8Array>;
   terminate(): void;
 }
 
@@ -139,6 +163,8 @@ export interface ImageModelInfo {
   dim: number;
   /** How the weights are stored. */
   weights: 'int8' | 'f32';
+  /** Whether image vectors are whitened. */
+  whitened: boolean;
   /** Size of the weights file in bytes. */
   bytes: number;
 }

@@ -194,31 +194,37 @@ export class Simil {
   /**
    * Loads the image embedder (MobileNetV2 from npm `nsfwjs`, ImageNet-pretrained) into the
    * worker. `weights`: 'int8' (default, smallest download) or 'f32'; `url` overrides where the
-   * weights file is fetched from (default: `./weights/` beside this module). Resolves to
-   * `{ dim, weights, bytes }`.
+   * weights file is fetched from (default: `./weights/` beside this module). `whitening`: true
+   * (default: the PCA whitening the build learnt from unlabelled images, which makes neighbours
+   * more alike), false (plain GeM vectors), a URL, or the bytes `fitImageWhitening` returned.
+   * Resolves to `{ dim, weights, whitened, bytes }`.
    */
-  async loadImageModel({ weights = 'int8', url, signal } = {}) {
+  async loadImageModel({ weights = 'int8', url, whitening = true, signal } = {}) {
     if (url === undefined && weights !== 'int8' && weights !== 'f32') {
       throw new SimilError(`unknown weights \`${weights}\`: expected "int8" or "f32"`, 'input');
     }
     const href = new URL(url ?? `./weights/mobilenet_v2.${weights}.safetensors`, url ? globalThis.location?.href : import.meta.url).href;
-    this.imageModel = await this.channel.call('loadImageModel', [href], { signal });
+    let white = null;
+    if (whitening === true) white = new URL('./weights/mobilenet_v2.whitening.safetensors', import.meta.url).href;
+    else if (typeof whitening === 'string' || whitening instanceof URL) white = new URL(whitening, globalThis.location?.href).href;
+    else if (whitening instanceof Uint8Array) white = whitening;
+    else if (whitening !== false && whitening != null) {
+      throw new SimilError('whitening must be true, false, a URL or the bytes fitImageWhitening returned', 'input');
+    }
+    this.imageModel = await this.channel.call('loadImageModel', [href, white], { signal });
     return this.imageModel;
   }
 
   /**
    * Embeds images (File, Blob, ArrayBuffer, Uint8Array of PNG/JPEG bytes, ImageData or
    * ImageBitmap) into unit vectors with the loaded image model, `batchSize` at a time (memory
-   * stays bounded by the batch). `onProgress({ done, total })` runs after each batch; aborting
-   * `signal` stops between batches and rejects with an AbortError. Resolves to one
-   * Float32Array per image.
+   * stays bounded by the batch). `whiten: false` skips the model's whitening.
+   * `onProgress({ done, total })` runs after each batch; aborting `signal` stops between
+   * batches and rejects with an AbortError. Resolves to one Float32Array per image.
    */
-  async embedImages(images, { batchSize = 8, onProgress, signal } = {}) {
-    if (!Array.isArray(images)) throw new SimilError('embedImages() takes an array of images', 'input');
-    if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 256) {
-      throw new SimilError(`batchSize must be an integer in 1..=256, got ${batchSize}`, 'input');
-    }
-    const flat = await this.channel.call('embedImages', [images, batchSize], { signal, onProgress });
+  async embedImages(images, { batchSize = 8, whiten = true, onProgress, signal } = {}) {
+    checkImages('embedImages', images, batchSize);
+    const flat = await this.channel.call('embedImages', [images, batchSize, whiten !== false], { signal, onProgress });
     const dim = images.length ? flat.length / images.length : 0;
     return images.map((_, i) => flat.subarray(i * dim, (i + 1) * dim));
   }
@@ -260,6 +266,19 @@ export class Simil {
     return texts.map((_, i) => flat.subarray(i * dim, (i + 1) * dim));
   }
 
+  /**
+   * Learns the image whitening from your own unlabelled images (a few hundred or more) and
+   * uses it from now on; resolves to its bytes, to store and pass to `loadImageModel` later.
+   * Progress and cancel as `embedImages`; a cancelled call keeps the previous whitening.
+   */
+  async fitImageWhitening(images, { batchSize = 8, onProgress, signal } = {}) {
+    checkImages('fitImageWhitening', images, batchSize);
+    if (images.length < 2) throw new SimilError('fitImageWhitening() needs at least 2 images', 'input');
+    const bytes = await this.channel.call('fitImageWhitening', [images, batchSize], { signal, onProgress });
+    this.imageModel = { ...this.imageModel, whitened: true };
+    return bytes;
+  }
+
   /** Stops the worker; the engine cannot be used afterwards. */
   terminate() {
     this.worker.terminate();
@@ -270,6 +289,13 @@ export class Simil {
  * Opens simil in a new module worker.
  * @param {{ backend?: 'auto'|'webgpu'|'cpu', workerUrl?: string|URL, signal?: AbortSignal }} options
  */
+function checkImages(method, images, batchSize) {
+  if (!Array.isArray(images)) throw new SimilError(`${method}() takes an array of images`, 'input');
+  if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 256) {
+    throw new SimilError(`batchSize must be an integer in 1..=256, got ${batchSize}`, 'input');
+  }
+}
+
 export async function open({ backend = 'auto', workerUrl, signal } = {}) {
   const url = workerUrl ?? new URL('./worker.js', import.meta.url);
   let worker;

@@ -48,6 +48,16 @@ async function toEngineImage(image) {
   };
 }
 
+async function fetchBytes(url, what) {
+  try {
+    const response = await fetch(url);
+    if (!response.ok) throw new Error(`HTTP ${response.status} ${response.statusText}`);
+    return new Uint8Array(await response.arrayBuffer());
+  } catch (e) {
+    throw { name: 'SimilError', code: 'model', message: `could not fetch ${what} from ${url}: ${e.message}` };
+  }
+}
+
 function collectionCall(method) {
   return (name, ...args) => engine[method](name, ...args);
 }
@@ -69,25 +79,28 @@ const methods = {
   config: collectionCall('config'),
   save: collectionCall('save'),
   load: collectionCall('load'),
-  async loadImageModel(url) {
-    let bytes;
-    try {
-      const response = await fetch(url);
-      if (!response.ok) throw new Error(`HTTP ${response.status} ${response.statusText}`);
-      bytes = new Uint8Array(await response.arrayBuffer());
-    } catch (e) {
-      throw { name: 'SimilError', code: 'model', message: `could not fetch the image model from ${url}: ${e.message}` };
-    }
-    return { ...engine.loadImageModel(bytes), bytes: bytes.length };
+  // `whitening`: a URL to fetch, the file's bytes, or null for none.
+  async loadImageModel(url, whitening) {
+    const bytes = await fetchBytes(url, 'the image model');
+    const whiteningBytes = typeof whitening === 'string' ? await fetchBytes(whitening, 'the image whitening') : whitening;
+    const info = engine.loadImageModel(bytes);
+    const { dim } = engine.setImageWhitening(whiteningBytes ?? undefined);
+    return { ...info, dim, whitened: whiteningBytes != null, bytes: bytes.length };
+  },
+  // Embeds `images` without whitening, learns a whitening from them and installs it; resolves
+  // to the whitening file's bytes. A cancelled call leaves the previous whitening in place.
+  async fitImageWhitening(images, batchSize) {
+    const raw = await methods.embedImages.call(this, images, batchSize, false);
+    return engine.fitImageWhitening(raw);
   },
   // Embeds `images` in batches of `batchSize`, reporting { done, total } after each batch and
   // checking for cancellation between batches; resolves to one Float32Array of n × dim.
-  async embedImages(images, batchSize) {
+  async embedImages(images, batchSize, whiten = true) {
     const chunks = [];
     for (let start = 0; start < images.length; start += batchSize) {
       if (this.cancelled()) throw abortError();
       const batch = await Promise.all(images.slice(start, start + batchSize).map(toEngineImage));
-      chunks.push(await engine.embedImages(batch));
+      chunks.push(await engine.embedImages(batch, whiten));
       this.progress({ done: Math.min(start + batchSize, images.length), total: images.length });
       await new Promise((resolve) => setTimeout(resolve, 0)); // let a cancel message in
     }

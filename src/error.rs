@@ -4,7 +4,9 @@
 //! the `Error` object they throw, next to the readable message.
 
 use crate::index::IndexError;
+use crate::model::whitening::WhiteningError;
 use crate::model::{EmbedderError, TextEmbedderError};
+use crate::train::TrainError;
 
 /// Anything that can go wrong in simil.
 #[derive(Debug, thiserror::Error)]
@@ -21,12 +23,18 @@ pub enum Error {
     /// The text embedder rejected its weights, its tokeniser or a text.
     #[error(transparent)]
     Text(#[from] TextEmbedderError),
+    /// A whitening could not be fitted, read or applied.
+    #[error(transparent)]
+    Whitening(#[from] WhiteningError),
     /// The vector index rejected a request.
     #[error(transparent)]
     Index(#[from] IndexError),
     /// A request named a collection that does not exist, or one that exists already.
     #[error(transparent)]
     Collection(#[from] CollectionError),
+    /// Training a metric model failed or was given bad data.
+    #[error(transparent)]
+    Train(#[from] TrainError),
 }
 
 impl Error {
@@ -35,9 +43,10 @@ impl Error {
     pub fn code(&self) -> &'static str {
         match self {
             Error::Compute(_) => "compute",
-            Error::Model(_) | Error::Embedder(_) | Error::Text(_) => "model",
+            Error::Model(_) | Error::Embedder(_) | Error::Text(_) | Error::Whitening(_) => "model",
             Error::Index(_) => "index",
             Error::Collection(_) => "collection",
+            Error::Train(_) => "train",
         }
     }
 }

@@ -14,6 +14,7 @@ pub mod eval;
 pub mod index;
 pub mod model;
 pub mod text;
+pub mod train;
 
 #[cfg(target_arch = "wasm32")]
 mod web;

@@ -75,7 +75,7 @@ impl Default for HnswParams {
     fn default() -> Self {
         Self {
             m: 16,
-            ef_construction: 200,
+            ef_construction: 100,
             ef_search: 100,
         }
     }

@@ -17,6 +17,14 @@ pub(crate) enum VecRef<'a> {
 }
 
 impl VecRef<'_> {
+    /// Number of dimensions.
+    pub(crate) fn len(&self) -> usize {
+        match self {
+            VecRef::F32(v) => v.len(),
+            VecRef::F16(v) => v.len(),
+        }
+    }
+
     /// Copies the vector out as f32.
     pub(crate) fn to_vec(self) -> Vec<f32> {
         match self {
@@ -26,27 +34,83 @@ impl VecRef<'_> {
     }
 }
 
-/// Returns (a·b, |a|², |b|², |a-b|²) in one pass.
-fn moments(a: impl Iterator<Item = f32>, b: impl Iterator<Item = f32>) -> [f32; 4] {
-    let (mut dot, mut aa, mut bb, mut dd) = (0.0f32, 0.0f32, 0.0f32, 0.0f32);
-    for (x, y) in a.zip(b) {
-        dot += x * y;
-        aa += x * x;
-        bb += y * y;
-        let d = x - y;
-        dd += d * d;
+/// Elements summed side by side: independent accumulators let the compiler use SIMD lanes
+/// (a single running sum is a dependency chain it may not reorder).
+const LANES: usize = 8;
+/// Elements converted from f16 at a time, into a stack buffer.
+const BLOCK: usize = 64;
+
+/// Adds the moments of equally long `a` and `b` into the per-lane accumulators `acc`.
+#[inline]
+fn accumulate(acc: &mut [[f32; LANES]; 4], a: &[f32], b: &[f32]) {
+    let (ca, ra) = a.as_chunks::<LANES>();
+    let (cb, rb) = b.as_chunks::<LANES>();
+    for (x, y) in ca.iter().zip(cb) {
+        for l in 0..LANES {
+            let d = x[l] - y[l];
+            acc[0][l] += x[l] * y[l];
+            acc[1][l] += x[l] * x[l];
+            acc[2][l] += y[l] * y[l];
+            acc[3][l] += d * d;
+        }
     }
-    [dot, aa, bb, dd]
+    for (l, (x, y)) in ra.iter().zip(rb).enumerate() {
+        let d = x - y;
+        acc[0][l] += x * y;
+        acc[1][l] += x * x;
+        acc[2][l] += y * y;
+        acc[3][l] += d * d;
+    }
 }
 
-fn moments_of(a: VecRef<'_>, b: VecRef<'_>) -> [f32; 4] {
-    let h = |v: &f16| v.to_f32();
-    match (a, b) {
-        (VecRef::F32(a), VecRef::F32(b)) => moments(a.iter().copied(), b.iter().copied()),
-        (VecRef::F32(a), VecRef::F16(b)) => moments(a.iter().copied(), b.iter().map(h)),
-        (VecRef::F16(a), VecRef::F32(b)) => moments(a.iter().map(h), b.iter().copied()),
-        (VecRef::F16(a), VecRef::F16(b)) => moments(a.iter().map(h), b.iter().map(h)),
+/// Converts a finite f16 to f32 without branches, so that the loop over a block vectorises
+/// (`half`'s conversion checks CPU features per call; wasm has no hardware conversion).
+#[inline]
+fn f16_to_f32(h: f16) -> f32 {
+    let bits = u32::from(h.to_bits());
+    let magnitude = bits & 0x7fff;
+    // Normal numbers: move exponent and mantissa into place and re-bias the exponent
+    // (127 - 15 = 112). Subnormals: the mantissa times 2⁻²⁴.
+    let normal = f32::from_bits((magnitude << 13) + (112 << 23));
+    let subnormal = magnitude as f32 * f32::from_bits(0x3380_0000);
+    let value = if magnitude < 0x0400 {
+        subnormal
+    } else {
+        normal
+    };
+    f32::from_bits(value.to_bits() | ((bits & 0x8000) << 16))
+}
+
+/// `v[start..end]` as f32: borrowed for f32 vectors, converted into `buf` for f16 ones.
+fn block<'a>(v: &VecRef<'a>, start: usize, end: usize, buf: &'a mut [f32; BLOCK]) -> &'a [f32] {
+    match v {
+        VecRef::F32(v) => &v[start..end],
+        VecRef::F16(v) => {
+            let out = &mut buf[..end - start];
+            for (o, h) in out.iter_mut().zip(&v[start..end]) {
+                *o = f16_to_f32(*h);
+            }
+            out
+        }
     }
+}
+
+/// Returns (a·b, |a|², |b|², |a-b|²) in one pass over vectors of equal length.
+fn moments_of(a: VecRef<'_>, b: VecRef<'_>) -> [f32; 4] {
+    let mut acc = [[0.0f32; LANES]; 4];
+    if let (VecRef::F32(x), VecRef::F32(y)) = (a, b) {
+        accumulate(&mut acc, x, y);
+    } else {
+        let n = a.len().min(b.len());
+        let (mut buf_a, mut buf_b) = ([0.0f32; BLOCK], [0.0f32; BLOCK]);
+        for start in (0..n).step_by(BLOCK) {
+            let end = (start + BLOCK).min(n);
+            let x = block(&a, start, end, &mut buf_a);
+            let y = block(&b, start, end, &mut buf_b);
+            accumulate(&mut acc, x, y);
+        }
+    }
+    acc.map(|lanes| lanes.iter().sum())
 }
 
 fn from_moments(metric: Metric, [dot, aa, bb, dd]: [f32; 4]) -> f32 {
@@ -65,13 +129,107 @@ pub(crate) fn similarity(metric: Metric, q: &[f32], v: VecRef<'_>) -> f32 {
     from_moments(metric, moments_of(VecRef::F32(q), v))
 }
 
+/// `a·b` of equally long slices, summed in SIMD-friendly lanes.
+pub(crate) fn dot(a: &[f32], b: &[f32]) -> f32 {
+    let mut acc = [0.0f32; LANES];
+    let (ca, ra) = a.as_chunks::<LANES>();
+    let (cb, rb) = b.as_chunks::<LANES>();
+    for (x, y) in ca.iter().zip(cb) {
+        for l in 0..LANES {
+            acc[l] += x[l] * y[l];
+        }
+    }
+    acc.iter().sum::<f32>() + ra.iter().zip(rb).map(|(x, y)| x * y).sum::<f32>()
+}
+
+/// `a·b` of equally long vectors in any precision.
+fn dot_ref(a: VecRef<'_>, b: VecRef<'_>) -> f32 {
+    if let (VecRef::F32(x), VecRef::F32(y)) = (a, b) {
+        return dot(x, y);
+    }
+    let n = a.len().min(b.len());
+    let (mut buf_a, mut buf_b) = ([0.0f32; BLOCK], [0.0f32; BLOCK]);
+    (0..n)
+        .step_by(BLOCK)
+        .map(|start| {
+            let end = (start + BLOCK).min(n);
+            dot(
+                block(&a, start, end, &mut buf_a),
+                block(&b, start, end, &mut buf_b),
+            )
+        })
+        .sum()
+}
+
+/// `|v|²`.
+pub(crate) fn sq_norm(v: VecRef<'_>) -> f32 {
+    dot_ref(v, v)
+}
+
+/// [`distance`] between two vectors whose squared norms are known: one dot product.
+pub(crate) fn graph_distance(
+    metric: Metric,
+    a: VecRef<'_>,
+    a_sq: f32,
+    b: VecRef<'_>,
+    b_sq: f32,
+) -> f32 {
+    let d = dot_ref(a, b);
+    match metric {
+        Metric::Cosine => {
+            let denom = (a_sq * b_sq).sqrt();
+            1.0 - if denom > 0.0 { d / denom } else { 0.0 }
+        }
+        Metric::Dot => -d,
+        Metric::L2 => (a_sq + b_sq - 2.0 * d).max(0.0),
+    }
+}
+
 /// Graph distance (lower is closer) between two vectors, consistent with
 /// [`similarity`]: `1 - cos`, `-dot`, or `|a-b|²`.
+#[cfg(test)]
 pub(crate) fn distance(metric: Metric, a: VecRef<'_>, b: VecRef<'_>) -> f32 {
     let m = moments_of(a, b);
     match metric {
         Metric::Cosine => 1.0 - from_moments(metric, m),
         Metric::Dot => -m[0],
         Metric::L2 => m[3],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn f16_conversion_matches_half_on_every_finite_value() {
+        for bits in 0..=u16::MAX {
+            let h = f16::from_bits(bits);
+            if h.is_finite() {
+                assert_eq!(
+                    f16_to_f32(h).to_bits(),
+                    h.to_f32().to_bits(),
+                    "bits {bits:#06x}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn graph_distance_agrees_with_the_reference_distance() {
+        let a: Vec<f32> = (0..37).map(|i| (i as f32 * 0.37).sin()).collect();
+        let b: Vec<f32> = (0..37).map(|i| (i as f32 * 0.11).cos() - 0.2).collect();
+        for metric in [Metric::Cosine, Metric::Dot, Metric::L2] {
+            let want = distance(metric, VecRef::F32(&a), VecRef::F32(&b));
+            let (fa, fb) = (VecRef::F32(&a), VecRef::F32(&b));
+            let got = graph_distance(metric, fa, sq_norm(fa), fb, sq_norm(fb));
+            assert!((want - got).abs() < 1e-4, "{metric:?}: {want} vs {got}");
+            let half: Vec<f16> = b.iter().map(|&x| f16::from_f32(x)).collect();
+            let mixed = distance(metric, VecRef::F32(&a), VecRef::F16(&half));
+            assert!(
+                (want - mixed).abs() < 1e-2,
+                "{metric:?} f16: {want} vs {mixed}"
+            );
+        }
     }
 }

@@ -89,6 +89,8 @@ pub(crate) enum GraphPoint {
         row: u32,
         metric: Metric,
         v: Box<[f32]>,
+        /// `|v|²`, so that a graph distance costs one dot product (not stored on disk).
+        sq: f32,
     },
     /// Stored int8 codes plus f16 vector of segment row `row`.
     Int8 {
@@ -97,6 +99,8 @@ pub(crate) enum GraphPoint {
         codes: Box<[i8]>,
         full: Box<[f16]>,
         x_sq: f32,
+        /// `|full|²` (not stored on disk).
+        full_sq: f32,
     },
     /// A query; never stored in a graph.
     Query(Box<GraphQuery>),
@@ -107,6 +111,8 @@ pub(crate) enum GraphPoint {
 pub(crate) struct GraphQuery {
     metric: Metric,
     raw: Vec<f32>,
+    /// `|raw|²`.
+    sq: f32,
     int8: Option<Int8Query>,
     allowed: Option<RowSet>,
 }
@@ -130,6 +136,14 @@ impl GraphPoint {
             GraphPoint::Query(q) => VecRef::F32(&q.raw),
         }
     }
+    /// `|full()|²`.
+    fn sq(&self) -> f32 {
+        match self {
+            GraphPoint::F32 { sq, .. } => *sq,
+            GraphPoint::Int8 { full_sq, .. } => *full_sq,
+            GraphPoint::Query(q) => q.sq,
+        }
+    }
     /// For a query: whether stored row `row` is outside the penalized set.
     fn allows(&self, row: u32) -> bool {
         match self {
@@ -149,11 +163,19 @@ impl Point for GraphPoint {
     fn distance(&self, other: &Self) -> f32 {
         let (query, stored) = match (self, other) {
             (GraphPoint::Query(q), s) | (s, GraphPoint::Query(q)) => (q, s),
-            _ => return distance::distance(self.metric(), self.full(), other.full()),
+            (a, b) => {
+                return distance::graph_distance(a.metric(), a.full(), a.sq(), b.full(), b.sq());
+            }
         };
         let d = match (&query.int8, stored) {
             (Some(iq), GraphPoint::Int8 { codes, x_sq, .. }) => iq.distance(codes, *x_sq),
-            _ => distance::distance(query.metric, VecRef::F32(&query.raw), stored.full()),
+            _ => distance::graph_distance(
+                query.metric,
+                VecRef::F32(&query.raw),
+                query.sq,
+                stored.full(),
+                stored.sq(),
+            ),
         };
         if self.allows(stored.row()) && other.allows(stored.row()) {
             d
@@ -175,7 +197,7 @@ impl Serialize for GraphPoint {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut w = Writer::default();
         match self {
-            GraphPoint::F32 { row, metric, v } => {
+            GraphPoint::F32 { row, metric, v, .. } => {
                 w.u8(0);
                 w.u32(*row);
                 w.u8(metric_code(*metric));
@@ -188,6 +210,7 @@ impl Serialize for GraphPoint {
                 codes,
                 full,
                 x_sq,
+                ..
             } => {
                 w.u8(1);
                 w.u32(*row);
@@ -221,11 +244,15 @@ fn parse_point(bytes: &[u8]) -> Result<GraphPoint, IndexError> {
         return Err(IndexError::SizeLimit("graph point"));
     }
     let point = match tag {
-        0 => GraphPoint::F32 {
-            row,
-            metric,
-            v: r.f32s(dim)?.into(),
-        },
+        0 => {
+            let v: Box<[f32]> = r.f32s(dim)?.into();
+            GraphPoint::F32 {
+                row,
+                metric,
+                sq: distance::sq_norm(VecRef::F32(&v)),
+                v,
+            }
+        }
         1 => {
             let x_sq = r.f32()?;
             let codes = r.take(dim)?.iter().map(|&b| b as i8).collect();
@@ -243,6 +270,7 @@ fn parse_point(bytes: &[u8]) -> Result<GraphPoint, IndexError> {
                 row,
                 metric,
                 codes,
+                full_sq: distance::sq_norm(VecRef::F16(&full)),
                 full,
                 x_sq,
             }
@@ -301,14 +329,17 @@ impl SealedField {
                     row,
                     metric: spec.metric,
                     v: v.into(),
+                    sq: distance::sq_norm(VecRef::F32(v)),
                 },
                 Some(q) => {
                     let (codes, x_sq) = q.encode(&quant::prepare(spec.metric, v));
+                    let full: Box<[f16]> = v.iter().map(|&x| f16::from_f32(x)).collect();
                     GraphPoint::Int8 {
                         row,
                         metric: spec.metric,
                         codes: codes.into(),
-                        full: v.iter().map(|&x| f16::from_f32(x)).collect(),
+                        full_sq: distance::sq_norm(VecRef::F16(&full)),
+                        full,
                         x_sq,
                     }
                 }
@@ -362,6 +393,7 @@ impl SealedField {
         let mut query = Box::new(GraphQuery {
             metric,
             raw: q.to_vec(),
+            sq: distance::sq_norm(VecRef::F32(q)),
             int8: self.quant.as_ref().map(|p| Int8Query::new(metric, q, p)),
             allowed: None,
         });

@@ -9,6 +9,7 @@
 //! about 0.64 to about 0.71 (see BENCHMARKS.md), learnt on images that carry no labels.
 
 use nalgebra::{DMatrix, SymmetricEigen};
+use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 use serde::{Deserialize, Serialize};
 
 /// Failures while fitting or applying a whitening.
@@ -41,6 +42,9 @@ pub enum WhiteningError {
     /// A vector with NaN or infinite values.
     #[error("vector {0} has a NaN or infinite value")]
     NotFinite(usize),
+    /// A whitening file that cannot be read.
+    #[error("invalid whitening file: {0}")]
+    File(String),
 }
 
 /// A learnt whitening: `y = P (x − μ)`, then scaled to unit length.
@@ -129,6 +133,78 @@ impl Whitening {
     /// Output dimension.
     pub fn out_dim(&self) -> usize {
         self.out_dim
+    }
+
+    /// Writes the whitening as safetensors: `mean` `[dim]` and `projection` `[out_dim, dim]`,
+    /// both f32.
+    pub fn to_safetensors(&self) -> Vec<u8> {
+        let bytes = |v: &[f32]| -> Vec<u8> { v.iter().flat_map(|x| x.to_le_bytes()).collect() };
+        let (mean, projection) = (bytes(&self.mean), bytes(&self.projection));
+        let tensors = [
+            ("mean", TensorView::new(Dtype::F32, vec![self.dim], &mean)),
+            (
+                "projection",
+                TensorView::new(Dtype::F32, vec![self.out_dim, self.dim], &projection),
+            ),
+        ];
+        let tensors = tensors.map(|(name, view)| (name, view.expect("shapes match the data")));
+        safetensors::serialize(tensors, None).expect("two f32 tensors serialize")
+    }
+
+    /// Reads a whitening written by [`Whitening::to_safetensors`], checking shapes and values.
+    pub fn from_safetensors(bytes: &[u8]) -> Result<Self, WhiteningError> {
+        let file =
+            SafeTensors::deserialize(bytes).map_err(|e| WhiteningError::File(e.to_string()))?;
+        let read = |name: &str| -> Result<(Vec<usize>, Vec<f32>), WhiteningError> {
+            let t = file
+                .tensor(name)
+                .map_err(|e| WhiteningError::File(format!("`{name}`: {e}")))?;
+            if t.dtype() != Dtype::F32 {
+                return Err(WhiteningError::File(format!("`{name}` is not f32")));
+            }
+            let values: Vec<f32> = t
+                .data()
+                .chunks_exact(4)
+                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                .collect();
+            if values.iter().any(|x| !x.is_finite()) {
+                return Err(WhiteningError::File(format!(
+                    "`{name}` has a NaN or infinity"
+                )));
+            }
+            Ok((t.shape().to_vec(), values))
+        };
+        let (mean_shape, mean) = read("mean")?;
+        let (shape, projection) = read("projection")?;
+        match (mean_shape.as_slice(), shape.as_slice()) {
+            (&[dim], &[out_dim, d]) if d == dim && dim > 0 && (1..=dim).contains(&out_dim) => {
+                Ok(Whitening {
+                    dim,
+                    out_dim,
+                    mean,
+                    projection,
+                })
+            }
+            _ => Err(WhiteningError::File(format!(
+                "shapes {mean_shape:?} and {shape:?} do not make a whitening"
+            ))),
+        }
+    }
+
+    /// Whitens each `dim`-long row of `rows` (row-major); returns the `out_dim`-long rows.
+    pub fn apply_rows(&self, rows: &[f32]) -> Result<Vec<f32>, WhiteningError> {
+        if !rows.len().is_multiple_of(self.dim) {
+            return Err(WhiteningError::Dimension {
+                index: rows.len() / self.dim,
+                expected: self.dim,
+                got: rows.len() % self.dim,
+            });
+        }
+        let mut out = Vec::with_capacity(rows.len() / self.dim * self.out_dim);
+        for row in rows.chunks_exact(self.dim) {
+            out.extend(self.apply(row)?);
+        }
+        Ok(out)
     }
 
     /// Whitens one vector and scales it to unit length (a zero result stays zero).
@@ -279,5 +355,20 @@ mod tests {
             WhiteningError::OutputDim { dim: 4, got: 5 }.to_string(),
             "output dimension must be in 1..=4, got 5"
         );
+    }
+
+    #[test]
+    fn safetensors_round_trip_and_bad_files() {
+        let w = Whitening::fit(&correlated(200), 3, DEFAULT_SHRINKAGE).unwrap();
+        let bytes = w.to_safetensors();
+        assert_eq!(Whitening::from_safetensors(&bytes).unwrap(), w);
+        assert!(matches!(
+            Whitening::from_safetensors(&bytes[..bytes.len() - 3]),
+            Err(WhiteningError::File(_))
+        ));
+        assert!(matches!(
+            Whitening::from_safetensors(b"not a file"),
+            Err(WhiteningError::File(_))
+        ));
     }
 }

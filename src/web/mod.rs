@@ -10,8 +10,10 @@ use crate::compute::{BackendChoice, Compute};
 use crate::error::Error;
 use crate::index::{IndexConfig, Item, Query};
 use crate::model::preprocess::{self, PreprocessError};
+use crate::model::whitening::DEFAULT_SHRINKAGE;
 use crate::model::{
-    EMBEDDING_DIM, EmbedderError, ImageEmbedder, RandomProjection, TEXT_EMBEDDING_DIM, TextEmbedder,
+    EMBEDDING_DIM, EmbedderError, ImageEmbedder, RandomProjection, TEXT_EMBEDDING_DIM,
+    TextEmbedder, Whitening,
 };
 
 #[wasm_bindgen(start)]
@@ -53,6 +55,8 @@ pub struct Engine {
     catalog: Catalog,
     image_model: Option<ImageEmbedder>,
     text_model: Option<TextEmbedder>,
+    /// Applied to the image model's vectors when set (the default embedding).
+    image_whitening: Option<Whitening>,
 }
 
 #[wasm_bindgen]
@@ -67,6 +71,7 @@ impl Engine {
             catalog: Catalog::default(),
             image_model: None,
             text_model: None,
+            image_whitening: None,
         })
     }
 
@@ -194,11 +199,58 @@ impl Engine {
         to_js(&info)
     }
 
+    /// Sets the whitening applied to image vectors from a safetensors file (as
+    /// `examples/fit_whitening.rs` writes it), or removes it when `bytes` is absent; returns
+    /// `{ dim }`, the output dimension.
+    #[wasm_bindgen(js_name = setImageWhitening)]
+    pub fn set_image_whitening(&mut self, bytes: Option<Uint8Array>) -> Result<JsValue, JsValue> {
+        let whitening = match bytes {
+            Some(bytes) => {
+                Some(Whitening::from_safetensors(&bytes.to_vec()).map_err(|e| js_error(e.into()))?)
+            }
+            None => None,
+        };
+        if let Some(w) = &whitening
+            && w.dim() != EMBEDDING_DIM
+        {
+            return Err(bad_input(
+                "whitening",
+                format!(
+                    "it takes {} values, the image model gives {EMBEDDING_DIM}",
+                    w.dim()
+                ),
+            ));
+        }
+        let dim = whitening.as_ref().map_or(EMBEDDING_DIM, Whitening::out_dim);
+        self.image_whitening = whitening;
+        to_js(&serde_json::json!({ "dim": dim }))
+    }
+
+    /// Learns the image whitening from unwhitened image vectors (`n × dim`, row-major, e.g.
+    /// from `embedImages(images, false)` over the user's own photos), installs it and returns
+    /// it as safetensors bytes, to be saved and set again later.
+    #[wasm_bindgen(js_name = fitImageWhitening)]
+    pub fn fit_image_whitening(&mut self, rows: Float32Array) -> Result<Uint8Array, JsValue> {
+        let flat = rows.to_vec();
+        if !flat.len().is_multiple_of(EMBEDDING_DIM) {
+            return Err(bad_input(
+                "vectors",
+                format!("{} values are not rows of {EMBEDDING_DIM}", flat.len()),
+            ));
+        }
+        let vectors: Vec<Vec<f32>> = flat.chunks(EMBEDDING_DIM).map(<[f32]>::to_vec).collect();
+        let whitening = Whitening::fit(&vectors, EMBEDDING_DIM, DEFAULT_SHRINKAGE)
+            .map_err(|e| js_error(e.into()))?;
+        let bytes = Uint8Array::from(whitening.to_safetensors().as_slice());
+        self.image_whitening = Some(whitening);
+        Ok(bytes)
+    }
+
     /// Embeds one batch of images: each a `Uint8Array` of PNG/JPEG bytes (decoded here, EXIF
     /// orientation applied) or `{ rgba: Uint8Array, width, height }` pixels. Resolves to the
-    /// `n × dim` unit vectors, row-major.
+    /// `n × dim` unit vectors, row-major, whitened when a whitening is set and `whiten` holds.
     #[wasm_bindgen(js_name = embedImages)]
-    pub async fn embed_images(&self, images: Array) -> Result<Float32Array, JsValue> {
+    pub async fn embed_images(&self, images: Array, whiten: bool) -> Result<Float32Array, JsValue> {
         let model = self.image_model.as_ref().ok_or_else(|| {
             bad_input(
                 "call",
@@ -214,10 +266,13 @@ impl Engine {
         if chw.is_empty() {
             return Ok(Float32Array::new_with_length(0));
         }
-        let out = model
+        let mut out = model
             .embed_prepared_async(chw)
             .await
             .map_err(|e| js_error(e.into()))?;
+        if let Some(whitening) = self.image_whitening.as_ref().filter(|_| whiten) {
+            out = whitening.apply_rows(&out).map_err(|e| js_error(e.into()))?;
+        }
         Ok(Float32Array::from(out.as_slice()))
     }
 }

@@ -40,7 +40,8 @@ for (const backend of ['webgpu', 'cpu']) {
   for (const weights of ['f32', 'int8']) {
     test(`image embeddings on ${backend} (${weights}) match tfjs: cosine >= ${BARS[weights]}`, async () => {
       const { result, errors } = await inPage(backend, async (simil, blobs, weights) => {
-        const info = await simil.loadImageModel({ weights });
+        // Parity is a property of the network: compare the vectors before whitening.
+        const info = await simil.loadImageModel({ weights, whitening: false });
         const progress = [];
         const vectors = await simil.embedImages(blobs, { batchSize: 10, onProgress: (p) => progress.push(p) });
         return { backend: simil.backend, info, progress, vectors: vectors.map((v) => Array.from(v)) };
@@ -48,6 +49,7 @@ for (const backend of ['webgpu', 'cpu']) {
       assert.deepEqual(errors, []);
       assert.equal(result.backend, backend);
       assert.equal(result.info.weights, weights);
+      assert.equal(result.info.whitened, false);
       assert.equal(result.vectors.length, fixture.images.length);
       assert.ok(fixture.images.length >= 50, 'parity needs at least 50 images');
       const n = fixture.images.length;
@@ -69,6 +71,79 @@ for (const backend of ['webgpu', 'cpu']) {
     });
   }
 }
+
+/** Reads the f32 tensors of a safetensors file. */
+function safetensors(file) {
+  const bytes = new Uint8Array(file); // a copy: a Node Buffer's slice() would share its pool
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const headerLen = Number(view.getBigUint64(0, true));
+  const header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + headerLen)));
+  const tensors = {};
+  for (const [name, t] of Object.entries(header)) {
+    if (name === '__metadata__') continue;
+    const [start, end] = t.data_offsets;
+    const data = bytes.slice(8 + headerLen + start, 8 + headerLen + end);
+    tensors[name] = { shape: t.shape, values: new Float32Array(data.buffer) };
+  }
+  return tensors;
+}
+
+/** `normalize(P (x - mean))`, the whitening as src/model/whitening.rs defines it. */
+function whiten({ mean, projection }, x) {
+  const [out, dim] = projection.shape;
+  const y = Array.from({ length: out }, (_, r) => {
+    let s = 0;
+    for (let c = 0; c < dim; c++) s += projection.values[r * dim + c] * (x[c] - mean.values[c]);
+    return s;
+  });
+  const norm = Math.hypot(...y);
+  return y.map((v) => v / norm);
+}
+
+test('the default image embedding is whitened with the shipped whitening; fitImageWhitening learns one from the user\'s images', async () => {
+  const shipped = safetensors(await readFile(new URL('pkg/weights/mobilenet_v2.whitening.safetensors', ROOT)));
+  const { result, errors } = await inPage('cpu', async (simil, blobs) => {
+    const info = await simil.loadImageModel();
+    const images = blobs.slice(0, 6);
+    const whitened = (await simil.embedImages(images)).map((v) => Array.from(v));
+    const raw = (await simil.embedImages(images, { whiten: false })).map((v) => Array.from(v));
+    // A cancelled fit keeps the shipped whitening.
+    const controller = new AbortController();
+    let cancelled;
+    try {
+      await simil.fitImageWhitening(blobs, { batchSize: 4, signal: controller.signal, onProgress: () => controller.abort() });
+    } catch (e) {
+      cancelled = e.name;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const afterCancel = (await simil.embedImages(images)).map((v) => Array.from(v));
+    const fitted = await simil.fitImageWhitening(blobs, { batchSize: 16 });
+    const refitted = (await simil.embedImages(images)).map((v) => Array.from(v));
+    const reloaded = await simil.loadImageModel({ whitening: fitted });
+    const again = (await simil.embedImages(images)).map((v) => Array.from(v));
+    const plain = await simil.loadImageModel({ whitening: false });
+    return { info, whitened, raw, cancelled, afterCancel, fitted: Array.from(fitted), refitted, reloaded, again, plain };
+  });
+  assert.deepEqual(errors, []);
+  assert.equal(result.info.whitened, true);
+  assert.equal(result.plain.whitened, false);
+  assert.equal(result.reloaded.whitened, true);
+  const maxDiff = (a, b) => Math.max(...a.map((x, i) => Math.abs(x - b[i])));
+  result.raw.forEach((raw, i) => {
+    const want = whiten(shipped, raw);
+    const d = maxDiff(result.whitened[i], want);
+    assert.ok(d < 1e-4, `image ${i}: whitened vector differs from P (x - mean) by ${d} (${result.whitened[i].slice(0, 3)} vs ${want.slice(0, 3)})`);
+    assert.ok(maxDiff(result.whitened[i], raw) > 1e-2, 'whitening changes the vector');
+  });
+  assert.equal(result.cancelled, 'AbortError');
+  assert.deepEqual(result.afterCancel, result.whitened, 'a cancelled fit keeps the previous whitening');
+  const fitted = safetensors(new Uint8Array(result.fitted));
+  assert.deepEqual(fitted.projection.shape, shipped.projection.shape);
+  result.raw.forEach((raw, i) => {
+    assert.ok(maxDiff(result.refitted[i], whiten(fitted, raw)) < 1e-4, `image ${i}: fitted whitening applied`);
+  });
+  assert.deepEqual(result.again, result.refitted, 'the returned bytes restore the fitted whitening');
+});
 
 test('a cancelled embedding run stops between batches and leaves the engine usable', async () => {
   const { result, errors } = await inPage('cpu', async (simil, blobs) => {

@@ -1,0 +1,149 @@
+// Runs one index engine inside a module Worker (one fresh worker per engine, so heaps do not
+// mix): loads the data set written by `index_bench --dump-data`, builds the index, runs every
+// query single-threaded, and posts recall@10, QPS, p50/p99 latency and build time.
+import initSimil, { Engine } from '/pkg/wasm/simil.js';
+import { loadHnswlib } from '/node_modules/hnswlib-wasm/dist/hnswlib.js';
+import initEdgeVec, { EdgeVec, EdgeVecConfig } from '/node_modules/edgevec/edgevec.js';
+import * as voyBindings from '/node_modules/voy-search/voy_search_bg.js';
+
+async function loadData(url) {
+  const buf = await (await fetch(url)).arrayBuffer();
+  const [n, nq, dim] = new Uint32Array(buf, 0, 3);
+  const base = new Float32Array(buf, 12, n * dim);
+  const queries = new Float32Array(buf, 12 + 4 * n * dim, nq * dim);
+  const truth = new Uint32Array(buf, 12 + 4 * (n + nq) * dim, nq * 10);
+  const row = (arr, i) => arr.subarray(i * dim, (i + 1) * dim);
+  return { n, nq, dim, base, queries, truth, row };
+}
+
+/** Times `search(queryVector) -> ids` over all queries; recall against the exact top-10. */
+function measure(data, search) {
+  const latencies = [];
+  let hits = 0;
+  const started = performance.now();
+  for (let q = 0; q < data.nq; q++) {
+    const t = performance.now();
+    const ids = search(data.row(data.queries, q));
+    latencies.push(performance.now() - t);
+    const want = data.truth.subarray(q * 10, q * 10 + 10);
+    for (const id of ids.slice(0, 10)) if (want.includes(id)) hits++;
+  }
+  const total = (performance.now() - started) / 1000;
+  latencies.sort((a, b) => a - b);
+  const pct = (p) => latencies[Math.round((latencies.length - 1) * p)];
+  return { recall_at_10: hits / (10 * data.nq), qps: data.nq / total, p50_ms: pct(0.5), p99_ms: pct(0.99) };
+}
+
+const engines = {
+  async simil(data, params) {
+    await initSimil({ module_or_path: '/pkg/wasm/simil_bg.wasm' });
+    const engine = await Engine.open('cpu');
+    const t0 = performance.now();
+    engine.createCollection('bench', {
+      fields: [{ name: 'v', dim: data.dim, metric: 'cosine', storage: params.storage }],
+      hnsw: { m: params.m, ef_construction: params.ef_construction, ef_search: params.ef_search },
+    });
+    const batch = 1000;
+    for (let start = 0; start < data.n; start += batch) {
+      const items = [];
+      for (let i = start; i < Math.min(data.n, start + batch); i++) {
+        items.push({ id: String(i), vectors: { v: Array.from(data.row(data.base, i)) } });
+      }
+      engine.add('bench', items);
+    }
+    while (engine.maintainStep()) { /* seal and merge until the index is settled */ }
+    const build_s = (performance.now() - t0) / 1000;
+    const stats = engine.stats('bench');
+    const result = measure(data, (q) =>
+      engine.search('bench', { vectors: [{ field: 'v', vector: Array.from(q) }], k: 10 }).map((h) => Number(h.id)));
+    return { ...result, build_s, bytes_per_vector: stats.fields[0].bytes_per_vector, segments: stats.segments.length };
+  },
+
+  async hnswlib(data, params) {
+    const lib = await loadHnswlib();
+    const t0 = performance.now();
+    const index = new lib.HierarchicalNSW('cosine', data.dim, '');
+    index.initIndex(data.n, params.m, params.ef_construction, 100);
+    for (let i = 0; i < data.n; i++) index.addPoint(data.row(data.base, i), i, false);
+    index.setEfSearch(params.ef_search);
+    const build_s = (performance.now() - t0) / 1000;
+    const result = measure(data, (q) => index.searchKnn(q, 10, undefined).neighbors);
+    return { ...result, build_s, bytes_per_vector: 4 * data.dim };
+  },
+
+  async edgevec(data, params) {
+    await initEdgeVec({ module_or_path: '/node_modules/edgevec/edgevec_bg.wasm' });
+    const t0 = performance.now();
+    const config = new EdgeVecConfig(data.dim);
+    config.metric = 'cosine';
+    config.m = params.m;
+    config.m0 = 2 * params.m;
+    config.ef_construction = params.ef_construction;
+    config.ef_search = params.ef_search;
+    const index = new EdgeVec(config);
+    const ids = new Map();
+    for (let i = 0; i < data.n; i++) ids.set(index.insert(data.row(data.base, i)), i);
+    const build_s = (performance.now() - t0) / 1000;
+    const result = measure(data, (q) => index.search(q, 10).map((hit) => ids.get(hit.id)));
+    return { ...result, build_s, bytes_per_vector: 4 * data.dim };
+  },
+
+  async voy(data) {
+    // voy-search ships a bundler build: instantiate its wasm by hand.
+    const { instance } = await WebAssembly.instantiateStreaming(
+      fetch('/node_modules/voy-search/voy_search_bg.wasm'), { './voy_search_bg.js': voyBindings });
+    voyBindings.__wbg_set_wasm(instance.exports);
+    const t0 = performance.now();
+    const embeddings = [];
+    for (let i = 0; i < data.n; i++) {
+      embeddings.push({ id: String(i), title: '', url: '', embeddings: Array.from(data.row(data.base, i)) });
+    }
+    const index = new voyBindings.Voy({ embeddings });
+    const build_s = (performance.now() - t0) / 1000;
+    const result = measure(data, (q) => index.search(q, 10).neighbors.map((hit) => Number(hit.id)));
+    return { ...result, build_s, bytes_per_vector: 4 * data.dim };
+  },
+
+  async 'brute-f32'(data) {
+    const norms = new Float32Array(data.n);
+    for (let i = 0; i < data.n; i++) {
+      const v = data.row(data.base, i);
+      let s = 0;
+      for (let j = 0; j < data.dim; j++) s += v[j] * v[j];
+      norms[i] = Math.sqrt(s) || 1;
+    }
+    const scores = new Float32Array(data.n);
+    const result = measure(data, (q) => {
+      for (let i = 0; i < data.n; i++) {
+        let s = 0;
+        const off = i * data.dim;
+        for (let j = 0; j < data.dim; j++) s += data.base[off + j] * q[j];
+        scores[i] = s / norms[i];
+      }
+      return topK(scores, 10);
+    });
+    return { ...result, build_s: 0, bytes_per_vector: 4 * data.dim };
+  },
+};
+
+function topK(scores, k) {
+  const best = [];
+  for (let i = 0; i < scores.length; i++) {
+    if (best.length < k || scores[i] > scores[best[best.length - 1]]) {
+      best.push(i);
+      best.sort((a, b) => scores[b] - scores[a]);
+      if (best.length > k) best.pop();
+    }
+  }
+  return best;
+}
+
+self.onmessage = async ({ data: { engine, url, params } }) => {
+  try {
+    const data = await loadData(url);
+    const result = await engines[engine](data, params);
+    self.postMessage({ ok: true, result: { ...result, n: data.n, dim: data.dim } });
+  } catch (e) {
+    self.postMessage({ ok: false, error: String(e?.stack ?? e?.message ?? e) });
+  }
+};

