@@ -188,3 +188,37 @@ fn rejects_bad_files() {
         .to_string();
     assert!(err.contains("embeddings.word_embeddings.weight"), "{err}");
 }
+
+#[test]
+fn tokenizer_matches_rust_tokenizers_crate() {
+    let fixture: Tokens = serde_json::from_slice(&read(
+        &root().join("tests/fixtures/minilm_tokens.json"),
+        "run scripts/reference-text.py",
+    ))
+    .unwrap();
+    let json = weights("minilm.tokenizer.json");
+    let ours = TextTokenizer::from_json(&json).unwrap();
+    let mut reference = tokenizers::Tokenizer::from_bytes(&json).unwrap();
+    reference
+        .with_truncation(Some(tokenizers::TruncationParams {
+            max_length: MAX_TOKENS,
+            ..Default::default()
+        }))
+        .unwrap();
+    reference.with_padding(None);
+    assert_eq!(ours.vocab_size(), reference.get_vocab_size(true));
+    let mut wrong = Vec::new();
+    for case in &fixture.cases {
+        let want = reference.encode(case.text.as_str(), true).unwrap();
+        if ours.encode(&case.text).unwrap() != want.get_ids() {
+            wrong.push(&case.text);
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "{} of {} differ, e.g. {:?}",
+        wrong.len(),
+        fixture.cases.len(),
+        &wrong[..wrong.len().min(5)]
+    );
+}
