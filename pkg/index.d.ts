@@ -131,6 +131,20 @@ export class Simil {
       signal?: AbortSignal;
     },
   ): Promise<Float32Array[]>;
+  /** The loaded text model, or null before `loadTextModel`. */
+  readonly textModel: TextModelInfo | null;
+  /** Loads the text embedder (all-MiniLM-L6-v2) into the worker; texts are truncated at 256 tokens. */
+  loadTextModel(options?: {
+    weights?: 'int8' | 'f32';
+    url?: string | URL;
+    tokenizerUrl?: string | URL;
+    signal?: AbortSignal;
+  }): Promise<TextModelInfo>;
+  /** Embeds texts into unit vectors, `batchSize` (default 32) at a time; one Float32Array per text. */
+  embedTexts(
+    texts: string[],
+    options?: { batchSize?: number; onProgress?: (progress: { done: number; total: number }) => void; signal?: AbortSignal },
+  ): Promise<Float32Array[]>;
   /**
    * Learns the whitening from your own unlabelled images and uses it from now on; resolves to
    * its bytes (store them, pass them to `loadImageModel({ whitening })` later). A cancelled
@@ -171,3 +185,15 @@ export function open(options?: {
   workerUrl?: string | URL;
   signal?: AbortSignal;
 }): Promise<Simil>;
+
+/** What `loadTextModel` loaded. */
+export interface TextModelInfo {
+  /** Dimension of the embeddings (384). */
+  dim: number;
+  /** How the weights are stored. */
+  weights: 'int8' | 'f32';
+  /** Longest input in tokens; longer texts are truncated. */
+  maxTokens: number;
+  /** Size of the weights file in bytes. */
+  bytes: number;
+}

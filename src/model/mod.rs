@@ -3,14 +3,17 @@
 
 mod backbone;
 pub mod inception;
+pub mod minilm;
 pub mod mobilenet;
 pub mod preprocess;
 mod projection;
+pub mod tokenizer;
 pub mod weights;
 pub mod whitening;
 
 pub use backbone::Architecture;
 pub use inception::InceptionV3;
+pub use minilm::{TEXT_EMBEDDING_DIM, TextEmbedder, TextEmbedderError};
 pub use mobilenet::{EMBEDDING_DIM, EmbedderError, ImageEmbedder, MobileNetV2};
 pub use projection::RandomProjection;
 pub use whitening::Whitening;

@@ -220,3 +220,92 @@ fn f32s(bytes: &[u8]) -> Vec<f32> {
         .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
         .collect()
 }
+
+/// One named tensor of a [`TensorSet`]: f32 values, row-major, and the shape.
+#[derive(Clone, Debug)]
+pub struct NamedTensor {
+    /// Row-major values (dequantised if the file stored them as int8).
+    pub values: Vec<f32>,
+    /// The shape.
+    pub shape: Vec<usize>,
+}
+
+/// Named tensors of any rank, checked against the architecture's list. A tensor `<name>` is
+/// either F32, or I8 with an F32 `<name>_scale` holding one scale per row (first dimension),
+/// symmetric: `q * scale`. Used by models that are not stacks of convolutions (MiniLM).
+#[derive(Clone, Debug)]
+pub struct TensorSet {
+    /// How the file stored its quantised tensors (F32 when it has none).
+    pub format: WeightFormat,
+    tensors: HashMap<String, NamedTensor>,
+}
+
+impl TensorSet {
+    /// Reads `bytes` and checks every tensor of `expected` (`(name, shape)`): all must be
+    /// present with that shape, finite, and the file may hold nothing else.
+    pub fn from_safetensors(
+        bytes: &[u8],
+        expected: &[(String, Vec<usize>)],
+    ) -> Result<Self, WeightsError> {
+        let st =
+            SafeTensors::deserialize(bytes).map_err(|e| WeightsError::Format(e.to_string()))?;
+        let mut known = std::collections::HashSet::new();
+        let mut format = WeightFormat::F32;
+        let mut tensors = HashMap::with_capacity(expected.len());
+        for (name, shape) in expected {
+            let t = st
+                .tensor(name)
+                .map_err(|_| WeightsError::Missing(name.clone()))?;
+            check_shape(name, t.shape(), shape)?;
+            let values = match t.dtype() {
+                Dtype::F32 => f32s(t.data()),
+                Dtype::I8 => {
+                    let sname = format!("{name}_scale");
+                    let s = st
+                        .tensor(&sname)
+                        .map_err(|_| WeightsError::Missing(sname.clone()))?;
+                    check_dtype(&sname, s.dtype())?;
+                    check_shape(&sname, s.shape(), &shape[..1])?;
+                    let scales = f32s(s.data());
+                    let per = shape[1..].iter().product::<usize>().max(1);
+                    known.insert(sname);
+                    format = WeightFormat::Int8PerChannel;
+                    t.data()
+                        .iter()
+                        .enumerate()
+                        .map(|(i, &q)| q as i8 as f32 * scales[i / per])
+                        .collect()
+                }
+                other => {
+                    return Err(WeightsError::Dtype {
+                        name: name.clone(),
+                        expected: "F32 or I8",
+                        got: format!("{other:?}"),
+                    });
+                }
+            };
+            if !values.iter().all(|v| v.is_finite()) {
+                return Err(WeightsError::NonFinite(name.clone()));
+            }
+            known.insert(name.clone());
+            tensors.insert(
+                name.clone(),
+                NamedTensor {
+                    values,
+                    shape: shape.clone(),
+                },
+            );
+        }
+        if let Some(extra) = st.names().into_iter().find(|n| !known.contains(*n)) {
+            return Err(WeightsError::Unexpected(extra.to_string()));
+        }
+        Ok(TensorSet { format, tensors })
+    }
+
+    /// Takes the tensor `name` out of the set.
+    pub fn take(&mut self, name: &str) -> Result<NamedTensor, WeightsError> {
+        self.tensors
+            .remove(name)
+            .ok_or_else(|| WeightsError::Missing(name.to_string()))
+    }
+}

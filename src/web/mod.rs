@@ -11,7 +11,9 @@ use crate::error::Error;
 use crate::index::{IndexConfig, Item, Query};
 use crate::model::preprocess::{self, PreprocessError};
 use crate::model::whitening::DEFAULT_SHRINKAGE;
-use crate::model::{EmbedderError, ImageEmbedder, RandomProjection, Whitening};
+use crate::model::{
+    EmbedderError, ImageEmbedder, RandomProjection, TEXT_EMBEDDING_DIM, TextEmbedder, Whitening,
+};
 
 #[wasm_bindgen(start)]
 fn start() {
@@ -51,6 +53,7 @@ pub struct Engine {
     compute: Compute,
     catalog: Catalog,
     image_model: Option<ImageEmbedder>,
+    text_model: Option<TextEmbedder>,
     /// Applied to the image model's vectors when set (the default embedding).
     image_whitening: Option<Whitening>,
 }
@@ -66,6 +69,7 @@ impl Engine {
             compute,
             catalog: Catalog::default(),
             image_model: None,
+            text_model: None,
             image_whitening: None,
         })
     }
@@ -286,6 +290,51 @@ impl Engine {
         if let Some(whitening) = self.image_whitening.as_ref().filter(|_| whiten) {
             out = whitening.apply_rows(&out).map_err(|e| js_error(e.into()))?;
         }
+        Ok(Float32Array::from(out.as_slice()))
+    }
+}
+
+#[wasm_bindgen]
+impl Engine {
+    /// Loads the text embedder (all-MiniLM-L6-v2) from its weights (f32 or int8 safetensors,
+    /// as the build writes them) and its `tokenizer.json` onto this engine's device; returns
+    /// `{ dim, weights, maxTokens }`. Replaces any model loaded before only when the new one
+    /// loads.
+    #[wasm_bindgen(js_name = loadTextModel)]
+    pub fn load_text_model(
+        &mut self,
+        weights: Uint8Array,
+        tokenizer: Uint8Array,
+    ) -> Result<JsValue, JsValue> {
+        let model = TextEmbedder::load(
+            &weights.to_vec(),
+            &tokenizer.to_vec(),
+            self.compute.device(),
+        )
+        .map_err(|e| js_error(e.into()))?;
+        let info = serde_json::json!({
+            "dim": TEXT_EMBEDDING_DIM,
+            "weights": model.weight_format().name(),
+            "maxTokens": crate::model::tokenizer::MAX_TOKENS,
+        });
+        self.text_model = Some(model);
+        to_js(&info)
+    }
+
+    /// Embeds one batch of texts (each truncated at 256 tokens); resolves to the `n × dim`
+    /// unit vectors, row-major.
+    #[wasm_bindgen(js_name = embedTexts)]
+    pub async fn embed_texts(&self, texts: Vec<String>) -> Result<Float32Array, JsValue> {
+        let model = self.text_model.as_ref().ok_or_else(|| {
+            bad_input(
+                "call",
+                "no text model is loaded: call loadTextModel() first",
+            )
+        })?;
+        let out = model
+            .embed_async(&texts)
+            .await
+            .map_err(|e| js_error(e.into()))?;
         Ok(Float32Array::from(out.as_slice()))
     }
 }
