@@ -48,6 +48,26 @@ async function toEngineImage(image) {
   };
 }
 
+// Runs `embed(batch)` over `items` in batches of `batchSize`, reporting { done, total } after
+// each batch through `call` and checking for cancellation between batches (yielding so that a
+// cancel message can land); resolves to the batches' Float32Arrays concatenated.
+async function inBatches(call, items, batchSize, embed) {
+  const chunks = [];
+  for (let start = 0; start < items.length; start += batchSize) {
+    if (call.cancelled()) throw abortError();
+    chunks.push(await embed(items.slice(start, start + batchSize)));
+    call.progress({ done: Math.min(start + batchSize, items.length), total: items.length });
+    await new Promise((resolve) => setTimeout(resolve, 0));
+  }
+  const out = new Float32Array(chunks.reduce((n, c) => n + c.length, 0));
+  let offset = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, offset);
+    offset += chunk.length;
+  }
+  return out;
+}
+
 async function fetchBytes(url, what) {
   try {
     const response = await fetch(url);
@@ -93,57 +113,23 @@ const methods = {
     const raw = await methods.embedImages.call(this, images, batchSize, false);
     return engine.fitImageWhitening(raw);
   },
-  // Embeds `images` in batches of `batchSize`, reporting { done, total } after each batch and
-  // checking for cancellation between batches; resolves to one Float32Array of n × dim.
+  // Embeds `images` in batches of `batchSize`, with progress and cancellation between batches;
+  // resolves to one Float32Array of n × dim.
   async embedImages(images, batchSize, whiten = true) {
-    const chunks = [];
-    for (let start = 0; start < images.length; start += batchSize) {
-      if (this.cancelled()) throw abortError();
-      const batch = await Promise.all(images.slice(start, start + batchSize).map(toEngineImage));
-      chunks.push(await engine.embedImages(batch, whiten));
-      this.progress({ done: Math.min(start + batchSize, images.length), total: images.length });
-      await new Promise((resolve) => setTimeout(resolve, 0)); // let a cancel message in
-    }
-    const out = new Float32Array(chunks.reduce((n, c) => n + c.length, 0));
-    let offset = 0;
-    for (const chunk of chunks) {
-      out.set(chunk, offset);
-      offset += chunk.length;
-    }
-    return out;
+    return inBatches(this, images, batchSize, async (batch) =>
+      engine.embedImages(await Promise.all(batch.map(toEngineImage)), whiten));
   },
   async loadTextModel(weightsUrl, tokenizerUrl) {
-    const [weights, tokenizer] = await Promise.all([weightsUrl, tokenizerUrl].map(async (url) => {
-      try {
-        const response = await fetch(url);
-        if (!response.ok) throw new Error(`HTTP ${response.status} ${response.statusText}`);
-        return new Uint8Array(await response.arrayBuffer());
-      } catch (e) {
-        throw { name: 'SimilError', code: 'model', message: `could not fetch the text model from ${url}: ${e.message}` };
-      }
-    }));
+    const [weights, tokenizer] = await Promise.all(
+      [weightsUrl, tokenizerUrl].map((url) => fetchBytes(url, 'the text model')));
     return { ...engine.loadTextModel(weights, tokenizer), bytes: weights.length };
   },
-  // Embeds `texts` in batches of `batchSize`, with progress and cancellation between batches
-  // (as embedImages); resolves to one Float32Array of n × dim.
+  // Embeds `texts` as embedImages does images; resolves to one Float32Array of n × dim.
   async embedTexts(texts, batchSize) {
     if (!texts.every((t) => typeof t === 'string')) {
       throw { name: 'SimilError', code: 'input', message: 'embedTexts() takes an array of strings' };
     }
-    const chunks = [];
-    for (let start = 0; start < texts.length; start += batchSize) {
-      if (this.cancelled()) throw abortError();
-      chunks.push(await engine.embedTexts(texts.slice(start, start + batchSize)));
-      this.progress({ done: Math.min(start + batchSize, texts.length), total: texts.length });
-      await new Promise((resolve) => setTimeout(resolve, 0)); // let a cancel message in
-    }
-    const out = new Float32Array(chunks.reduce((n, c) => n + c.length, 0));
-    let offset = 0;
-    for (const chunk of chunks) {
-      out.set(chunk, offset);
-      offset += chunk.length;
-    }
-    return out;
+    return inBatches(this, texts, batchSize, (batch) => engine.embedTexts(batch));
   },
   async randomProjection(rows, inputDim, outputDim, seed) {
     const out = await engine.randomProjection(rows, inputDim, outputDim, BigInt(seed));

@@ -61,18 +61,7 @@ for (const backend of ['webgpu', 'cpu']) {
       const n = fixture.images.length;
       assert.deepEqual(result.progress.at(-1), { done: n, total: n });
       assert.equal(result.progress.length, Math.ceil(n / 10));
-      let minCos = 1;
-      fixture.images.forEach((img, i) => {
-        const v = result.vectors[i];
-        assert.equal(v.length, img.embedding.length);
-        let dot = 0, na = 0, nb = 0;
-        for (let j = 0; j < v.length; j++) {
-          dot += v[j] * img.embedding[j];
-          na += v[j] * v[j];
-          nb += img.embedding[j] * img.embedding[j];
-        }
-        minCos = Math.min(minCos, dot / Math.sqrt(na * nb));
-      });
+      const minCos = minCosine(result.vectors, fixture.images);
       assert.ok(minCos >= BARS[weights], `min cosine ${minCos} < ${BARS[weights]} on ${backend} ${weights}`);
     });
   }
