@@ -113,12 +113,7 @@ impl Int8Query {
 
     /// Approximate graph distance to a vector stored as `codes` with decoded norm² `x_sq`.
     pub(crate) fn distance(&self, codes: &[i8], x_sq: f32) -> f32 {
-        let idot: i32 = self
-            .codes
-            .iter()
-            .zip(codes)
-            .map(|(&a, &b)| i32::from(a) * i32::from(b))
-            .sum();
+        let idot = super::distance::dot_i8(&self.codes, codes);
         let dot = self.q_dot_offset + self.step * idot as f32;
         match self.metric {
             Metric::Cosine => 1.0 - dot,

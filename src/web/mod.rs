@@ -17,6 +17,16 @@ use crate::model::{
 
 #[wasm_bindgen(start)]
 fn start() {
+    // Static constructors (burn/cubecl register kernels with `inventory`) must run once. When
+    // no input calls `__wasm_call_ctors`, wasm-ld wraps *every* export in a call to it, so
+    // each call into the engine re-ran them all and grew inventory's registry: searches and
+    // adds got slower with every call (a 2,000-vector add took 28 s). Calling it here, once,
+    // at instantiation, makes wasm-ld leave the exports alone.
+    unsafe extern "C" {
+        fn __wasm_call_ctors();
+    }
+    // SAFETY: wasm-ld synthesises `__wasm_call_ctors`; `start` runs once, before any export.
+    unsafe { __wasm_call_ctors() };
     console_error_panic_hook::set_once();
 }
 
