@@ -216,6 +216,7 @@ fn main() {
             }],
             hnsw: params.clone(),
             seal_threshold: 4096,
+            text_fields: Vec::new(),
         };
         let rss_before = rss_bytes();
         let started = Instant::now();

@@ -23,6 +23,8 @@ export interface CollectionConfig {
   hnsw?: { m?: number; ef_construction?: number; ef_search?: number };
   /** Items kept in the exact segment before it is sealed into an HNSW graph. */
   seal_threshold?: number;
+  /** Payload keys (string or string-array values) that `text` queries search with BM25. */
+  text_fields?: string[];
 }
 
 /** A payload filter; `field` is a dotted path into the payload. */
@@ -45,6 +47,12 @@ export interface QueryOptions {
   minScore?: number;
   /** Brute force over every item instead of the graphs. */
   exact?: boolean;
+  /**
+   * Keywords searched with BM25 over the collection's `text_fields`. With a vector too, the
+   * two rankings are fused by reciprocal rank (hybrid search, `score` = Σ 1/(60 + rank));
+   * alone, hits come by BM25 score. `filter` applies to both.
+   */
+  text?: string;
 }
 
 /** An item: an id, vectors by field name, and any JSON payload. */
@@ -54,9 +62,10 @@ export interface Item {
   payload?: unknown;
 }
 
-/** A search: one vector (first field unless `field` says) or several weighted fields. */
+/** A search: one vector (first field unless `field` says), several weighted fields, or only `text`. */
 export type Query = QueryOptions &
   (
+    | { text: string }
     | { vector: number[] | Float32Array; field?: string }
     | { vectors: { field: string; vector: number[] | Float32Array; weight?: number }[] }
   );

@@ -90,7 +90,8 @@ function normaliseQuery(query, fields) {
   if (minScore !== undefined) rest.min_score = minScore;
   if (vectors !== undefined) return { vectors, ...rest };
   if (vector === undefined) {
-    throw new SimilError('a query needs `vector` (or `vectors` for several fields)', 'input');
+    if (typeof rest.text === 'string') return { vectors: [], ...rest };
+    throw new SimilError('a query needs `vector` (or `vectors` for several fields, or `text`)', 'input');
   }
   return { vectors: [{ field: field ?? fields[0], vector, weight: 1 }], ...rest };
 }

@@ -100,4 +100,17 @@ pub enum CollectionError {
     /// A collection with that name exists already.
     #[error("a collection named `{0}` exists already")]
     Exists(String),
+    /// A keyword (`text`) query on a collection that has no `text_fields`.
+    #[error(
+        "this collection has no text_fields to search with `text`; create it with text_fields: [...]"
+    )]
+    NoTextFields,
+    /// A keyword query longer than [`MAX_QUERY_TEXT`](crate::collection::MAX_QUERY_TEXT).
+    #[error("a text query is limited to {max} bytes, got {got}")]
+    TextTooLong {
+        /// Bytes in the query.
+        got: usize,
+        /// The limit.
+        max: usize,
+    },
 }

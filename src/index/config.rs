@@ -96,6 +96,10 @@ pub struct IndexConfig {
     /// Number of rows in the mutable (brute-force) segment that triggers sealing.
     #[serde(default = "default_seal_threshold")]
     pub seal_threshold: usize,
+    /// Payload keys whose text (a string, or an array of strings) keyword queries search
+    /// with BM25; see [`Query::text`](super::Query::text).
+    #[serde(default)]
+    pub text_fields: Vec<String>,
 }
 
 pub(super) fn check_range(
@@ -142,6 +146,19 @@ impl IndexConfig {
                     max: MAX_DIM,
                 });
             }
+        }
+        if self.text_fields.len() > MAX_FIELDS {
+            return Err(IndexError::TooManyFields {
+                got: self.text_fields.len(),
+                max: MAX_FIELDS,
+            });
+        }
+        if let Some(bad) = self
+            .text_fields
+            .iter()
+            .find(|f| f.is_empty() || f.len() > 128)
+        {
+            return Err(IndexError::InvalidFieldName(bad.clone()));
         }
         check_range("hnsw.m", self.hnsw.m, 2, 64)?;
         check_range("hnsw.ef_construction", self.hnsw.ef_construction, 1, MAX_EF)?;

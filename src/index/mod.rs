@@ -24,6 +24,8 @@ mod tests;
 
 use std::collections::{BTreeMap, HashMap};
 
+use serde_json::Value;
+
 pub use config::{
     FieldSpec, HnswParams, IndexConfig, MAX_DIM, MAX_EF, MAX_FIELDS, MAX_K, MAX_NUM_CANDIDATES,
     Metric, Storage,
@@ -197,6 +199,19 @@ impl Index {
             vectors,
             payload: seg.payload(loc.row).clone(),
         })
+    }
+
+    /// The payload of item `id`.
+    pub fn payload(&self, id: &str) -> Option<&Value> {
+        let loc = self.locations.get(id)?;
+        Some(self.segment_of(loc)?.payload(loc.row))
+    }
+
+    /// Every live item's id and payload, in no particular order.
+    pub fn payloads(&self) -> impl Iterator<Item = (&str, &Value)> {
+        self.locations
+            .iter()
+            .filter_map(|(id, loc)| Some((id.as_str(), self.segment_of(loc)?.payload(loc.row))))
     }
 
     /// Number of live items.

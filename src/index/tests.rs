@@ -57,6 +57,7 @@ fn config(fields: Vec<FieldSpec>, seal_threshold: usize) -> IndexConfig {
         fields,
         hnsw: HnswParams::default(),
         seal_threshold,
+        text_fields: Vec::new(),
     }
 }
 
@@ -982,6 +983,7 @@ fn model_config() -> IndexConfig {
             ef_search: 2,
         },
         seal_threshold: 4,
+        text_fields: Vec::new(),
     }
 }
 

@@ -60,6 +60,11 @@ pub struct Query {
     /// Brute force over every item instead of the graphs.
     #[serde(default)]
     pub exact: bool,
+    /// Keyword query over the collection's `text_fields` (BM25). With `vectors` too, the two
+    /// rankings are fused by reciprocal rank (hybrid search); alone, it ranks by BM25. Only
+    /// [`Collection::search`](crate::collection::Collection::search) reads it.
+    #[serde(default)]
+    pub text: Option<String>,
 }
 
 impl Query {
@@ -76,6 +81,7 @@ impl Query {
             filter: None,
             min_score: None,
             exact: false,
+            text: None,
         }
     }
 }

@@ -102,3 +102,42 @@ test('filters, sealing, int8, save/load and corruption behave in the worker', as
   assert.deepEqual(errors, []);
   await page.close();
 });
+
+test('keyword and hybrid queries rank what either signal finds, and survive save/load', async () => {
+  const { page, errors } = await openPage(env);
+  const r = await page.evaluate(async () => {
+    const { open } = await import('/pkg/index.js');
+    const simil = await open({ backend: 'cpu' });
+    // 2-d vectors on a circle; names and tags are the text fields.
+    const at = (deg) => [Math.cos((deg * Math.PI) / 180), Math.sin((deg * Math.PI) / 180)];
+    const c = await simil.createCollection('shop', {
+      fields: [{ name: 'v', dim: 2, metric: 'cosine' }],
+      text_fields: ['name', 'tags'],
+    });
+    await c.add([
+      { id: 'strawberry', vectors: { v: at(5) }, payload: { name: 'strawberry', aisle: 1 } },
+      { id: 'sku', vectors: { v: at(170) }, payload: { name: 'SKU-204', tags: ['fruit', 'red'], aisle: 2 } },
+      { id: 'whale', vectors: { v: at(90) }, payload: { name: 'blue whale', aisle: 1 } },
+      { id: 'piano', vectors: { v: at(120) }, payload: { name: 'grand piano', aisle: 2 } },
+    ]);
+    const ids = (hits) => hits.map((h) => h.id);
+    const keyword = await c.search({ text: 'red fruit', k: 5 });
+    const hybrid = await c.search({ vector: at(0), text: 'red fruit', k: 2 });
+    const filtered = await c.search({ text: 'whale piano', k: 5, filter: { eq: { field: 'aisle', value: 2 } } });
+    const copy = await simil.loadCollection('copy', await c.save());
+    const reloaded = await copy.search({ vector: at(0), text: 'red fruit', k: 2 });
+    const plain = await simil.createCollection('plain', { fields: [{ name: 'v', dim: 2, metric: 'cosine' }] });
+    const noText = await plain.search({ text: 'fruit', k: 3 }).then(() => null, (e) => ({ name: e.name, code: e.code, message: e.message }));
+    simil.terminate();
+    return { keyword: ids(keyword), hybrid, filtered: ids(filtered), reloaded, noText };
+  });
+  assert.deepEqual(r.keyword, ['sku']);
+  assert.deepEqual(r.hybrid.map((h) => h.id), ['sku', 'strawberry'], 'BM25 finds the SKU, the vector the strawberry');
+  assert.ok(Math.abs(r.hybrid[0].score - (1 / 64 + 1 / 61)) < 1e-6, String(r.hybrid[0].score));
+  assert.deepEqual(r.filtered, ['piano']);
+  assert.deepEqual(r.reloaded, r.hybrid);
+  assert.equal(r.noText?.name, 'SimilError');
+  assert.match(r.noText.message, /text_fields/);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
