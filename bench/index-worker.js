@@ -54,9 +54,15 @@ const engines = {
     while (engine.maintainStep()) { /* seal and merge until the index is settled */ }
     const build_s = (performance.now() - t0) / 1000;
     const stats = engine.stats('bench');
-    const result = measure(data, (q) =>
-      engine.search('bench', { vectors: [{ field: 'v', vector: Array.from(q) }], k: 10 }).map((h) => Number(h.id)));
-    return { ...result, build_s, bytes_per_vector: stats.fields[0].bytes_per_vector, segments: stats.segments.length };
+    const search = (q) =>
+      engine.search('bench', { vectors: [{ field: 'v', vector: Array.from(q) }], k: 10 }).map((h) => Number(h.id));
+    const result = measure(data, search);
+    // Other beam widths on the same graphs (set without a rebuild).
+    const sweep = (params.sweep ?? []).map((ef) => {
+      engine.setEfSearch('bench', ef);
+      return { ef_search: ef, ...measure(data, search) };
+    });
+    return { ...result, build_s, bytes_per_vector: stats.fields[0].bytes_per_vector, segments: stats.segments.length, sweep };
   },
 
   async hnswlib(data, params) {
@@ -67,24 +73,35 @@ const engines = {
     for (let i = 0; i < data.n; i++) index.addPoint(data.row(data.base, i), i, false);
     index.setEfSearch(params.ef_search);
     const build_s = (performance.now() - t0) / 1000;
-    const result = measure(data, (q) => index.searchKnn(q, 10, undefined).neighbors);
-    return { ...result, build_s, bytes_per_vector: 4 * data.dim };
+    const search = (q) => index.searchKnn(q, 10, undefined).neighbors;
+    const result = measure(data, search);
+    const sweep = (params.sweep ?? []).map((ef) => {
+      index.setEfSearch(ef);
+      return { ef_search: ef, ...measure(data, search) };
+    });
+    return { ...result, build_s, bytes_per_vector: 4 * data.dim, sweep };
   },
 
   async edgevec(data, params) {
     await initEdgeVec({ module_or_path: '/node_modules/edgevec/edgevec_bg.wasm' });
     const t0 = performance.now();
+    // edgevec 0.9.0's 'cosine' metric ranks the *least* similar first (checked: a stored vector
+    // never finds itself), so it gets L2 over unit vectors, which ranks exactly as cosine.
+    const unit = (v) => {
+      const norm = Math.hypot(...v) || 1;
+      return v.map((x) => x / norm);
+    };
     const config = new EdgeVecConfig(data.dim);
-    config.metric = 'cosine';
+    config.metric = 'l2';
     config.m = params.m;
     config.m0 = 2 * params.m;
     config.ef_construction = params.ef_construction;
     config.ef_search = params.ef_search;
     const index = new EdgeVec(config);
     const ids = new Map();
-    for (let i = 0; i < data.n; i++) ids.set(index.insert(data.row(data.base, i)), i);
+    for (let i = 0; i < data.n; i++) ids.set(index.insert(unit(data.row(data.base, i))), i);
     const build_s = (performance.now() - t0) / 1000;
-    const result = measure(data, (q) => index.search(q, 10).map((hit) => ids.get(hit.id)));
+    const result = measure(data, (q) => index.search(unit(q), 10).map((hit) => ids.get(hit.id)));
     return { ...result, build_s, bytes_per_vector: 4 * data.dim };
   },
 

@@ -200,6 +200,12 @@ impl Collection {
         Ok(true)
     }
 
+    /// Sets the HNSW `ef_search` (recall against speed) without rebuilding the graphs; see
+    /// [`Index::set_ef_search`].
+    pub fn set_ef_search(&mut self, ef: usize) -> Result<()> {
+        Ok(self.index.set_ef_search(ef)?)
+    }
+
     /// Counts of items, segments and bytes per vector.
     pub fn stats(&self) -> IndexStats {
         self.index.stats()

@@ -83,16 +83,18 @@ mod lanes {
             .sum()
     }
 
-    /// Per-lane sums of `x·y` over the chunk pairs.
+    /// `Σ x·y` over the chunk pairs: per-lane sums, then a fixed reduction tree.
     #[inline]
-    pub(super) fn dot(ca: &[[f32; LANES]], cb: &[[f32; LANES]]) -> [f32; LANES] {
+    pub(super) fn dot(ca: &[[f32; LANES]], cb: &[[f32; LANES]]) -> f32 {
         let mut acc = [0.0f32; LANES];
         for (x, y) in ca.iter().zip(cb) {
             for l in 0..LANES {
                 acc[l] += x[l] * y[l];
             }
         }
-        acc
+        let r: [f32; 4] =
+            std::array::from_fn(|j| (acc[j] + acc[j + 4]) + (acc[j + 8] + acc[j + 12]));
+        (r[0] + r[1]) + (r[2] + r[3])
     }
 }
 
@@ -165,8 +167,9 @@ mod lanes {
         *acc = v.map(unload);
     }
 
-    /// Per-lane sums of `x·y` over the chunk pairs.
-    pub(super) fn dot(ca: &[[f32; LANES]], cb: &[[f32; LANES]]) -> [f32; LANES] {
+    /// `Σ x·y` over the chunk pairs: per-lane sums, then the portable version's reduction
+    /// tree, in SIMD.
+    pub(super) fn dot(ca: &[[f32; LANES]], cb: &[[f32; LANES]]) -> f32 {
         let mut acc = [f32x4_splat(0.0); V];
         for (x, y) in ca.iter().zip(cb) {
             let (x, y) = (load(x), load(y));
@@ -177,7 +180,11 @@ mod lanes {
                 f32x4_add(acc[3], f32x4_mul(x[3], y[3])),
             ];
         }
-        unload(acc)
+        let r = lanes4(f32x4_add(
+            f32x4_add(acc[0], acc[1]),
+            f32x4_add(acc[2], acc[3]),
+        ));
+        (r[0] + r[1]) + (r[2] + r[3])
     }
 
     /// `a·b` of equally long int8 codes, 16 at a time (exact: integer sums).
@@ -275,7 +282,7 @@ pub(crate) fn similarity(metric: Metric, q: &[f32], v: VecRef<'_>) -> f32 {
 pub(crate) fn dot(a: &[f32], b: &[f32]) -> f32 {
     let (ca, ra) = a.as_chunks::<LANES>();
     let (cb, rb) = b.as_chunks::<LANES>();
-    lanes::dot(ca, cb).iter().sum::<f32>() + ra.iter().zip(rb).map(|(x, y)| x * y).sum::<f32>()
+    lanes::dot(ca, cb) + ra.iter().zip(rb).map(|(x, y)| x * y).sum::<f32>()
 }
 
 /// `a·b` of equally long int8 codes.

@@ -364,6 +364,26 @@ impl SealedField {
         }
     }
 
+    /// Changes the `ef_search` baked into the graph without rebuilding it: instant-distance
+    /// has no setter, so the graph goes through its codec bytes (which start with `ef_search`
+    /// as a little-endian u64) and back.
+    pub(crate) fn set_ef(&mut self, ef: usize) {
+        let Ok(mut bytes) = codec::encode(&self.graph) else {
+            return; // only query points fail to encode, and none is stored
+        };
+        bytes[..8].copy_from_slice(&(ef as u64).to_le_bytes());
+        if let Ok(graph) = codec::decode(&bytes) {
+            self.graph = graph;
+            self.ef = ef;
+        }
+    }
+
+    /// The `ef_search` the graph searches with.
+    #[cfg(test)]
+    pub(crate) fn ef(&self) -> usize {
+        self.ef
+    }
+
     /// The stored vector of `row`, if it has one.
     pub(crate) fn vector(&self, row: u32) -> Option<VecRef<'_>> {
         let pid = *self.pid_of_row.get(row as usize)?;

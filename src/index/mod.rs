@@ -214,6 +214,18 @@ impl Index {
             .filter_map(|(id, loc)| Some((id.as_str(), self.segment_of(loc)?.payload(loc.row))))
     }
 
+    /// Sets `ef_search` (the graph search's beam width: higher is slower and finds more of
+    /// the true neighbours) for the sealed graphs and those sealed from now on, without
+    /// rebuilding any graph.
+    pub fn set_ef_search(&mut self, ef: usize) -> Result<(), IndexError> {
+        check_range("ef_search", ef, 1, MAX_EF)?;
+        self.config.hnsw.ef_search = ef;
+        for segment in &mut self.sealed {
+            segment.fields.iter_mut().for_each(|f| f.set_ef(ef));
+        }
+        Ok(())
+    }
+
     /// Number of live items.
     pub fn len(&self) -> usize {
         self.locations.len()

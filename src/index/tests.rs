@@ -620,6 +620,48 @@ fn recall_int8() {
     assert!(r >= 0.95, "recall@10 = {r}");
 }
 
+#[test]
+fn ef_search_changes_without_a_rebuild_and_persists() {
+    let n = 600;
+    let (mut index, data) = clustered_index(n, 16, Storage::F32, 200);
+    let q = query("v", data[7].clone(), 10);
+    let before = index.search(&q).unwrap();
+    assert!(matches!(
+        index.set_ef_search(0),
+        Err(IndexError::OutOfRange {
+            name: "ef_search",
+            ..
+        })
+    ));
+    index.set_ef_search(7).unwrap();
+    assert_eq!(index.config().hnsw.ef_search, 7);
+    assert!(
+        index
+            .sealed
+            .iter()
+            .flat_map(|s| &s.fields)
+            .all(|f| f.ef() == 7)
+    );
+    let narrow = index.search(&q).unwrap();
+    assert_eq!(narrow.len(), 10);
+    let loaded = Index::from_bytes(&index.to_bytes()).unwrap();
+    assert_eq!(loaded.config().hnsw.ef_search, 7);
+    assert!(
+        loaded
+            .sealed
+            .iter()
+            .flat_map(|s| &s.fields)
+            .all(|f| f.ef() == 7)
+    );
+    assert_eq!(loaded.search(&q).unwrap(), narrow);
+    index.set_ef_search(100).unwrap();
+    assert_eq!(
+        index.search(&q).unwrap(),
+        before,
+        "back to the original beam width"
+    );
+}
+
 // ---------------------------------------------------------------- maintenance
 
 fn small_index(seal_threshold: usize) -> Index {

@@ -124,6 +124,15 @@ impl Engine {
         to_js(&hits)
     }
 
+    /// Sets a collection's HNSW `ef_search` (recall against speed) without rebuilding.
+    #[wasm_bindgen(js_name = setEfSearch)]
+    pub fn set_ef_search(&mut self, name: &str, ef: usize) -> Result<(), JsValue> {
+        self.catalog
+            .get_mut(name)
+            .and_then(|c| c.set_ef_search(ef))
+            .map_err(js_error)
+    }
+
     /// Runs one step of index upkeep on any collection that needs it; returns whether there
     /// was work. The worker calls this when it is idle.
     #[wasm_bindgen(js_name = maintainStep)]
