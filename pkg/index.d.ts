@@ -166,7 +166,7 @@ export class Simil {
   terminate(): void;
 }
 
-/** An image: encoded PNG/JPEG bytes (decoded in the worker, EXIF orientation applied) or pixels. */
+/** An image: encoded bytes in any format the browser decodes (PNG, JPEG, WebP, GIF, AVIF; EXIF orientation applied, transparency on white) or pixels. */
 export type ImageInput = Blob | ArrayBuffer | Uint8Array | ImageData | ImageBitmap;
 
 /** The image networks: MobileNetV2 (default, 224 px) or InceptionV3 (299 px). */

@@ -25,17 +25,28 @@ function abortError() {
   return { name: 'AbortError', code: 'aborted', message: 'the call was cancelled' };
 }
 
-// Images arrive as encoded bytes (Blob, ArrayBuffer, Uint8Array), decoded by the engine, or as
-// pixels (ImageData, ImageBitmap), read through an OffscreenCanvas.
-async function toEngineImage(image) {
-  if (image instanceof Uint8Array) return image;
-  if (image instanceof ArrayBuffer) return new Uint8Array(image);
-  if (typeof Blob !== 'undefined' && image instanceof Blob) return new Uint8Array(await image.arrayBuffer());
+// Images arrive as encoded bytes (Blob, File, ArrayBuffer, Uint8Array) or as pixels
+// (ImageData, ImageBitmap); the engine takes RGBA pixels. Encoded images are decoded here by the
+// browser (any format it reads: PNG, JPEG, WebP, GIF, AVIF), upright as their EXIF orientation
+// says, without colour management (as the native decoder), transparency composited on white.
+// `index` is the image's place in its batch, for errors.
+async function toEngineImage(image, index) {
+  if (image instanceof ArrayBuffer || image instanceof Uint8Array) image = new Blob([image]);
+  if (typeof Blob !== 'undefined' && image instanceof Blob) {
+    try {
+      image = await createImageBitmap(image, { imageOrientation: 'from-image', colorSpaceConversion: 'none' });
+    } catch (e) {
+      throw { name: 'SimilError', code: 'model', message: `image ${index} of the batch: could not decode image (${e.message})` };
+    }
+  }
   if (typeof ImageBitmap !== 'undefined' && image instanceof ImageBitmap) {
     const canvas = new OffscreenCanvas(image.width, image.height);
     const context = canvas.getContext('2d');
+    context.fillStyle = '#fff';
+    context.fillRect(0, 0, image.width, image.height);
     context.drawImage(image, 0, 0);
-    image = context.getImageData(0, 0, image.width, image.height);
+    image.close();
+    image = context.getImageData(0, 0, canvas.width, canvas.height);
   }
   if (image && image.data instanceof Uint8ClampedArray) {
     const { data, width, height } = image;
@@ -117,7 +128,7 @@ const methods = {
   // resolves to one Float32Array of n × dim.
   async embedImages(images, batchSize, whiten = true) {
     return inBatches(this, images, batchSize, async (batch) =>
-      engine.embedImages(await Promise.all(batch.map(toEngineImage)), whiten));
+      engine.embedImages(await Promise.all(batch.map((image, i) => toEngineImage(image, i))), whiten));
   },
   async loadTextModel(weightsUrl, tokenizerUrl) {
     const [weights, tokenizer] = await Promise.all(

@@ -282,8 +282,8 @@ impl Engine {
         Ok(bytes)
     }
 
-    /// Embeds one batch of images: each a `Uint8Array` of PNG/JPEG bytes (decoded here, EXIF
-    /// orientation applied) or `{ rgba: Uint8Array, width, height }` pixels. Resolves to the
+    /// Embeds one batch of images, each `{ rgba: Uint8Array, width, height }` pixels (the worker
+    /// decodes encoded images with the browser's decoders, so the wasm carries none). Resolves to the
     /// `n × dim` unit vectors, row-major, whitened when a whitening is set and `whiten` holds.
     #[wasm_bindgen(js_name = embedImages)]
     pub async fn embed_images(&self, images: Array, whiten: bool) -> Result<Float32Array, JsValue> {
@@ -358,11 +358,8 @@ impl Engine {
     }
 }
 
-/// One image given to [`Engine::embed_images`]: encoded bytes or RGBA pixels.
+/// One image given to [`Engine::embed_images`]: RGBA pixels.
 fn decode_input(value: &JsValue) -> Result<image::RgbImage, PreprocessError> {
-    if let Some(bytes) = value.dyn_ref::<Uint8Array>() {
-        return preprocess::decode_image(&bytes.to_vec());
-    }
     let field = |name: &str| Reflect::get(value, &name.into()).ok();
     let size = |name: &str| field(name).and_then(|v| v.as_f64()).map(|v| v as u32);
     match (field("rgba"), size("width"), size("height")) {
@@ -371,7 +368,7 @@ fn decode_input(value: &JsValue) -> Result<image::RgbImage, PreprocessError> {
             preprocess::rgba_to_image(width, height, rgba)
         }
         _ => Err(PreprocessError::Decode(
-            "expected encoded bytes (Uint8Array) or { rgba: Uint8Array, width, height }".into(),
+            "expected { rgba: Uint8Array, width, height } pixels".into(),
         )),
     }
 }
