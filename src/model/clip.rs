@@ -24,7 +24,7 @@ use burn::nn::PaddingConfig2d;
 use burn::nn::conv::Conv2d;
 use burn::nn::{LayerNorm, Linear};
 use burn::prelude::*;
-use burn::tensor::activation::{gelu, sigmoid};
+use burn::tensor::activation::gelu;
 use image::RgbImage;
 use safetensors::SafeTensors;
 
@@ -181,7 +181,8 @@ impl Encoder {
             x = x + l.out.forward(a);
             let h = l.fc1.forward(l.ln2.forward(x.clone()));
             let h = match self.config.act {
-                Act::QuickGelu => h.clone() * sigmoid(h.mul_scalar(1.702)),
+                // x · sigmoid(1.702 x), as x / (1 + e^(-1.702 x)) (ops the wasm has already).
+                Act::QuickGelu => h.clone() / h.mul_scalar(-1.702).exp().add_scalar(1.0),
                 Act::Gelu => gelu(h),
             };
             x = x + l.fc2.forward(h);

@@ -223,8 +223,16 @@ impl ClipTokenizer {
     }
 }
 
+/// `\p{L}` without the letter tables of `unicode_categories` (about 70 KB of wasm): Rust's
+/// `Alphabetic` is L, Nl and `Other_Alphabetic`, which is marks (Mn, Mc) and the circled and
+/// squared Latin letters (So). The mark tables are Unicode 9's, so the 273 rare alphabetic
+/// marks added since (e.g. U+08D4..U+08DF) count as letters here.
 fn is_letter(c: char) -> bool {
-    c.is_letter()
+    c.is_alphabetic()
+        && !c.is_numeric()
+        && !c.is_mark_nonspacing()
+        && !c.is_mark_spacing_combining()
+        && !matches!(c, '\u{24B6}'..='\u{24E9}' | '\u{1F130}'..='\u{1F189}')
 }
 
 /// `\p{N}`: Rust's `is_numeric` is exactly the general categories Nd, Nl and No.
