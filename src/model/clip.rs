@@ -25,6 +25,7 @@ use burn::nn::conv::Conv2d;
 use burn::nn::{LayerNorm, Linear};
 use burn::prelude::*;
 use burn::tensor::activation::gelu;
+use burn::tensor::module::embedding;
 use image::RgbImage;
 use safetensors::SafeTensors;
 
@@ -474,11 +475,7 @@ impl Clip {
     fn text_forward(&self, ids: Tensor<2, Int>, ends: Tensor<1, Int>) -> Tensor<2> {
         let [b, s] = ids.dims();
         let h = self.token_embedding.dims()[1];
-        let x = self
-            .token_embedding
-            .clone()
-            .select(0, ids.reshape([b * s]))
-            .reshape([b, s, h])
+        let x = embedding(self.token_embedding.clone(), ids)
             + self
                 .text_positions
                 .clone()
@@ -489,7 +486,8 @@ impl Clip {
             .collect();
         let mask = Tensor::<4>::from_data(TensorData::new(causal, [1, 1, s, s]), &self.device);
         let x = self.final_norm.forward(self.text.forward(x, Some(mask)));
-        let pooled = x.reshape([b * s, h]).select(0, ends);
+        // The rows at the end tokens, by the embedding lookup (the op the wasm has already).
+        let pooled = embedding(x.reshape([b * s, h]), ends.reshape([b, 1])).reshape([b, h]);
         super::l2_normalize(self.text_projection.forward(pooled))
     }
 
