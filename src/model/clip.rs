@@ -486,9 +486,11 @@ impl Clip {
             .collect();
         let mask = Tensor::<4>::from_data(TensorData::new(causal, [1, 1, s, s]), &self.device);
         let x = self.final_norm.forward(self.text.forward(x, Some(mask)));
-        // The rows at the end tokens, by the embedding lookup (the op the wasm has already).
-        let pooled = embedding(x.reshape([b * s, h]), ends.reshape([b, 1])).reshape([b, h]);
-        super::l2_normalize(self.text_projection.forward(pooled))
+        // The rows at the end tokens, by the embedding lookup (the op the wasm has already);
+        // kept 3-d, as MiniLM's layers are, so no 2-d LayerNorm or Linear code is added.
+        let pooled = embedding(x.reshape([b * s, h]), ends.reshape([b, 1]));
+        let d = self.dim;
+        super::l2_normalize(self.text_projection.forward(pooled).reshape([b, d]))
     }
 
     /// Texts → unit embeddings `[n, dim]` on the device (one pass, padded to the longest).
@@ -537,8 +539,9 @@ impl Clip {
         let x = Tensor::cat(vec![class, patches], 1)
             + self.vision_positions.clone().reshape([1, gh * gw + 1, h]);
         let x = self.vision.forward(self.pre_norm.forward(x), None);
-        let cls = self.post_norm.forward(x.narrow(1, 0, 1).reshape([n, h]));
-        super::l2_normalize(self.visual_projection.forward(cls))
+        let cls = self.post_norm.forward(x.narrow(1, 0, 1));
+        let d = self.dim;
+        super::l2_normalize(self.visual_projection.forward(cls).reshape([n, d]))
     }
 
     fn pixels_tensor(&self, chw: Vec<f32>) -> Result<Tensor<4>, ClipError> {
