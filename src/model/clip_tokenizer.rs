@@ -223,7 +223,7 @@ impl ClipTokenizer {
     }
 }
 
-/// `\p{L}` without the letter tables of `unicode_categories` (about 70 KB of wasm): Rust's
+/// `\p{L}` without the letter tables of `unicode_categories` (44 KB of the gzipped wasm): Rust's
 /// `Alphabetic` is L, Nl and `Other_Alphabetic`, which is marks (Mn, Mc) and the circled and
 /// squared Latin letters (So). The mark tables are Unicode 9's, so the 273 rare alphabetic
 /// marks added since (e.g. U+08D4..U+08DF) count as letters here.
