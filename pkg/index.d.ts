@@ -114,7 +114,7 @@ export class Simil {
     options?: CallOptions,
   ): Promise<Float32Array>;
   /** The loaded image model, or null before `loadImageModel`. */
-  readonly imageModel: ImageModelInfo | null;
+  readonly imageModel: ImageModelInfo | (ClipInfo & { whitened: false }) | null;
   /** Loads the image embedder (MobileNetV2 by default, or InceptionV3; ImageNet-pretrained) into the worker. */
   /**
    * Loads the image embedder (MobileNetV2 by default, or InceptionV3; ImageNet-pretrained) into
@@ -141,7 +141,7 @@ export class Simil {
     },
   ): Promise<Float32Array[]>;
   /** The loaded text model, or null before `loadTextModel`. */
-  readonly textModel: TextModelInfo | null;
+  readonly textModel: TextModelInfo | ClipInfo | null;
   /** Loads the text embedder (all-MiniLM-L6-v2) into the worker; texts are truncated at 256 tokens. */
   loadTextModel(options?: {
     weights?: 'int8' | 'f32';
@@ -154,6 +154,23 @@ export class Simil {
     texts: string[],
     options?: { batchSize?: number; onProgress?: (progress: { done: number; total: number }) => void; signal?: AbortSignal },
   ): Promise<Float32Array[]>;
+  /**
+   * Loads CLIP from your own Hugging Face `CLIPModel` checkpoint: each file a URL or the file
+   * itself. Afterwards `embedImages` and `embedTexts` both run CLIP, into one joint space
+   * (`imageModel` and `textModel` then describe it); loading another image or text model
+   * unloads it. Texts are truncated at 77 tokens.
+   */
+  loadClip(files: {
+    /** `model.safetensors` (f32). */
+    weights: ModelFile;
+    /** `config.json` (heads, activation, LayerNorm epsilon). */
+    config: ModelFile;
+    /** The tokeniser's `vocab.json`. */
+    vocab: ModelFile;
+    /** The tokeniser's `merges.txt`. */
+    merges: ModelFile;
+    signal?: AbortSignal;
+  }): Promise<ClipInfo>;
   /**
    * Learns the whitening from your own unlabelled images and uses it from now on; resolves to
    * its bytes (store them, pass them to `loadImageModel({ whitening })` later). A cancelled
@@ -194,6 +211,24 @@ export function open(options?: {
   workerUrl?: string | URL;
   signal?: AbortSignal;
 }): Promise<Simil>;
+
+/** A model file for `loadClip`: a URL (resolved against the page) or its bytes. */
+export type ModelFile = string | URL | Blob | ArrayBuffer | Uint8Array;
+
+/** What `loadClip` loaded. */
+export interface ClipInfo {
+  /** Dimension of the joint embedding space (the projection width). */
+  dim: number;
+  /** How the weights are stored. */
+  weights: 'int8' | 'f32';
+  model: 'clip';
+  /** Side of the square image the vision tower sees. */
+  inputSize: number;
+  /** Longest text in tokens (77); longer texts are truncated. */
+  maxTokens: number;
+  /** Size of the weights file in bytes. */
+  bytes: number;
+}
 
 /** What `loadTextModel` loaded. */
 export interface TextModelInfo {

@@ -222,6 +222,7 @@ export class Simil {
       throw new SimilError('whitening must be true, false, a URL or the bytes fitImageWhitening returned', 'input');
     }
     this.imageModel = await this.channel.call('loadImageModel', [href, white], { signal });
+    if (this.textModel?.model === 'clip') this.textModel = null;
     return this.imageModel;
   }
 
@@ -255,7 +256,34 @@ export class Simil {
     const href = resolve(url, `./weights/minilm.${weights}.safetensors`);
     const tokHref = resolve(tokenizerUrl, './weights/minilm.tokenizer.json');
     this.textModel = await this.channel.call('loadTextModel', [href, tokHref], { signal });
+    if (this.imageModel?.model === 'clip') this.imageModel = null;
     return this.textModel;
+  }
+
+  /**
+   * Loads a CLIP model from your own Hugging Face `CLIPModel` checkpoint (e.g. one you host):
+   * `weights` (`model.safetensors`, f32), `config` (`config.json`), `vocab` (`vocab.json`) and
+   * `merges` (`merges.txt`), each a URL (resolved against the page) or the file itself (File,
+   * Blob, ArrayBuffer, Uint8Array). From then on `embedImages` and `embedTexts` both run CLIP,
+   * so image and text vectors share one space (text→image search); loading another image or
+   * text model unloads CLIP. Texts are truncated at 77 tokens; images are centre-cropped and
+   * resized to the model's size. Resolves to `{ dim, weights, model: 'clip', inputSize,
+   * maxTokens, bytes }`.
+   */
+  async loadClip({ weights, config, vocab, merges, signal } = {}) {
+    const files = { weights, config, vocab, merges };
+    for (const [key, source] of Object.entries(files)) {
+      if (typeof source === 'string' || source instanceof URL) {
+        files[key] = new URL(source, globalThis.location?.href).href;
+      } else if (!(source instanceof Uint8Array || source instanceof ArrayBuffer ||
+        (typeof Blob !== 'undefined' && source instanceof Blob))) {
+        throw new SimilError(`loadClip() needs \`${key}\`: a URL or the file (File, Blob, ArrayBuffer, Uint8Array)`, 'input');
+      }
+    }
+    const info = await this.channel.call('loadClip', [files], { signal });
+    this.imageModel = { ...info, whitened: false };
+    this.textModel = info;
+    return info;
   }
 
   /**

@@ -89,6 +89,15 @@ async function fetchBytes(url, what) {
   }
 }
 
+// A model file given to loadClip: a URL to fetch, or its bytes (Uint8Array, ArrayBuffer, Blob, File).
+async function toBytes(source, what) {
+  if (typeof source === 'string') return fetchBytes(source, what);
+  if (source instanceof Uint8Array) return source;
+  if (source instanceof ArrayBuffer) return new Uint8Array(source);
+  if (typeof Blob !== 'undefined' && source instanceof Blob) return new Uint8Array(await source.arrayBuffer());
+  throw { name: 'SimilError', code: 'input', message: `${what} must be a URL, a File/Blob, an ArrayBuffer or a Uint8Array` };
+}
+
 function collectionCall(method) {
   return (name, ...args) => engine[method](name, ...args);
 }
@@ -134,6 +143,13 @@ const methods = {
     const [weights, tokenizer] = await Promise.all(
       [weightsUrl, tokenizerUrl].map((url) => fetchBytes(url, 'the text model')));
     return { ...engine.loadTextModel(weights, tokenizer), bytes: weights.length };
+  },
+  // CLIP from the user's own files: { weights, config, vocab, merges }, each a URL or bytes.
+  async loadClip(files) {
+    const names = { weights: 'the CLIP weights', config: 'the CLIP config.json', vocab: 'the CLIP vocab.json', merges: 'the CLIP merges.txt' };
+    const [weights, config, vocab, merges] = await Promise.all(
+      Object.entries(names).map(([key, what]) => toBytes(files[key], what)));
+    return { ...engine.loadClip(weights, config, vocab, merges), bytes: weights.length };
   },
   // Embeds `texts` as embedImages does images; resolves to one Float32Array of n × dim.
   async embedTexts(texts, batchSize) {

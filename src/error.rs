@@ -4,6 +4,7 @@
 //! the `Error` object they throw, next to the readable message.
 
 use crate::index::IndexError;
+use crate::model::clip::ClipError;
 use crate::model::whitening::WhiteningError;
 use crate::model::{EmbedderError, TextEmbedderError};
 use crate::train::TrainError;
@@ -23,6 +24,9 @@ pub enum Error {
     /// The text embedder rejected its weights, its tokeniser or a text.
     #[error(transparent)]
     Text(#[from] TextEmbedderError),
+    /// The CLIP loader rejected its files, or CLIP an input.
+    #[error(transparent)]
+    Clip(#[from] ClipError),
     /// A whitening could not be fitted, read or applied.
     #[error(transparent)]
     Whitening(#[from] WhiteningError),
@@ -43,7 +47,11 @@ impl Error {
     pub fn code(&self) -> &'static str {
         match self {
             Error::Compute(_) => "compute",
-            Error::Model(_) | Error::Embedder(_) | Error::Text(_) | Error::Whitening(_) => "model",
+            Error::Model(_)
+            | Error::Embedder(_)
+            | Error::Text(_)
+            | Error::Clip(_)
+            | Error::Whitening(_) => "model",
             Error::Index(_) => "index",
             Error::Collection(_) => "collection",
             Error::Train(_) => "train",

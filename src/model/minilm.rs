@@ -22,7 +22,6 @@ use super::weights::{NamedTensor, TensorSet, WeightFormat, WeightsError};
 pub const TEXT_EMBEDDING_DIM: usize = 384;
 const HIDDEN: usize = TEXT_EMBEDDING_DIM;
 const HEADS: usize = 12;
-const HEAD_DIM: usize = HIDDEN / HEADS;
 const LAYERS: usize = 6;
 const INTERMEDIATE: usize = 1536;
 const VOCAB: usize = 30522;
@@ -105,14 +104,20 @@ fn tensor2(t: NamedTensor, device: &Device) -> Tensor<2> {
     Tensor::from_data(TensorData::new(t.values, [t.shape[0], t.shape[1]]), device)
 }
 
-/// Loader over a [`TensorSet`] that builds burn modules on one device.
-struct Builder<'a> {
-    set: TensorSet,
-    device: &'a Device,
+/// Loader over a [`TensorSet`] that builds burn modules on one device (MiniLM and CLIP).
+pub(crate) struct Builder<'a> {
+    pub(crate) set: TensorSet,
+    pub(crate) device: &'a Device,
 }
 
 impl Builder<'_> {
-    fn linear(&mut self, name: &str) -> Result<Linear, WeightsError> {
+    /// A linear layer from `<name>.weight` (`[out, in]`) and `<name>.bias`.
+    pub(crate) fn linear(&mut self, name: &str) -> Result<Linear, WeightsError> {
+        self.linear_with(name, true)
+    }
+
+    /// A linear layer from `<name>.weight` (`[out, in]`), and `<name>.bias` when `bias`.
+    pub(crate) fn linear_with(&mut self, name: &str, bias: bool) -> Result<Linear, WeightsError> {
         let w = self.set.take(&format!("{name}.weight"))?;
         let (out, inp) = (w.shape[0], w.shape[1]);
         // [out, in] -> [in, out], on the host so that the device gets a contiguous matrix.
@@ -123,26 +128,40 @@ impl Builder<'_> {
             }
         }
         let weight = Tensor::from_data(TensorData::new(t, [inp, out]), self.device);
-        let bias = tensor1(self.set.take(&format!("{name}.bias"))?, self.device);
+        let bias = if bias {
+            let b = tensor1(self.set.take(&format!("{name}.bias"))?, self.device);
+            Some(Param::from_tensor(b))
+        } else {
+            None
+        };
         Ok(Linear {
             weight: Param::from_tensor(weight),
-            bias: Some(Param::from_tensor(bias)),
+            bias,
         })
     }
 
-    fn layer_norm(&mut self, name: &str) -> Result<LayerNorm, WeightsError> {
-        let mut ln = LayerNormConfig::new(HIDDEN)
-            .with_epsilon(LAYER_NORM_EPS)
+    /// A LayerNorm from `<name>.weight` and `<name>.bias`, as wide as they are.
+    pub(crate) fn layer_norm(&mut self, name: &str, eps: f64) -> Result<LayerNorm, WeightsError> {
+        let gamma = tensor1(self.set.take(&format!("{name}.weight"))?, self.device);
+        let mut ln = LayerNormConfig::new(gamma.dims()[0])
+            .with_epsilon(eps)
             .init(self.device);
-        ln.gamma = Param::from_tensor(tensor1(
-            self.set.take(&format!("{name}.weight"))?,
-            self.device,
-        ));
+        ln.gamma = Param::from_tensor(gamma);
         ln.beta = Some(Param::from_tensor(tensor1(
             self.set.take(&format!("{name}.bias"))?,
             self.device,
         )));
         Ok(ln)
+    }
+
+    /// A tensor of rank 1 or 2 as it is in the file.
+    pub(crate) fn tensor2(&mut self, name: &str) -> Result<Tensor<2>, WeightsError> {
+        Ok(tensor2(self.set.take(name)?, self.device))
+    }
+
+    /// A rank-1 tensor as it is in the file.
+    pub(crate) fn tensor1(&mut self, name: &str) -> Result<Tensor<1>, WeightsError> {
+        Ok(tensor1(self.set.take(name)?, self.device))
     }
 
     fn embedding(&mut self, name: &str) -> Result<Embedding, WeightsError> {
@@ -151,6 +170,28 @@ impl Builder<'_> {
             weight: Param::from_tensor(w),
         })
     }
+}
+
+/// Multi-head scaled dot-product attention: `q`, `k`, `v` `[b, s, h]` split into `heads`,
+/// `bias` added to the scores (`[b or 1, 1, s or 1, s]`: padding or causal masks) → `[b, s, h]`.
+pub(crate) fn attention(
+    q: Tensor<3>,
+    k: Tensor<3>,
+    v: Tensor<3>,
+    heads: usize,
+    bias: Option<Tensor<4>>,
+) -> Tensor<3> {
+    let [b, s, h] = q.dims();
+    let head_dim = h / heads;
+    let split = |t: Tensor<3>| t.reshape([b, s, heads, head_dim]).swap_dims(1, 2);
+    let mut scores = split(q).matmul(split(k).swap_dims(2, 3)) / (head_dim as f32).sqrt();
+    if let Some(bias) = bias {
+        scores = scores + bias;
+    }
+    softmax(scores, 3)
+        .matmul(split(v))
+        .swap_dims(1, 2)
+        .reshape([b, s, h])
 }
 
 /// One BERT layer: self-attention and feed-forward, each with a residual and a LayerNorm.
@@ -169,16 +210,13 @@ struct EncoderLayer {
 impl EncoderLayer {
     /// `x` `[b, s, h]`, `mask_bias` `[b, 1, 1, s]` (0 for tokens, [`MASKED`] for padding).
     fn forward(&self, x: Tensor<3>, mask_bias: Tensor<4>) -> Tensor<3> {
-        let [b, s, _] = x.dims();
-        let heads = |t: Tensor<3>| t.reshape([b, s, HEADS, HEAD_DIM]).swap_dims(1, 2);
-        let q = heads(self.query.forward(x.clone()));
-        let k = heads(self.key.forward(x.clone()));
-        let v = heads(self.value.forward(x.clone()));
-        let scores = q.matmul(k.swap_dims(2, 3)) / (HEAD_DIM as f32).sqrt() + mask_bias;
-        let context = softmax(scores, 3)
-            .matmul(v)
-            .swap_dims(1, 2)
-            .reshape([b, s, HIDDEN]);
+        let context = attention(
+            self.query.forward(x.clone()),
+            self.key.forward(x.clone()),
+            self.value.forward(x.clone()),
+            HEADS,
+            Some(mask_bias),
+        );
         let attended = self
             .attention_norm
             .forward(self.attention_out.forward(context) + x);
@@ -206,7 +244,7 @@ impl MiniLm {
         let word = b.embedding("embeddings.word_embeddings")?;
         let position = b.embedding("embeddings.position_embeddings")?;
         let token_type = b.embedding("embeddings.token_type_embeddings")?;
-        let embedding_norm = b.layer_norm("embeddings.LayerNorm")?;
+        let embedding_norm = b.layer_norm("embeddings.LayerNorm", LAYER_NORM_EPS)?;
         let mut layers = Vec::with_capacity(LAYERS);
         for l in 0..LAYERS {
             let p = format!("encoder.layer.{l}");
@@ -215,10 +253,11 @@ impl MiniLm {
                 key: b.linear(&format!("{p}.attention.self.key"))?,
                 value: b.linear(&format!("{p}.attention.self.value"))?,
                 attention_out: b.linear(&format!("{p}.attention.output.dense"))?,
-                attention_norm: b.layer_norm(&format!("{p}.attention.output.LayerNorm"))?,
+                attention_norm: b
+                    .layer_norm(&format!("{p}.attention.output.LayerNorm"), LAYER_NORM_EPS)?,
                 intermediate: b.linear(&format!("{p}.intermediate.dense"))?,
                 output: b.linear(&format!("{p}.output.dense"))?,
-                output_norm: b.layer_norm(&format!("{p}.output.LayerNorm"))?,
+                output_norm: b.layer_norm(&format!("{p}.output.LayerNorm"), LAYER_NORM_EPS)?,
             });
         }
         Ok(MiniLm {

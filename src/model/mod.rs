@@ -2,6 +2,8 @@
 //! L2-normalised vectors on a [`Compute`](crate::Compute) device.
 
 mod backbone;
+pub mod clip;
+pub mod clip_tokenizer;
 pub mod inception;
 pub mod minilm;
 pub mod mobilenet;

@@ -247,6 +247,16 @@ impl TensorSet {
         bytes: &[u8],
         expected: &[(String, Vec<usize>)],
     ) -> Result<Self, WeightsError> {
+        Self::from_safetensors_ignoring(bytes, expected, |_| false)
+    }
+
+    /// [`Self::from_safetensors`], where tensors for which `ignored` holds may also be in the
+    /// file (e.g. buffers a model does not need) and are skipped.
+    pub fn from_safetensors_ignoring(
+        bytes: &[u8],
+        expected: &[(String, Vec<usize>)],
+        ignored: impl Fn(&str) -> bool,
+    ) -> Result<Self, WeightsError> {
         let st =
             SafeTensors::deserialize(bytes).map_err(|e| WeightsError::Format(e.to_string()))?;
         let mut known = std::collections::HashSet::new();
@@ -296,7 +306,11 @@ impl TensorSet {
                 },
             );
         }
-        if let Some(extra) = st.names().into_iter().find(|n| !known.contains(*n)) {
+        if let Some(extra) = st
+            .names()
+            .into_iter()
+            .find(|n| !known.contains(*n) && !ignored(n))
+        {
             return Err(WeightsError::Unexpected(extra.to_string()));
         }
         Ok(TensorSet { format, tensors })

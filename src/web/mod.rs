@@ -9,6 +9,7 @@ use crate::collection::{Catalog, Collection};
 use crate::compute::{BackendChoice, Compute};
 use crate::error::Error;
 use crate::index::{IndexConfig, Item, Query};
+use crate::model::clip::{Clip, image_to_clip_chw};
 use crate::model::preprocess::{self, PreprocessError};
 use crate::model::whitening::DEFAULT_SHRINKAGE;
 use crate::model::{
@@ -152,6 +153,8 @@ pub struct Engine {
     text_model: Option<TextEmbedder>,
     /// Applied to the image model's vectors when set (the default embedding).
     image_whitening: Option<Whitening>,
+    /// CLIP, when loaded: it embeds both images and texts (and the two models above are unset).
+    clip: Option<Clip>,
 }
 
 #[wasm_bindgen]
@@ -167,6 +170,7 @@ impl Engine {
             image_model: None,
             text_model: None,
             image_whitening: None,
+            clip: None,
         })
     }
 
@@ -303,6 +307,7 @@ impl Engine {
             "inputSize": model.input_size(),
         });
         self.image_model = Some(model);
+        self.clip = None;
         to_js(&info)
     }
 
@@ -369,22 +374,31 @@ impl Engine {
     }
 
     /// Embeds one batch of images, each `{ rgba: Uint8Array, width, height }` pixels (the worker
-    /// decodes encoded images with the browser's decoders, so the wasm carries none). Resolves to the
-    /// `n × dim` unit vectors, row-major, whitened when a whitening is set and `whiten` holds.
+    /// decodes encoded images with the browser's decoders, so the wasm carries none). Resolves to
+    /// the `n × dim` unit vectors, row-major, whitened when a whitening is set and `whiten`
+    /// holds; through CLIP's vision tower when CLIP is loaded.
     #[wasm_bindgen(js_name = embedImages)]
     pub async fn embed_images(&self, images: Array, whiten: bool) -> Result<Float32Array, JsValue> {
+        if let Some(clip) = &self.clip {
+            let size = clip.image_size();
+            let chw = prepare_images(&images, |img| image_to_clip_chw(img, size))?;
+            if chw.is_empty() {
+                return Ok(Float32Array::new_with_length(0));
+            }
+            let out = clip
+                .embed_pixels_async(chw)
+                .await
+                .map_err(|e| js_error(e.into()))?;
+            return Ok(Float32Array::from(out.as_slice()));
+        }
         let model = self.image_model.as_ref().ok_or_else(|| {
             bad_input(
                 "call",
-                "no image model is loaded: call loadImageModel() first",
+                "no image model is loaded: call loadImageModel() or loadClip() first",
             )
         })?;
-        let mut chw = Vec::new();
-        for (index, value) in images.iter().enumerate() {
-            let image = decode_input(&value)
-                .map_err(|source| js_error(EmbedderError::ImageAt { index, source }.into()))?;
-            chw.extend(preprocess::image_to_chw_sized(&image, model.input_size()));
-        }
+        let size = model.input_size();
+        let chw = prepare_images(&images, |img| preprocess::image_to_chw_sized(img, size))?;
         if chw.is_empty() {
             return Ok(Float32Array::new_with_length(0));
         }
@@ -396,6 +410,41 @@ impl Engine {
             out = whitening.apply_rows(&out).map_err(|e| js_error(e.into()))?;
         }
         Ok(Float32Array::from(out.as_slice()))
+    }
+
+    /// Loads a Hugging Face CLIP checkpoint from its files' bytes (`model.safetensors`, f32;
+    /// `config.json`; the tokeniser's `vocab.json` and `merges.txt`) onto this engine's
+    /// device; returns `{ dim, weights, model: "clip", inputSize, maxTokens }`. From then on
+    /// `embedImages` and `embedTexts` both run CLIP, into one joint space; loading another
+    /// image or text model unloads it. Replaces nothing when loading fails.
+    #[wasm_bindgen(js_name = loadClip)]
+    pub fn load_clip(
+        &mut self,
+        weights: Uint8Array,
+        config: Uint8Array,
+        vocab: Uint8Array,
+        merges: Uint8Array,
+    ) -> Result<JsValue, JsValue> {
+        let clip = Clip::load(
+            &weights.to_vec(),
+            &config.to_vec(),
+            &vocab.to_vec(),
+            &merges.to_vec(),
+            self.compute.device(),
+        )
+        .map_err(|e| js_error(e.into()))?;
+        let info = serde_json::json!({
+            "dim": clip.dim(),
+            "weights": clip.weight_format().name(),
+            "model": "clip",
+            "inputSize": clip.image_size(),
+            "maxTokens": clip.max_tokens(),
+        });
+        self.clip = Some(clip);
+        self.image_model = None;
+        self.text_model = None;
+        self.image_whitening = None;
+        to_js(&info)
     }
 }
 
@@ -423,17 +472,25 @@ impl Engine {
             "maxTokens": crate::model::tokenizer::MAX_TOKENS,
         });
         self.text_model = Some(model);
+        self.clip = None;
         to_js(&info)
     }
 
-    /// Embeds one batch of texts (each truncated at 256 tokens); resolves to the `n × dim`
-    /// unit vectors, row-major.
+    /// Embeds one batch of texts (each truncated at 256 tokens, or CLIP's 77 through CLIP's
+    /// text tower when CLIP is loaded); resolves to the `n × dim` unit vectors, row-major.
     #[wasm_bindgen(js_name = embedTexts)]
     pub async fn embed_texts(&self, texts: Vec<String>) -> Result<Float32Array, JsValue> {
+        if let Some(clip) = &self.clip {
+            let out = clip
+                .embed_texts_async(&texts)
+                .await
+                .map_err(|e| js_error(e.into()))?;
+            return Ok(Float32Array::from(out.as_slice()));
+        }
         let model = self.text_model.as_ref().ok_or_else(|| {
             bad_input(
                 "call",
-                "no text model is loaded: call loadTextModel() first",
+                "no text model is loaded: call loadTextModel() or loadClip() first",
             )
         })?;
         let out = model
@@ -442,6 +499,20 @@ impl Engine {
             .map_err(|e| js_error(e.into()))?;
         Ok(Float32Array::from(out.as_slice()))
     }
+}
+
+/// Decodes each image of `images` and concatenates the network inputs `prepare` makes of them.
+fn prepare_images(
+    images: &Array,
+    prepare: impl Fn(&image::RgbImage) -> Vec<f32>,
+) -> Result<Vec<f32>, JsValue> {
+    let mut chw = Vec::new();
+    for (index, value) in images.iter().enumerate() {
+        let image = decode_input(&value)
+            .map_err(|source| js_error(EmbedderError::ImageAt { index, source }.into()))?;
+        chw.extend(prepare(&image));
+    }
+    Ok(chw)
 }
 
 /// One image given to [`Engine::embed_images`]: RGBA pixels.
