@@ -18,7 +18,8 @@
 //!
 //! Memory: clustered vectors are regenerated from the seed whenever they are needed (exact
 //! top-10s by a streaming scan, then the inserts), so the process never holds the data set and
-//! `index_rss_bytes` (RSS growth over the build) measures the index alone;
+//! `index_rss_bytes` (RSS growth over the build, measured after `malloc_trim` hands freed heap
+//! pages back; `process_rss_untrimmed_bytes` is the RSS before) measures the index alone;
 //! `process_peak_rss_bytes` is the high-water mark, segment builds included.
 
 use std::collections::BTreeMap;
@@ -41,7 +42,7 @@ struct Data {
 /// The indexed vectors: held in memory, or regenerated on demand.
 enum Base {
     Held(Vec<Vec<f32>>),
-    Clustered(Clusters),
+    Clustered(Box<Clusters>),
 }
 
 /// Seeded Gaussian clusters; `rng` is the state right after the centres were drawn.
@@ -128,7 +129,7 @@ fn clustered(n: usize, queries: usize, dim: usize, seed: u64) -> Data {
         name: "clustered".into(),
         n,
         dim,
-        base: Base::Clustered(c),
+        base: Base::Clustered(Box::new(c)),
         queries,
     }
 }
@@ -235,6 +236,21 @@ fn rss_bytes() -> Option<u64> {
     proc_status("VmRSS:")
 }
 
+/// Hands the allocator's free pages back to the kernel (glibc keeps freed heap memory, e.g.
+/// the f32 rows copied for each seal, resident until it is reused or trimmed).
+fn trim_heap() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        unsafe extern "C" {
+            fn malloc_trim(pad: usize) -> i32;
+        }
+        // SAFETY: glibc's malloc_trim only releases free memory; any pad value is valid.
+        unsafe {
+            malloc_trim(0);
+        }
+    }
+}
+
 /// A size line of `/proc/self/status` in bytes (`VmRSS:` now, `VmHWM:` the peak).
 fn proc_status(key: &str) -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
@@ -277,6 +293,7 @@ fn main() {
     eprintln!("{}: {n} × {dim}, {} queries", data.name, data.queries.len());
     let started = Instant::now();
     let truth = exact_top10(&data);
+    trim_heap();
     eprintln!("exact top-10s in {:.1} s", started.elapsed().as_secs_f64());
     if let Some(file) = args
         .iter()
@@ -337,6 +354,8 @@ fn main() {
         });
         maintain(&mut index);
         let build_s = started.elapsed().as_secs_f64();
+        let rss_untrimmed = rss_bytes();
+        trim_heap();
         let rss_after = rss_bytes();
         eprintln!("simil {storage:?}: built in {build_s:.1} s");
         let (recall, qps, p50, p99) = measure(&data, &truth, |q| {
@@ -365,6 +384,7 @@ fn main() {
             "bytes_per_vector": stats.fields[0].bytes_per_vector,
             "index_rss_bytes": rss_before.zip(rss_after).map(|(b, a)| a.saturating_sub(b)),
             "process_rss_bytes": rss_after,
+            "process_rss_untrimmed_bytes": rss_untrimmed,
             "process_peak_rss_bytes": proc_status("VmHWM:"),
         }));
         drop(index);
