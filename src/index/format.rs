@@ -198,7 +198,7 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Index, IndexError> {
         for spec in &config.fields {
             vectors.push(match r.u8()? {
                 0 => None,
-                1 => Some(r.f32s(spec.dim)?),
+                1 => Some(r.f32s(spec.dim)?.into()),
                 _ => return Err(IndexError::Corrupt("bad vector flag".into())),
             });
         }

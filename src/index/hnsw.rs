@@ -83,6 +83,38 @@ impl RowSet {
     }
 }
 
+/// The int8 codes of one point: a slice of a buffer shared by the points of a segment
+/// (points loaded from a file own theirs).
+#[derive(Debug, Clone)]
+pub(crate) struct Codes {
+    buf: Arc<[i8]>,
+    /// Position of the point in `buf`, in points.
+    index: u32,
+    /// Number of codes (the dimension).
+    len: u32,
+}
+
+impl Codes {
+    /// Codes owned by one point.
+    fn own(codes: Arc<[i8]>) -> Self {
+        Self {
+            len: codes.len() as u32,
+            index: 0,
+            buf: codes,
+        }
+    }
+}
+
+impl std::ops::Deref for Codes {
+    type Target = [i8];
+    fn deref(&self) -> &[i8] {
+        let start = self.index as usize * self.len as usize;
+        self.buf
+            .get(start..start + self.len as usize)
+            .unwrap_or_default()
+    }
+}
+
 /// What a point stored as int8 codes needs for distances between codes.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct CodeTerms {
@@ -112,7 +144,7 @@ pub(crate) enum GraphPoint {
     Int8 {
         row: u32,
         metric: Metric,
-        codes: Arc<[i8]>,
+        codes: Codes,
         full: Arc<[f16]>,
         x: CodeTerms,
         /// `|full|²` (not stored on disk).
@@ -122,7 +154,7 @@ pub(crate) enum GraphPoint {
     Int8Only {
         row: u32,
         metric: Metric,
-        codes: Arc<[i8]>,
+        codes: Codes,
         x: CodeTerms,
         /// Length of the original vector for cosine (codes hold the unit vector), else 1.
         norm: f32,
@@ -336,7 +368,7 @@ fn parse_point(bytes: &[u8]) -> Result<GraphPoint, IndexError> {
         }
         1 => {
             let x_sq = r.f32()?;
-            let codes = r.take(dim)?.iter().map(|&b| b as i8).collect();
+            let codes = Codes::own(r.take(dim)?.iter().map(|&b| b as i8).collect());
             let full = r
                 .take(dim * 2)?
                 .chunks_exact(2)
@@ -363,7 +395,7 @@ fn parse_point(bytes: &[u8]) -> Result<GraphPoint, IndexError> {
             GraphPoint::Int8Only {
                 row,
                 metric,
-                codes: r.take(dim)?.iter().map(|&b| b as i8).collect(),
+                codes: Codes::own(r.take(dim)?.iter().map(|&b| b as i8).collect()),
                 x: terms(x_sq),
                 norm,
             }
@@ -440,24 +472,41 @@ impl SealedField {
             let prepared = vectors.clone().map(|(_, v)| quant::prepare(metric, v));
             QuantParams::learn(spec.dim, prepared)
         });
-        let step = quant.as_ref().map_or(0.0, QuantParams::step);
+        let Some(q) = &quant else {
+            let points = vectors
+                .map(|(row, v)| GraphPoint::F32 {
+                    row,
+                    metric,
+                    v: v.into(),
+                    sq: distance::sq_norm(VecRef::F32(v)),
+                })
+                .collect();
+            return (None, points);
+        };
+        // All codes of the segment in one buffer: no per-point allocation, and no small
+        // long-lived blocks left scattered between the freed f32 rows.
+        let step = q.step();
+        let mut store = Vec::new();
+        let mut terms = Vec::new();
+        for (_, v) in vectors.clone() {
+            let (codes, sq) = q.encode(&quant::prepare(metric, v));
+            terms.push(CodeTerms {
+                sq,
+                term: q.point_term(&codes),
+                step,
+            });
+            store.extend_from_slice(&codes);
+        }
+        let buf: Arc<[i8]> = store.into();
         let points: Vec<GraphPoint> = vectors
-            .map(|(row, v)| {
-                let Some(q) = &quant else {
-                    return GraphPoint::F32 {
-                        row,
-                        metric,
-                        v: v.into(),
-                        sq: distance::sq_norm(VecRef::F32(v)),
-                    };
+            .zip(terms)
+            .enumerate()
+            .map(|(i, ((row, v), x))| {
+                let codes = Codes {
+                    buf: Arc::clone(&buf),
+                    index: i as u32,
+                    len: spec.dim as u32,
                 };
-                let (codes, sq) = q.encode(&quant::prepare(metric, v));
-                let x = CodeTerms {
-                    sq,
-                    term: q.point_term(&codes),
-                    step,
-                };
-                let codes: Arc<[i8]> = codes.into();
                 if spec.storage == Storage::Int8Only {
                     let norm = match metric {
                         Metric::Cosine => distance::sq_norm(VecRef::F32(v)).sqrt(),

@@ -115,7 +115,7 @@ impl Index {
         let mut vectors = vec![None; self.config.fields.len()];
         for (name, v) in item.vectors {
             let f = self.config.field_index(&name)?;
-            vectors[f] = Some(v);
+            vectors[f] = Some(v.into());
         }
         self.delete(&item.id);
         let seq = self.next_seq;

@@ -172,12 +172,19 @@ fn config_validation() {
 #[test]
 fn config_json_defaults() {
     let c: IndexConfig = serde_json::from_value(json!({
-        "fields": [{"name": "img", "dim": 3, "metric": "l2"}, {"name": "txt", "dim": 2, "metric": "cosine", "storage": "int8"}]
+        "fields": [{"name": "img", "dim": 3, "metric": "l2"}, {"name": "txt", "dim": 2, "metric": "cosine", "storage": "int8"},
+                   {"name": "codes", "dim": 2, "metric": "dot", "storage": "int8_only"}]
     }))
     .unwrap();
     assert_eq!(c.fields[0].storage, Storage::F32);
     assert_eq!(c.fields[1].storage, Storage::Int8);
+    assert_eq!(c.fields[2].storage, Storage::Int8Only);
+    assert_eq!(
+        serde_json::to_value(Storage::Int8Only).unwrap(),
+        json!("int8_only")
+    );
     assert_eq!(c.hnsw, HnswParams::default());
+    assert!(c.hnsw.heuristic);
     assert_eq!(c.seal_threshold, 4096);
     let q: Query =
         serde_json::from_value(json!({"vectors": [{"field": "img", "vector": [1, 2, 3]}], "k": 3}))
@@ -863,6 +870,43 @@ fn format_round_trip() {
     upsert_n(&mut loaded, &mut Rng(8), 100..130);
     loaded.maintain();
     assert_eq!(loaded.len(), index.len() + 30);
+}
+
+#[test]
+fn format_reads_version_1_files() {
+    // Version 2 only added `int8_only` points: a file without them, stamped version 1
+    // (header checksum fixed up), is what version 1 wrote and must load unchanged.
+    let mut index = Index::new(config(
+        vec![
+            field("v", 4, Metric::L2, Storage::F32),
+            field("w", 3, Metric::Cosine, Storage::Int8),
+        ],
+        20,
+    ))
+    .unwrap();
+    let mut rng = Rng(6);
+    for i in 0..50 {
+        let vectors = [("v", rng.vector(4)), ("w", rng.vector(3))];
+        index
+            .upsert(item(&format!("{i:05}"), &vectors, json!({"i": i})))
+            .unwrap();
+    }
+    index.maintain();
+    let mut bytes = index.to_bytes();
+    bytes[4..8].copy_from_slice(&1u32.to_le_bytes());
+    let count = u32::from_le_bytes(bytes[8..12].try_into().unwrap()) as usize;
+    let header = 12 + count * 16;
+    let crc = crc32fast::hash(&bytes[..header]);
+    bytes[header..header + 4].copy_from_slice(&crc.to_le_bytes());
+    let loaded = Index::from_bytes(&bytes).unwrap();
+    let mut q = query("v", rng.vector(4), 5);
+    q.vectors.push(FieldQuery {
+        field: "w".into(),
+        vector: rng.vector(3),
+        weight: 1.0,
+    });
+    assert_eq!(loaded.search(&q).unwrap(), index.search(&q).unwrap());
+    assert_eq!(loaded.get("00007"), index.get("00007"));
 }
 
 /// (offset, length) of each section body, parsed from the table.
