@@ -9,7 +9,7 @@ export class SimilError extends Error {
 export type Metric = 'cosine' | 'dot' | 'l2';
 
 /** How sealed vectors of a field are kept (see `FieldSpec.storage`). */
-export type Storage = 'f32' | 'int8' | 'int8_only';
+export type VectorStorage = 'f32' | 'int8' | 'int8_only';
 
 /** One vector field of a collection. */
 export interface FieldSpec {
@@ -21,7 +21,7 @@ export interface FieldSpec {
    * rescore `numCandidates`. "int8_only": the int8 codes alone (about a quarter of f32's
    * memory); scores and `get()` use the vectors decoded from the codes (approximate).
    */
-  storage?: Storage;
+  storage?: VectorStorage;
 }
 
 /** What a collection holds and how its HNSW graphs are built. */
@@ -94,7 +94,7 @@ export class Collection {
   stats(): Promise<{
     items: number;
     segments: { kind: 'mutable' | 'sealed'; rows: number; live: number }[];
-    fields: { name: string; storage: Storage; bytes_per_vector: number }[];
+    fields: { name: string; storage: VectorStorage; bytes_per_vector: number }[];
   }>;
   /** The collection as bytes (versioned, checksummed). */
   save(): Promise<Uint8Array>;
