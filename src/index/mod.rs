@@ -74,7 +74,7 @@ fn check_vector(spec: &FieldSpec, v: &[f32]) -> Result<(), IndexError> {
     }
     let limit = match spec.storage {
         Storage::F32 => f32::MAX,
-        Storage::Int8 => half::f16::MAX.to_f32(),
+        Storage::Int8 | Storage::Int8Only => half::f16::MAX.to_f32(),
     };
     match v.iter().position(|x| !x.is_finite() || x.abs() > limit) {
         None => Ok(()),
@@ -82,7 +82,7 @@ fn check_vector(spec: &FieldSpec, v: &[f32]) -> Result<(), IndexError> {
             field: spec.name.clone(),
             position,
             reason: if v[position].is_finite() {
-                "int8 fields keep f16 vectors, whose magnitude is at most 65504"
+                "int8 fields take values of magnitude at most 65504 (the f16 range)"
             } else {
                 "vectors must not contain NaN or infinity"
             },
@@ -117,7 +117,7 @@ impl Index {
         let mut vectors = vec![None; self.config.fields.len()];
         for (name, v) in item.vectors {
             let f = self.config.field_index(&name)?;
-            vectors[f] = Some(v);
+            vectors[f] = Some(v.into());
         }
         self.delete(&item.id);
         let seq = self.next_seq;
@@ -182,8 +182,9 @@ impl Index {
         }
     }
 
-    /// The current version of item `id`. Vectors of sealed int8 fields come
-    /// back at f16 precision.
+    /// The current version of item `id`. Vectors of sealed `int8` fields come
+    /// back at f16 precision, those of sealed `int8_only` fields decoded from
+    /// their codes.
     pub fn get(&self, id: &str) -> Option<Item> {
         let loc = self.locations.get(id)?;
         let seg = self.segment_of(loc)?;

@@ -1,8 +1,15 @@
-//! Scalar int8 quantization with per-dimension offset and scale.
+//! Scalar int8 quantization with per-dimension offsets and one step per segment.
 //!
-//! A vector `x` is stored as codes `c` with `x ≈ o + s ∘ c`, `c ∈ [-127, 127]`,
-//! where `o` and `s` are learnt per segment from the min/max of each dimension.
+//! A vector `x` is stored as codes `c` with `x ≈ o + s·c`, `c ∈ [-127, 127]`,
+//! where the offsets `o` (midpoints) are learnt per segment and dimension from
+//! the min/max, and the step `s` is the widest dimension's range over 254.
 //! For cosine the normalized vector is quantized.
+//!
+//! One shared step makes point–point products integer dot products (graph
+//! construction): `x̂·ŷ = a(x) + a(y) + s²·(c·d)` with the per-point term
+//! `a(x) = s·(o·c) + |o|²/2`. Files written before the step was shared carry a
+//! per-dimension `scale`; they load and search alike (the query pass folds any
+//! per-dimension scales), and their graphs are never rebuilt from the codes.
 //!
 //! Queries fold the per-dimension scales into themselves: with `u = q ∘ s`
 //! quantized once as `u ≈ t·d`, `q·x ≈ q·o + t·(d·c)`, so the inner loop of the
@@ -15,7 +22,8 @@ use super::Metric;
 pub(crate) struct QuantParams {
     /// Midpoint of each dimension.
     pub offset: Vec<f32>,
-    /// Step of one code unit per dimension (0 for a constant dimension).
+    /// Step of one code unit per dimension: the same for every dimension in
+    /// segments built by this version.
     pub scale: Vec<f32>,
 }
 
@@ -30,28 +38,51 @@ pub(crate) fn prepare(metric: Metric, v: &[f32]) -> Vec<f32> {
 }
 
 impl QuantParams {
-    /// Learns offsets and scales from already [`prepare`]d vectors of dimension `dim`.
-    pub(crate) fn learn<'a>(dim: usize, vectors: impl Iterator<Item = &'a [f32]>) -> Self {
+    /// Learns offsets and the shared step from already [`prepare`]d vectors of dimension `dim`.
+    pub(crate) fn learn<V: AsRef<[f32]>>(dim: usize, vectors: impl Iterator<Item = V>) -> Self {
         let mut lo = vec![f32::INFINITY; dim];
         let mut hi = vec![f32::NEG_INFINITY; dim];
         for v in vectors {
-            for (j, &x) in v.iter().enumerate() {
+            for (j, &x) in v.as_ref().iter().enumerate() {
                 lo[j] = lo[j].min(x);
                 hi[j] = hi[j].max(x);
             }
         }
-        let (offset, scale) = lo
+        let mut step = 0.0f32;
+        let offset = lo
             .iter()
             .zip(&hi)
             .map(|(&l, &h)| {
                 if l.is_finite() && h.is_finite() {
-                    ((l + h) / 2.0, (h - l) / 254.0)
+                    step = step.max((h - l) / 254.0);
+                    l / 2.0 + h / 2.0
                 } else {
-                    (0.0, 0.0)
+                    0.0
                 }
             })
-            .unzip();
-        Self { offset, scale }
+            .collect();
+        Self {
+            offset,
+            scale: vec![step; dim],
+        }
+    }
+
+    /// The shared step (the largest per-dimension one, for files with several).
+    pub(crate) fn step(&self) -> f32 {
+        self.scale.iter().fold(0.0, |m, &s| m.max(s))
+    }
+
+    /// The per-point term `a = s·(o·c) + |o|²/2` of codes `c`, so that decoded
+    /// vectors multiply as `a(x) + a(y) + s²·(c·d)`.
+    pub(crate) fn point_term(&self, codes: &[i8]) -> f32 {
+        let oc: f32 = self
+            .offset
+            .iter()
+            .zip(codes)
+            .map(|(&o, &c)| o * f32::from(c))
+            .sum();
+        let oo: f32 = self.offset.iter().map(|o| o * o).sum();
+        self.step() * oc + oo / 2.0
     }
 
     /// Encodes a [`prepare`]d vector; returns the codes and `|x̂|²` of the decoded vector.

@@ -1,5 +1,7 @@
 //! Segments: the mutable brute-force segment and immutable HNSW-backed ones.
 
+use std::sync::Arc;
+
 use serde_json::Value;
 
 use super::config::{FieldSpec, HnswParams};
@@ -18,7 +20,8 @@ pub(crate) struct Row {
     /// Unique, increasing per upsert: tells a row from a later version of the same id.
     pub seq: u64,
     pub payload: Value,
-    pub vectors: Vec<Option<Vec<f32>>>,
+    /// Shared, so that the copy a [`super::MaintenanceJob`] takes costs no vector memory.
+    pub vectors: Vec<Option<Arc<[f32]>>>,
 }
 
 /// A validated query, resolved against the configuration.
@@ -223,7 +226,7 @@ impl SealedSegment {
             seq: self.seqs[row as usize],
             payload: self.payloads[row as usize].clone(),
             vectors: (0..self.fields.len())
-                .map(|f| self.vector(f, row).map(VecRef::to_vec))
+                .map(|f| self.vector(f, row).map(|v| v.to_vec().into()))
                 .collect(),
         })
     }

@@ -173,12 +173,19 @@ fn config_validation() {
 #[test]
 fn config_json_defaults() {
     let c: IndexConfig = serde_json::from_value(json!({
-        "fields": [{"name": "img", "dim": 3, "metric": "l2"}, {"name": "txt", "dim": 2, "metric": "cosine", "storage": "int8"}]
+        "fields": [{"name": "img", "dim": 3, "metric": "l2"}, {"name": "txt", "dim": 2, "metric": "cosine", "storage": "int8"},
+                   {"name": "codes", "dim": 2, "metric": "dot", "storage": "int8_only"}]
     }))
     .unwrap();
     assert_eq!(c.fields[0].storage, Storage::F32);
     assert_eq!(c.fields[1].storage, Storage::Int8);
+    assert_eq!(c.fields[2].storage, Storage::Int8Only);
+    assert_eq!(
+        serde_json::to_value(Storage::Int8Only).unwrap(),
+        json!("int8_only")
+    );
     assert_eq!(c.hnsw, HnswParams::default());
+    assert!(c.hnsw.heuristic);
     assert_eq!(c.seal_threshold, 4096);
     let q: Query =
         serde_json::from_value(json!({"vectors": [{"field": "img", "vector": [1, 2, 3]}], "k": 3}))
@@ -662,6 +669,50 @@ fn ef_search_changes_without_a_rebuild_and_persists() {
     );
 }
 
+#[test]
+fn recall_int8_only() {
+    let r = measure_recall(Storage::Int8Only);
+    eprintln!("recall@10 int8_only: {r}");
+    assert!(r >= 0.95, "recall@10 = {r}");
+}
+
+#[test]
+fn code_distances_match_decoded_vectors() {
+    // Graph construction compares int8 points by their codes; the result must be the
+    // distance between the decoded vectors, for every metric.
+    let mut rng = Rng(21);
+    for metric in [Metric::Cosine, Metric::Dot, Metric::L2] {
+        for storage in [Storage::Int8, Storage::Int8Only] {
+            let data: Vec<Vec<f32>> = (0..40).map(|_| rng.vector(37)).collect();
+            let spec = field("v", 37, metric, storage);
+            let rows = data
+                .iter()
+                .enumerate()
+                .map(|(i, v)| (i as u32, v.as_slice()));
+            let (quant, points) = super::hnsw::SealedField::build_points(&spec, rows);
+            let quant = quant.unwrap();
+            let decode = |p: &super::hnsw::GraphPoint| -> Vec<f32> {
+                let (codes, _) = p.codes().unwrap();
+                let parts = quant.offset.iter().zip(&quant.scale);
+                codes
+                    .iter()
+                    .zip(parts)
+                    .map(|(&c, (&o, &s))| o + s * f32::from(c))
+                    .collect()
+            };
+            for (a, b) in points.iter().zip(points.iter().skip(1)) {
+                let got = instant_distance::Point::distance(a, b);
+                let (x, y) = (decode(a), decode(b));
+                let want = super::distance::distance(metric, VecRef::F32(&x), VecRef::F32(&y));
+                assert!(
+                    (got - want).abs() <= 1e-4 * (1.0 + want.abs()),
+                    "{metric:?} {storage:?}: {got} vs {want}"
+                );
+            }
+        }
+    }
+}
+
 // ---------------------------------------------------------------- maintenance
 
 fn small_index(seal_threshold: usize) -> Index {
@@ -669,6 +720,7 @@ fn small_index(seal_threshold: usize) -> Index {
         vec![
             field("v", 4, Metric::L2, Storage::F32),
             field("w", 3, Metric::Cosine, Storage::Int8),
+            field("x", 5, Metric::Dot, Storage::Int8Only),
         ],
         seal_threshold,
     ))
@@ -680,6 +732,9 @@ fn upsert_n(index: &mut Index, rng: &mut Rng, range: std::ops::Range<usize>) {
         let mut vectors = vec![("v", rng.vector(4))];
         if i % 3 != 0 {
             vectors.push(("w", rng.vector(3)));
+        }
+        if i % 2 == 0 {
+            vectors.push(("x", rng.vector(5)));
         }
         index
             .upsert(item(&format!("{i:05}"), &vectors, json!({"i": i})))
@@ -738,6 +793,7 @@ fn seal_and_merge_tiers() {
     let stats = index.stats();
     assert_eq!(stats.fields[0].bytes_per_vector, 16);
     assert_eq!(stats.fields[1].bytes_per_vector, 3 * 3 + 4);
+    assert_eq!(stats.fields[2].bytes_per_vector, 5 + 8);
 }
 
 #[test]
@@ -745,6 +801,7 @@ fn apply_respects_writes_made_while_building() {
     let mut index = small_index(10);
     let mut rng = Rng(2);
     upsert_n(&mut index, &mut rng, 0..12);
+    let original = index.get("00004").unwrap().vectors;
     let job = index.plan_maintenance().unwrap();
     // Writes during the build: a delete, a replacement, a new item.
     index.delete("00001");
@@ -769,10 +826,15 @@ fn apply_respects_writes_made_while_building() {
     assert_eq!(hits, brute_force(&items, index.config(), &q));
     assert_eq!(hits[0].id, "00002");
     assert_eq!(hits.iter().filter(|h| h.id == "00002").count(), 1);
-    // Int8 vectors come back at f16 precision after sealing.
-    let before = items["00004"].vectors["w"].clone();
-    for (a, b) in index.get("00004").unwrap().vectors["w"].iter().zip(&before) {
+    // Int8 vectors come back at f16 precision after sealing, int8_only ones decoded
+    // from their codes (within half a step of the widest dimension).
+    let (before, decoded) = (&original, index.get("00004").unwrap().vectors);
+    for (a, b) in decoded["w"].iter().zip(&before["w"]) {
         assert!((a - b).abs() <= b.abs() * 1e-3);
+    }
+    assert_ne!(decoded["x"], before["x"], "int8_only keeps no exact copy");
+    for (a, b) in decoded["x"].iter().zip(&before["x"]) {
+        assert!((a - b).abs() <= 0.05, "{a} vs {b}");
     }
 }
 
@@ -816,6 +878,13 @@ fn sample_queries() -> Vec<Query> {
             weight: 0.5,
         });
         qs.push(q.clone());
+        let mut with_codes = q.clone();
+        with_codes.vectors.push(FieldQuery {
+            field: "x".into(),
+            vector: rng.vector(5),
+            weight: 0.25,
+        });
+        qs.push(with_codes);
         q.filter = Some(f(json!({"range": {"field": "i", "lt": 30}})));
         qs.push(q);
     }
@@ -844,6 +913,43 @@ fn format_round_trip() {
     upsert_n(&mut loaded, &mut Rng(8), 100..130);
     loaded.maintain();
     assert_eq!(loaded.len(), index.len() + 30);
+}
+
+#[test]
+fn format_reads_version_1_files() {
+    // Version 2 only added `int8_only` points: a file without them, stamped version 1
+    // (header checksum fixed up), is what version 1 wrote and must load unchanged.
+    let mut index = Index::new(config(
+        vec![
+            field("v", 4, Metric::L2, Storage::F32),
+            field("w", 3, Metric::Cosine, Storage::Int8),
+        ],
+        20,
+    ))
+    .unwrap();
+    let mut rng = Rng(6);
+    for i in 0..50 {
+        let vectors = [("v", rng.vector(4)), ("w", rng.vector(3))];
+        index
+            .upsert(item(&format!("{i:05}"), &vectors, json!({"i": i})))
+            .unwrap();
+    }
+    index.maintain();
+    let mut bytes = index.to_bytes();
+    bytes[4..8].copy_from_slice(&1u32.to_le_bytes());
+    let count = u32::from_le_bytes(bytes[8..12].try_into().unwrap()) as usize;
+    let header = 12 + count * 16;
+    let crc = crc32fast::hash(&bytes[..header]);
+    bytes[header..header + 4].copy_from_slice(&crc.to_le_bytes());
+    let loaded = Index::from_bytes(&bytes).unwrap();
+    let mut q = query("v", rng.vector(4), 5);
+    q.vectors.push(FieldQuery {
+        field: "w".into(),
+        vector: rng.vector(3),
+        weight: 1.0,
+    });
+    assert_eq!(loaded.search(&q).unwrap(), index.search(&q).unwrap());
+    assert_eq!(loaded.get("00007"), index.get("00007"));
 }
 
 /// (offset, length) of each section body, parsed from the table.
@@ -906,7 +1012,7 @@ fn format_rejects_bad_headers_and_lengths() {
     b[4] = 9;
     assert_eq!(
         Index::from_bytes(&b).err(),
-        Some(IndexError::UnsupportedVersion(9, 1))
+        Some(IndexError::UnsupportedVersion(9, 2))
     );
     let mut b = bytes.clone();
     b[8..12].copy_from_slice(&u32::MAX.to_le_bytes());
@@ -1013,16 +1119,17 @@ fn floats(v: &[i8]) -> Vec<f32> {
     v.iter().map(|&x| f32::from(x)).collect()
 }
 
-fn model_config() -> IndexConfig {
+fn model_config(w_storage: Storage) -> IndexConfig {
     IndexConfig {
         fields: vec![
             field("v", 3, Metric::L2, Storage::F32),
-            field("w", 3, Metric::Cosine, Storage::F32),
+            field("w", 3, Metric::Cosine, w_storage),
         ],
         hnsw: HnswParams {
             m: 16,
             ef_construction: 32,
             ef_search: 2,
+            ..HnswParams::default()
         },
         seal_threshold: 4,
         text_fields: Vec::new(),
@@ -1034,60 +1141,117 @@ proptest! {
 
     #[test]
     fn matches_brute_force_model(ops in prop::collection::vec(op(), 1..60)) {
-        let mut index = Index::new(model_config()).unwrap();
-        let mut model: BTreeMap<String, Item> = BTreeMap::new();
-        for op in ops {
-            match op {
-                Op::Upsert { id, v, w, tag } => {
-                    let mut vectors = vec![("v", floats(&v))];
-                    if let Some(w) = w {
-                        vectors.push(("w", floats(&w)));
-                    }
-                    let it = item(&format!("id{id}"), &vectors, json!({"tag": tag}));
-                    index.upsert(it.clone()).unwrap();
-                    model.insert(it.id.clone(), it);
+        check_model(ops, Storage::F32)?;
+    }
+
+    /// `int8_only` fields: the reference is brute force over the vectors as `get`
+    /// returns them, refreshed after each seal or merge re-encodes them.
+    #[test]
+    fn int8_only_matches_brute_force_model(ops in prop::collection::vec(op(), 1..60)) {
+        check_model(ops, Storage::Int8Only)?;
+    }
+}
+
+fn check_model(ops: Vec<Op>, w_storage: Storage) -> Result<(), TestCaseError> {
+    let mut index = Index::new(model_config(w_storage)).unwrap();
+    let mut model: BTreeMap<String, Item> = BTreeMap::new();
+    for op in ops {
+        match op {
+            Op::Upsert { id, v, w, tag } => {
+                let mut vectors = vec![("v", floats(&v))];
+                if let Some(w) = w {
+                    vectors.push(("w", floats(&w)));
                 }
-                Op::Delete { id } => {
-                    let id = format!("id{id}");
-                    prop_assert_eq!(index.delete(&id), model.remove(&id).is_some());
+                let it = item(&format!("id{id}"), &vectors, json!({"tag": tag}));
+                index.upsert(it.clone()).unwrap();
+                model.insert(it.id.clone(), it);
+            }
+            Op::Delete { id } => {
+                let id = format!("id{id}");
+                prop_assert_eq!(index.delete(&id), model.remove(&id).is_some());
+            }
+            Op::Maintain => {
+                // Each job (a seal or a merge) may re-encode an int8-only vector once.
+                let mut jobs = 0;
+                while let Some(job) = index.plan_maintenance() {
+                    index.apply(job.run()).unwrap();
+                    jobs += 1;
                 }
-                Op::Maintain => index.maintain(),
-                Op::Search { v, w, k, exact, tag, min_score } => {
-                    let mut q = query("v", floats(&v), k);
-                    if let Some((w, weight)) = w {
-                        q.vectors.push(FieldQuery { field: "w".into(), vector: floats(&w), weight: f32::from(weight) });
-                    }
-                    q.exact = exact;
-                    q.filter = tag.map(|t| f(json!({"eq": {"field": "tag", "value": t}})));
-                    q.min_score = min_score.map(f32::from);
-                    let hits = index.search(&q).unwrap();
-                    let truth = brute_force(&model, index.config(), &q);
-                    if exact {
-                        prop_assert_eq!(&hits, &truth);
-                    } else {
-                        prop_assert!(hits.len() <= truth.len());
-                        let mut all = q.clone();
-                        all.k = MAX_K;
-                        let everything = brute_force(&model, index.config(), &all);
-                        for h in &hits {
-                            let t = everything.iter().find(|t| t.id == h.id);
-                            prop_assert!(t.is_some(), "{} is not a valid hit", h.id);
-                            prop_assert_eq!(t.unwrap(), h);
-                        }
-                        prop_assert!(hits.windows(2).all(|p| p[0].score > p[1].score || (p[0].score == p[1].score && p[0].id < p[1].id)));
-                    }
+                for (id, it) in model.iter_mut() {
+                    let got = index.get(id).unwrap();
+                    prop_assert_eq!(&got.payload, &it.payload);
+                    prop_assert_eq!(&got.vectors["v"], &it.vectors["v"]);
+                    let (Some(a), Some(b)) = (got.vectors.get("w"), it.vectors.get("w")) else {
+                        prop_assert_eq!(got.vectors.get("w"), it.vectors.get("w"));
+                        continue;
+                    };
+                    // One re-encoding moves each value by at most half a step of the
+                    // unit vector (range ≤ 2, 254 steps), times the vector's length; one
+                    // maintenance pass may seal and then merge (several re-encodings).
+                    let norm = b.iter().map(|x| x * x).sum::<f32>().sqrt();
+                    let tolerance = jobs.max(1) as f32 * norm / 200.0 + 1e-6;
+                    prop_assert!(
+                        a.iter().zip(b).all(|(x, y)| (x - y).abs() <= tolerance),
+                        "{:?} vs {:?}",
+                        a,
+                        b
+                    );
+                    *it = got;
                 }
             }
-            prop_assert_eq!(index.len(), model.len());
+            Op::Search {
+                v,
+                w,
+                k,
+                exact,
+                tag,
+                min_score,
+            } => {
+                let mut q = query("v", floats(&v), k);
+                if let Some((w, weight)) = w {
+                    q.vectors.push(FieldQuery {
+                        field: "w".into(),
+                        vector: floats(&w),
+                        weight: f32::from(weight),
+                    });
+                }
+                q.exact = exact;
+                q.filter = tag.map(|t| f(json!({"eq": {"field": "tag", "value": t}})));
+                q.min_score = min_score.map(f32::from);
+                let hits = index.search(&q).unwrap();
+                let truth = brute_force(&model, index.config(), &q);
+                if exact {
+                    prop_assert_eq!(&hits, &truth);
+                } else {
+                    prop_assert!(hits.len() <= truth.len());
+                    let mut all = q.clone();
+                    all.k = MAX_K;
+                    let everything = brute_force(&model, index.config(), &all);
+                    for h in &hits {
+                        let t = everything.iter().find(|t| t.id == h.id);
+                        prop_assert!(t.is_some(), "{} is not a valid hit", h.id);
+                        prop_assert_eq!(t.unwrap(), h);
+                    }
+                    prop_assert!(hits.windows(2).all(|p| p[0].score > p[1].score
+                        || (p[0].score == p[1].score && p[0].id < p[1].id)));
+                }
+            }
         }
-        for (id, it) in &model {
-            prop_assert_eq!(index.get(id), Some(it.clone()));
-        }
-        let loaded = Index::from_bytes(&index.to_bytes()).unwrap();
-        let mut q = query("v", vec![0.0, 1.0, 0.0], 10);
-        q.exact = true;
-        prop_assert_eq!(loaded.search(&q).unwrap(), index.search(&q).unwrap());
+        prop_assert_eq!(index.len(), model.len());
     }
+    for (id, it) in &model {
+        prop_assert_eq!(index.get(id), Some(it.clone()));
+    }
+    let loaded = Index::from_bytes(&index.to_bytes()).unwrap();
+    let mut q = query("v", vec![0.0, 1.0, 0.0], 10);
+    q.exact = true;
+    q.vectors.push(FieldQuery {
+        field: "w".into(),
+        vector: vec![1.0, -1.0, 2.0],
+        weight: 0.5,
+    });
+    prop_assert_eq!(loaded.search(&q).unwrap(), index.search(&q).unwrap());
+    Ok(())
 }
 
 fn sample_bytes() -> &'static [u8] {
