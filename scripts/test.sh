@@ -17,5 +17,11 @@ cargo clippy --target wasm32-unknown-unknown --lib -- -D warnings
 step "cargo test (native)"
 cargo test
 build_web
+# The shipped wasm's size budget (issue 7): 3 MB gzipped, weights not counted.
+wasm_gz=$(gzip -9 -c pkg/wasm/simil_bg.wasm | wc -c)
+if [ "$wasm_gz" -gt 3000000 ]; then
+  echo "pkg/wasm/simil_bg.wasm is $wasm_gz bytes gzipped: over the 3,000,000-byte budget" >&2
+  exit 1
+fi
 step "browser tests (headless Chromium)"
 node --test --test-concurrency=1 tests/browser/
