@@ -98,6 +98,8 @@ export class Collection {
   add(items: Item[], options?: CallOptions): Promise<number>;
   delete(ids: string | string[]): Promise<number>;
   search(query: Query, options?: CallOptions): Promise<Hit[]>;
+  /** Sets the HNSW beam width `ef_search` (recall against speed) without rebuilding the graphs; saved with the collection. */
+  setEfSearch(ef: number): Promise<void>;
   count(): Promise<number>;
   get(id: string): Promise<Item | null>;
   stats(): Promise<{

@@ -127,6 +127,14 @@ export class Collection {
     return this.channel.call('search', [this.name, normalised], options);
   }
 
+  /**
+   * Sets the HNSW beam width `ef_search` (higher: slower, finds more of the true neighbours)
+   * for the existing graphs and later ones, without rebuilding; it is saved with the collection.
+   */
+  setEfSearch(ef) {
+    return this.channel.call('setEfSearch', [this.name, ef]);
+  }
+
   /** The number of items. */
   count() {
     return this.channel.call('count', [this.name]);

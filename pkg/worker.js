@@ -113,6 +113,7 @@ const methods = {
   add: collectionCall('add'),
   delete: collectionCall('delete'),
   search: collectionCall('search'),
+  setEfSearch: collectionCall('setEfSearch'),
   count: collectionCall('count'),
   get: collectionCall('get'),
   stats: collectionCall('stats'),

@@ -71,10 +71,14 @@ test('filters, sealing, int8, save/load and corruption behave in the worker', as
     const truncated = await capture(simil.loadCollection('bad', bytes.slice(0, bytes.length - 7)));
     const missingBad = await capture(simil.loadCollection('bad', new Uint8Array(0)).then(() => null));
     const badFilter = await capture(c.search(query(0, { filter: { like: { field: 'label' } } })));
+    const badEf = await capture(c.setEfSearch(0));
+    await c.setEfSearch(24);
+    const ef = (await c.config()).hnsw.ef_search;
+    const afterEf = (await c.search(query(10))).map((h) => h.id);
     simil.terminate();
     return {
       n, stats, exact, approx, approxInt8, filtered, notOdd, minScore, afterDelete, replaced,
-      same, corrupt, truncated, missingBad, badFilter, bytes: bytes.length,
+      same, corrupt, truncated, missingBad, badFilter, bytes: bytes.length, badEf, ef, afterEf,
     };
   }, digits);
 
@@ -99,6 +103,10 @@ test('filters, sealing, int8, save/load and corruption behave in the worker', as
   }
   assert.equal(r.corrupt.code, 'index');
   assert.match(r.badFilter.message, /invalid query/);
+  assert.equal(r.badEf?.code, 'index', 'ef_search 0 is out of range');
+  assert.equal(r.ef, 24);
+  assert.equal(r.afterEf.length, 10);
+  assert.ok(r.afterEf.includes('d10'), 'a narrower beam still finds the query item itself');
   assert.deepEqual(errors, []);
   await page.close();
 });
