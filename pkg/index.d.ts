@@ -102,6 +102,8 @@ export class Collection {
   setEfSearch(ef: number): Promise<void>;
   count(): Promise<number>;
   get(id: string): Promise<Item | null>;
+  /** The configuration: fields, HNSW parameters, seal threshold and text fields. */
+  config(): Promise<Required<CollectionConfig>>;
   stats(): Promise<{
     items: number;
     segments: { kind: 'mutable' | 'sealed'; rows: number; live: number }[];

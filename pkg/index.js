@@ -145,6 +145,11 @@ export class Collection {
     return this.channel.call('get', [this.name, String(id)]);
   }
 
+  /** The configuration: `{ fields, hnsw, seal_threshold, text_fields }`. */
+  config() {
+    return this.channel.call('config', [this.name]);
+  }
+
   /** `{ items, segments, fields }`: counts, segment kinds and bytes per vector. */
   stats() {
     return this.channel.call('stats', [this.name]);
