@@ -5,6 +5,7 @@
 pub mod augment;
 pub mod loss;
 pub mod models;
+pub mod recipe;
 pub mod retrieval;
 pub mod sampler;
 pub mod trainer;
@@ -12,8 +13,9 @@ pub mod trainer;
 pub use augment::Augment;
 pub use loss::{Distance, Loss, Mining};
 pub use models::{HeadConfig, MetricHead, MetricModel, SmallCnn};
+pub use recipe::HeadTrainingOptions;
 pub use sampler::BalancedSampler;
-pub use trainer::{Progress, SelfSupervised, TrainConfig, TrainReport, TrainSet, train};
+pub use trainer::{Progress, SelfSupervised, TrainConfig, TrainReport, TrainSet, Trainer, train};
 
 /// Failures of training.
 #[derive(Debug, thiserror::Error)]

@@ -4,7 +4,7 @@
 //! same seed gives the same loss curve.
 
 use burn::optim::decay::WeightDecayConfig;
-use burn::optim::{AdamConfig, GradientsParams};
+use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -115,46 +115,131 @@ pub async fn train<M: MetricModel>(
     mut on_progress: impl FnMut(Progress),
     cancelled: impl Fn() -> bool,
 ) -> Result<(M, TrainReport), TrainError> {
-    check_set(&set, model.input_dim())?;
-    let mut sampler = BalancedSampler::new(
-        set.labels,
-        config.classes_per_batch,
-        config.examples_per_class,
-        config.seed,
-    )?;
-    let mut rng = ChaCha8Rng::seed_from_u64(config.seed ^ 0x5eed_a06e);
-    let ssl = config
-        .self_supervised
-        .filter(|s| s.weight > 0.0 && s.batch >= 2 && set.unlabelled.len() >= 2 * set.dim);
-    let mut adam = AdamConfig::new();
-    if config.weight_decay > 0.0 {
-        adam = adam.with_weight_decay(Some(WeightDecayConfig::new(config.weight_decay)));
-    }
-    let mut optimizer = adam.init();
-    let mut model = model.train();
-    let start = web_time::Instant::now();
-    let mut losses = Vec::with_capacity(config.steps);
-    for step in 0..config.steps {
+    let mut trainer = Trainer::new(model, set, config, device)?;
+    while !trainer.is_finished() {
         if cancelled() {
-            return Err(TrainError::Cancelled { step });
+            return Err(TrainError::Cancelled {
+                step: trainer.steps_done(),
+            });
         }
-        let batch = sampler.next_batch();
+        on_progress(trainer.step().await?);
+    }
+    Ok(trainer.finish())
+}
+
+/// The rows a [`Trainer`] owns (a copy of its [`TrainSet`]).
+struct OwnedSet {
+    inputs: Vec<f32>,
+    labels: Vec<u32>,
+    unlabelled: Vec<f32>,
+    dim: usize,
+    augment: Option<Augment>,
+}
+
+/// A training run taken one step at a time, so a caller (the browser's worker) can report
+/// progress, answer other calls and honour a cancel between steps. Dropping it cancels the
+/// run; the model it was given is never changed.
+pub struct Trainer<M: MetricModel> {
+    model: M,
+    optimizer: ModuleOptimizer,
+    sampler: BalancedSampler,
+    rng: ChaCha8Rng,
+    ssl: Option<SelfSupervised>,
+    config: TrainConfig,
+    set: OwnedSet,
+    device: Device,
+    losses: Vec<f32>,
+    start: web_time::Instant,
+}
+
+impl<M: MetricModel> Trainer<M> {
+    /// Prepares a run of `config.steps` steps of `model` (on `device`, which must have
+    /// autodiff enabled) over a copy of `set`; checks shapes and the sampler's needs first.
+    pub fn new(
+        model: M,
+        set: TrainSet<'_>,
+        config: &TrainConfig,
+        device: &Device,
+    ) -> Result<Self, TrainError> {
+        check_set(&set, model.input_dim())?;
+        let sampler = BalancedSampler::new(
+            set.labels,
+            config.classes_per_batch,
+            config.examples_per_class,
+            config.seed,
+        )?;
+        let ssl = config
+            .self_supervised
+            .filter(|s| s.weight > 0.0 && s.batch >= 2 && set.unlabelled.len() >= 2 * set.dim);
+        let mut adam = AdamConfig::new();
+        if config.weight_decay > 0.0 {
+            adam = adam.with_weight_decay(Some(WeightDecayConfig::new(config.weight_decay)));
+        }
+        Ok(Trainer {
+            model: model.train(),
+            optimizer: adam.init(),
+            sampler,
+            rng: ChaCha8Rng::seed_from_u64(config.seed ^ 0x5eed_a06e),
+            ssl,
+            config: config.clone(),
+            set: OwnedSet {
+                inputs: set.inputs.to_vec(),
+                labels: set.labels.to_vec(),
+                unlabelled: set.unlabelled.to_vec(),
+                dim: set.dim,
+                augment: set.augment,
+            },
+            device: device.clone(),
+            losses: Vec::with_capacity(config.steps),
+            start: web_time::Instant::now(),
+        })
+    }
+
+    /// Steps done so far.
+    pub fn steps_done(&self) -> usize {
+        self.losses.len()
+    }
+
+    /// Whether every planned step is done.
+    pub fn is_finished(&self) -> bool {
+        self.losses.len() >= self.config.steps
+    }
+
+    /// The loss of each step done so far.
+    pub fn losses(&self) -> &[f32] {
+        &self.losses
+    }
+
+    /// Runs one optimiser step: a class-balanced batch through the supervised loss (plus the
+    /// self-supervised term), backward, Adam. Errors when the run is finished or diverges.
+    pub async fn step(&mut self) -> Result<Progress, TrainError> {
+        let step = self.losses.len();
+        if self.is_finished() {
+            return Err(TrainError::Config(format!(
+                "the run is finished: all {} steps are done",
+                self.config.steps
+            )));
+        }
+        let (set, device, config) = (&self.set, &self.device, &self.config);
+        let batch = self.sampler.next_batch();
         let labels: Vec<u32> = batch.iter().map(|&i| set.labels[i]).collect();
-        let rows = gather_rows(set.inputs, set.dim, &batch, set.augment.as_ref(), &mut rng);
+        let augment = set.augment.as_ref();
+        let rows = gather_rows(&set.inputs, set.dim, &batch, augment, &mut self.rng);
         let x = Tensor::<2>::from_data(TensorData::new(rows, [batch.len(), set.dim]), device);
-        let mut total = loss::compute(&config.loss, config.distance, model.embed(x), &labels)?;
-        if let Some(ssl) = ssl {
+        let mut total = loss::compute(&config.loss, config.distance, self.model.embed(x), &labels)?;
+        if let Some(ssl) = self.ssl {
             let count = set.unlabelled.len() / set.dim;
-            let picks = rand::seq::index::sample(&mut rng, count, ssl.batch.min(count)).into_vec();
+            let picks =
+                rand::seq::index::sample(&mut self.rng, count, ssl.batch.min(count)).into_vec();
             let views: Vec<usize> = picks.iter().flat_map(|&i| [i, i]).collect();
             let pair_labels: Vec<u32> = (0..picks.len() as u32).flat_map(|i| [i, i]).collect();
-            let augment = set.augment.as_ref();
-            let rows = gather_rows(set.unlabelled, set.dim, &views, augment, &mut rng);
+            let rows = gather_rows(&set.unlabelled, set.dim, &views, augment, &mut self.rng);
             let x = Tensor::<2>::from_data(TensorData::new(rows, [views.len(), set.dim]), device);
             let nt_xent = Loss::SupervisedContrastive {
                 temperature: ssl.temperature,
             };
-            let term = loss::compute(&nt_xent, Distance::Cosine, model.embed(x), &pair_labels)?;
+            let embedded = self.model.embed(x);
+            let term = loss::compute(&nt_xent, Distance::Cosine, embedded, &pair_labels)?;
             total = total + term.mul_scalar(ssl.weight);
         }
         let value = total
@@ -168,21 +253,31 @@ pub async fn train<M: MetricModel>(
         if !value.is_finite() {
             return Err(TrainError::Diverged { step });
         }
-        let grads = GradientsParams::from_grads(total.backward(), &model);
-        model = optimizer.step(config.learning_rate_at(step), model, grads);
-        losses.push(value);
-        on_progress(Progress {
+        let grads = GradientsParams::from_grads(total.backward(), &self.model);
+        let lr = config.learning_rate_at(step);
+        self.model = self.optimizer.step(lr, self.model.clone(), grads);
+        self.losses.push(value);
+        Ok(Progress {
             step: step + 1,
             steps: config.steps,
             loss: value,
-            elapsed_s: start.elapsed().as_secs_f64(),
-        });
+            elapsed_s: self.start.elapsed().as_secs_f64(),
+        })
     }
-    let report = TrainReport {
-        losses,
-        elapsed_s: start.elapsed().as_secs_f64(),
-    };
-    Ok((model.valid(), report))
+
+    /// The model as trained so far, for inference (without autodiff).
+    pub fn model(&self) -> M {
+        self.model.valid()
+    }
+
+    /// Ends the run: the trained model for inference and the loss curve.
+    pub fn finish(self) -> (M, TrainReport) {
+        let report = TrainReport {
+            losses: self.losses,
+            elapsed_s: self.start.elapsed().as_secs_f64(),
+        };
+        (self.model.valid(), report)
+    }
 }
 
 fn check_set(set: &TrainSet<'_>, model_dim: usize) -> Result<(), TrainError> {
