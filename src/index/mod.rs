@@ -36,6 +36,8 @@ pub use maintenance::{BuiltSegment, MaintenanceJob};
 pub use types::{FieldQuery, FieldStats, Hit, IndexStats, Item, Query, SegmentKind, SegmentStats};
 
 use config::check_range;
+/// The SIMD dot product the index scores with, for other plain-Rust kernels of the crate.
+pub(crate) use distance::dot;
 use hnsw::SealedField;
 use maintenance::Target;
 use segment::{MutableSegment, Plan, Row, SealedSegment, Segment};
