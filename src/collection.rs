@@ -12,8 +12,8 @@ use crate::error::{CollectionError, Result};
 use crate::eval::{self, CalibrationTarget};
 use crate::index::codec::{Reader, Writer};
 use crate::index::{
-    FieldSpec, Hit, Index, IndexConfig, IndexError, IndexStats, Item, MAX_FIELDS, MAX_K, Metric,
-    Query,
+    ExtraSection, FieldSpec, Hit, Index, IndexConfig, IndexError, IndexStats, Item, MAX_FIELDS,
+    MAX_K, Metric, Query,
 };
 use crate::text::{KeywordIndex, hybrid};
 use crate::train::HeadConfig;
@@ -696,7 +696,7 @@ impl Collection {
     /// The collection as bytes (the index's versioned, checksummed format), with one `HEAD`
     /// section per learned field: its name, source, head and index.
     pub fn to_bytes(&self) -> Vec<u8> {
-        let extra: Vec<([u8; 4], Vec<u8>)> = self
+        let extra: Vec<ExtraSection> = self
             .learned
             .iter()
             .map(|l| {

@@ -22,7 +22,7 @@ use serde_json::Value;
 use super::codec::{Reader, Writer};
 use super::hnsw::{RowSet, SealedField};
 use super::segment::{MutableSegment, Row, SealedSegment, Segment};
-use super::{Index, IndexConfig, IndexError, Location};
+use super::{ExtraSection, Index, IndexConfig, IndexError, Location};
 
 const MAGIC: &[u8; 4] = b"SIML";
 /// Format version written by this build. Version 2 added `int8_only` graph
@@ -68,9 +68,6 @@ fn read_row_header(r: &mut Reader<'_>) -> Result<(String, u64, bool, Value), Ind
 
 /// Smallest encoding of a row header: empty id and payload lengths, seq, flag.
 const MIN_ROW_BYTES: usize = 8 + 8 + 1 + 8;
-
-/// A section tag and an owned body, for [`encode`]'s extra sections.
-pub(crate) type ExtraSection = ([u8; 4], Vec<u8>);
 
 /// Serializes `index`, then the `extra` sections.
 pub(crate) fn encode(index: &Index, extra: &[ExtraSection]) -> Vec<u8> {

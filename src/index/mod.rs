@@ -42,6 +42,10 @@ use hnsw::SealedField;
 use maintenance::Target;
 use segment::{MutableSegment, Plan, Row, SealedSegment, Segment};
 
+/// A section its owner stores after an index's own ([`Index::to_bytes_with`]): a 4-byte tag
+/// and the body.
+pub type ExtraSection = ([u8; 4], Vec<u8>);
+
 /// Largest accepted item id, in bytes.
 const MAX_ID_BYTES: usize = 1024;
 
@@ -441,7 +445,7 @@ impl Index {
     /// Serializes the index like [`Index::to_bytes`], followed by `extra` sections (tag and
     /// body, each checksummed like the index's own) that [`Index::from_bytes_with`] returns.
     /// Tags must differ from the index's own (`META`, `MUTB`, `SEGM`).
-    pub fn to_bytes_with(&self, extra: &[([u8; 4], Vec<u8>)]) -> Vec<u8> {
+    pub fn to_bytes_with(&self, extra: &[ExtraSection]) -> Vec<u8> {
         debug_assert!(
             extra
                 .iter()
@@ -461,7 +465,7 @@ impl Index {
     pub fn from_bytes_with(
         bytes: &[u8],
         allowed: &[[u8; 4]],
-    ) -> Result<(Self, Vec<([u8; 4], Vec<u8>)>), IndexError> {
+    ) -> Result<(Self, Vec<ExtraSection>), IndexError> {
         format::decode(bytes, allowed)
     }
 }
