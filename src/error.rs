@@ -121,4 +121,74 @@ pub enum CollectionError {
         /// The limit.
         max: usize,
     },
+    /// A request names a vector field the collection does not have.
+    #[error("this collection has no vector field `{0}`")]
+    UnknownField(String),
+    /// A learned field or training data was asked of a learned field rather than of one of
+    /// the collection's own vector fields.
+    #[error(
+        "`{0}` is a learned field; learned fields and training data come from the collection's own vector fields"
+    )]
+    LearnedSource(String),
+    /// A learned field would take the name of one of the collection's own vector fields.
+    #[error(
+        "`{0}` is already a vector field of this collection; give the learned field another name"
+    )]
+    FieldNameTaken(String),
+    /// The head's input width differs from the source field's dimension.
+    #[error("the head takes {input}-d inputs but field `{field}` has {dim} dimensions")]
+    HeadInputMismatch {
+        /// The source field.
+        field: String,
+        /// Its dimension.
+        dim: usize,
+        /// The head's input width.
+        input: usize,
+    },
+    /// An added item carries a vector for a learned field.
+    #[error(
+        "`{0}` is a learned field: its vectors are computed from its source field, not given with items"
+    )]
+    ComputedField(String),
+    /// A query mixes a learned field with another field.
+    #[error(
+        "a query cannot mix learned field `{learned}` with field `{other}`: query a learned field on its own"
+    )]
+    MixedFields {
+        /// The learned field.
+        learned: String,
+        /// The other field.
+        other: String,
+    },
+    /// A query vector for a learned field is not in its source field's space.
+    #[error(
+        "learned field `{field}` is queried with vectors of its source field `{source_field}` ({expected} dimensions), got {got}"
+    )]
+    LearnedQueryDim {
+        /// The learned field.
+        field: String,
+        /// Its source field.
+        source_field: String,
+        /// The source field's dimension.
+        expected: usize,
+        /// The query vector's length.
+        got: usize,
+    },
+    /// A saved learned field does not fit the collection it was saved with.
+    #[error("the saved learned field is invalid: {0}")]
+    BadLearnedField(String),
+    /// Labelled queries whose vectors and labels differ in number.
+    #[error("{vectors} query vectors but {labels} labels")]
+    QueryLabels {
+        /// Query vectors given.
+        vectors: usize,
+        /// Labels given.
+        labels: usize,
+    },
+    /// An evaluation or calibration without queries.
+    #[error("an evaluation needs at least one labelled query")]
+    NoQueries,
+    /// No score threshold reaches the calibration target on these queries.
+    #[error("no score threshold reaches the calibration target on these queries")]
+    NoThreshold,
 }

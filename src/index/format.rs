@@ -7,7 +7,10 @@
 //! ```
 //! Sections: `META` (JSON: config and counters), `MUTB` (mutable rows), then
 //! one `SEGM` per sealed segment (rows, then per field the row→graph mapping,
-//! the int8 quantizer and the instant-distance graph). Every length is checked
+//! the int8 quantizer and the instant-distance graph), then any extra sections
+//! of the index's owner ([`Index::to_bytes_with`]; a collection stores its learned
+//! fields there, tag `HEAD`), which a reader accepts only when it asks for their
+//! tag. Every length is checked
 //! against the remaining bytes and a cap before allocating, every section
 //! against its CRC, and graphs against their structure.
 
@@ -19,12 +22,13 @@ use serde_json::Value;
 use super::codec::{Reader, Writer};
 use super::hnsw::{RowSet, SealedField};
 use super::segment::{MutableSegment, Row, SealedSegment, Segment};
-use super::{Index, IndexConfig, IndexError, Location};
+use super::{ExtraSection, Index, IndexConfig, IndexError, Location};
 
 const MAGIC: &[u8; 4] = b"SIML";
 /// Format version written by this build. Version 2 added `int8_only` graph
-/// points (kind 2); version 1 files hold none and load unchanged.
-pub(crate) const VERSION: u32 = 2;
+/// points (kind 2), version 3 extra sections after the segments; files of
+/// versions 1 and 2 hold neither and load unchanged.
+pub(crate) const VERSION: u32 = 3;
 /// Oldest format version this build reads.
 const MIN_VERSION: u32 = 1;
 const MAX_SECTIONS: usize = 1 << 16;
@@ -65,8 +69,8 @@ fn read_row_header(r: &mut Reader<'_>) -> Result<(String, u64, bool, Value), Ind
 /// Smallest encoding of a row header: empty id and payload lengths, seq, flag.
 const MIN_ROW_BYTES: usize = 8 + 8 + 1 + 8;
 
-/// Serializes `index`.
-pub(crate) fn encode(index: &Index) -> Vec<u8> {
+/// Serializes `index`, then the `extra` sections.
+pub(crate) fn encode(index: &Index, extra: &[ExtraSection]) -> Vec<u8> {
     let mut sections: Vec<(&[u8; 4], Vec<u8>)> = Vec::new();
     let meta = Meta {
         config: index.config.clone(),
@@ -114,6 +118,9 @@ pub(crate) fn encode(index: &Index) -> Vec<u8> {
         }
         seg.fields.iter().for_each(|f| f.write(&mut w));
         sections.push((SEGMENT, w.buf));
+    }
+    for (tag, body) in extra {
+        sections.push((tag, body.clone()));
     }
 
     let mut out = Writer::default();
@@ -176,8 +183,12 @@ fn sections(bytes: &[u8]) -> Result<Vec<Section<'_>>, IndexError> {
     Ok(out)
 }
 
-/// Parses and validates an index.
-pub(crate) fn decode(bytes: &[u8]) -> Result<Index, IndexError> {
+/// Parses and validates an index; sections tagged with one of `allowed` come back as they
+/// are, other unknown tags are errors.
+pub(crate) fn decode(
+    bytes: &[u8],
+    allowed: &[[u8; 4]],
+) -> Result<(Index, Vec<ExtraSection>), IndexError> {
     let sections = sections(bytes)?;
     let mut iter = sections.into_iter();
     let (meta, mutable) = match (iter.next(), iter.next()) {
@@ -216,8 +227,13 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Index, IndexError> {
     r.finish()?;
 
     let mut sealed = Vec::new();
+    let mut extra = Vec::new();
     for (tag, body) in iter {
         if &tag != SEGMENT {
+            if allowed.contains(&tag) && ![*META, *MUTABLE].contains(&tag) {
+                extra.push((tag, body.to_vec()));
+                continue;
+            }
             return Err(IndexError::Corrupt("unknown section".into()));
         }
         let mut r = Reader::new(body, "sealed segment");
@@ -288,7 +304,7 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Index, IndexError> {
     if ids.windows(2).any(|w| w[0] == w[1]) {
         return Err(IndexError::Corrupt("duplicate segment id".into()));
     }
-    Ok(Index {
+    let index = Index {
         config,
         mutable: seg,
         generation: meta.generation,
@@ -296,5 +312,6 @@ pub(crate) fn decode(bytes: &[u8]) -> Result<Index, IndexError> {
         locations,
         next_seq: meta.next_seq,
         next_segment: meta.next_segment,
-    })
+    };
+    Ok((index, extra))
 }

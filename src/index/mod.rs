@@ -7,7 +7,7 @@
 //! Queries gather candidates per segment (graph or brute force), score them
 //! exactly, and merge the segments' results by score.
 
-mod codec;
+pub(crate) mod codec;
 mod config;
 mod distance;
 mod error;
@@ -36,9 +36,15 @@ pub use maintenance::{BuiltSegment, MaintenanceJob};
 pub use types::{FieldQuery, FieldStats, Hit, IndexStats, Item, Query, SegmentKind, SegmentStats};
 
 use config::check_range;
+/// The SIMD dot product the index scores with, for other plain-Rust kernels of the crate.
+pub(crate) use distance::dot;
 use hnsw::SealedField;
 use maintenance::Target;
 use segment::{MutableSegment, Plan, Row, SealedSegment, Segment};
+
+/// A section its owner stores after an index's own ([`Index::to_bytes_with`]): a 4-byte tag
+/// and the body.
+pub type ExtraSection = ([u8; 4], Vec<u8>);
 
 /// Largest accepted item id, in bytes.
 const MAX_ID_BYTES: usize = 1024;
@@ -433,12 +439,33 @@ impl Index {
 
     /// Serializes the index (graphs included) in the `SIML` format.
     pub fn to_bytes(&self) -> Vec<u8> {
-        format::encode(self)
+        format::encode(self, &[])
+    }
+
+    /// Serializes the index like [`Index::to_bytes`], followed by `extra` sections (tag and
+    /// body, each checksummed like the index's own) that [`Index::from_bytes_with`] returns.
+    /// Tags must differ from the index's own (`META`, `MUTB`, `SEGM`).
+    pub fn to_bytes_with(&self, extra: &[ExtraSection]) -> Vec<u8> {
+        debug_assert!(
+            extra
+                .iter()
+                .all(|(tag, _)| ![b"META", b"MUTB", b"SEGM"].contains(&tag))
+        );
+        format::encode(self, extra)
     }
 
     /// Loads an index written by [`Index::to_bytes`]; damaged or hostile input
-    /// yields an error, never a panic.
+    /// yields an error, never a panic. Extra sections are rejected.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, IndexError> {
-        format::decode(bytes)
+        Ok(format::decode(bytes, &[])?.0)
+    }
+
+    /// Loads an index written by [`Index::to_bytes_with`], returning its extra sections in
+    /// order; sections with tags outside `allowed` are rejected as corrupt.
+    pub fn from_bytes_with(
+        bytes: &[u8],
+        allowed: &[[u8; 4]],
+    ) -> Result<(Self, Vec<ExtraSection>), IndexError> {
+        format::decode(bytes, allowed)
     }
 }

@@ -916,9 +916,10 @@ fn format_round_trip() {
 }
 
 #[test]
-fn format_reads_version_1_files() {
-    // Version 2 only added `int8_only` points: a file without them, stamped version 1
-    // (header checksum fixed up), is what version 1 wrote and must load unchanged.
+fn format_reads_version_1_and_2_files() {
+    // Version 2 only added `int8_only` points, version 3 extra sections: a file with
+    // neither, stamped version 1 or 2 (header checksum fixed up), is what those versions
+    // wrote and must load unchanged.
     let mut index = Index::new(config(
         vec![
             field("v", 4, Metric::L2, Storage::F32),
@@ -935,21 +936,53 @@ fn format_reads_version_1_files() {
             .unwrap();
     }
     index.maintain();
-    let mut bytes = index.to_bytes();
-    bytes[4..8].copy_from_slice(&1u32.to_le_bytes());
-    let count = u32::from_le_bytes(bytes[8..12].try_into().unwrap()) as usize;
-    let header = 12 + count * 16;
-    let crc = crc32fast::hash(&bytes[..header]);
-    bytes[header..header + 4].copy_from_slice(&crc.to_le_bytes());
-    let loaded = Index::from_bytes(&bytes).unwrap();
     let mut q = query("v", rng.vector(4), 5);
     q.vectors.push(FieldQuery {
         field: "w".into(),
         vector: rng.vector(3),
         weight: 1.0,
     });
-    assert_eq!(loaded.search(&q).unwrap(), index.search(&q).unwrap());
-    assert_eq!(loaded.get("00007"), index.get("00007"));
+    for version in [1u32, 2] {
+        let mut bytes = index.to_bytes();
+        bytes[4..8].copy_from_slice(&version.to_le_bytes());
+        let count = u32::from_le_bytes(bytes[8..12].try_into().unwrap()) as usize;
+        let header = 12 + count * 16;
+        let crc = crc32fast::hash(&bytes[..header]);
+        bytes[header..header + 4].copy_from_slice(&crc.to_le_bytes());
+        let loaded = Index::from_bytes(&bytes).unwrap();
+        assert_eq!(loaded.search(&q).unwrap(), index.search(&q).unwrap());
+        assert_eq!(loaded.get("00007"), index.get("00007"));
+    }
+}
+
+#[test]
+fn format_extra_sections_come_back_only_when_allowed() {
+    let index = sample_index();
+    let extra = vec![(*b"HEAD", b"first".to_vec()), (*b"HEAD", Vec::new())];
+    let bytes = index.to_bytes_with(&extra);
+    let (loaded, sections) = Index::from_bytes_with(&bytes, &[*b"HEAD"]).unwrap();
+    assert_eq!(sections, extra);
+    assert_eq!(loaded.to_bytes(), index.to_bytes());
+    // A reader that does not ask for the tag rejects the file, as any unknown tag.
+    assert!(matches!(
+        Index::from_bytes(&bytes),
+        Err(IndexError::Corrupt(_))
+    ));
+    assert!(matches!(
+        Index::from_bytes_with(&bytes, &[*b"XTRA"]),
+        Err(IndexError::Corrupt(_))
+    ));
+    // The extra sections are checksummed like the others.
+    let mut damaged = bytes.clone();
+    let last = damaged.len() - 3;
+    damaged[last] ^= 1;
+    assert_eq!(
+        Index::from_bytes_with(&damaged, &[*b"HEAD"]).err(),
+        Some(IndexError::ChecksumMismatch("section"))
+    );
+    // Without extras, the plain reader and writer agree.
+    let (_, none) = Index::from_bytes_with(&index.to_bytes(), &[*b"HEAD"]).unwrap();
+    assert!(none.is_empty());
 }
 
 /// (offset, length) of each section body, parsed from the table.
@@ -1012,7 +1045,7 @@ fn format_rejects_bad_headers_and_lengths() {
     b[4] = 9;
     assert_eq!(
         Index::from_bytes(&b).err(),
-        Some(IndexError::UnsupportedVersion(9, 2))
+        Some(IndexError::UnsupportedVersion(9, 3))
     );
     let mut b = bytes.clone();
     b[8..12].copy_from_slice(&u32::MAX.to_le_bytes());

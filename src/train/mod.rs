@@ -3,6 +3,7 @@
 //! autodiff on whichever device the [`Compute`](crate::Compute) runs.
 
 pub mod augment;
+pub mod head;
 pub mod loss;
 pub mod models;
 pub mod recipe;
@@ -11,6 +12,7 @@ pub mod sampler;
 pub mod trainer;
 
 pub use augment::Augment;
+pub use head::DenseHead;
 pub use loss::{Distance, Loss, Mining};
 pub use models::{HeadConfig, MetricHead, MetricModel, SmallCnn};
 pub use recipe::HeadTrainingOptions;
