@@ -102,32 +102,56 @@ setup_text_reference() {
   fi
 }
 
-# Builds the wasm engine into pkg/wasm/ (release, size-optimised) and the demo's sample data.
-build_web() {
-  step "cargo build --release --target wasm32-unknown-unknown"
-  cargo build --release --target wasm32-unknown-unknown --lib
-  step "wasm-bindgen + wasm-opt -> pkg/wasm/"
-  rm -rf pkg/wasm
-  wasm-bindgen --target web --no-typescript --out-dir pkg/wasm --out-name simil \
+# Builds one wasm module of the crate into pkg/wasm/<name>.js + <name>_bg.wasm (wasm-bindgen, then
+# wasm-opt) and checks that it exports class <class>; the arguments after those go to cargo.
+build_wasm() {
+  local name=$1 class=$2
+  shift 2
+  step "cargo build --release --target wasm32-unknown-unknown $*"
+  # Both modules are the one cdylib `simil.wasm` built with other features, and cargo names a
+  # cdylib without a hash: a build whose sources look unchanged would hand back the other
+  # module. Touching the crate root makes cargo build this one (dependencies are reused).
+  touch src/lib.rs
+  cargo build --release --target wasm32-unknown-unknown --lib "$@"
+  step "wasm-bindgen + wasm-opt -> pkg/wasm/$name"
+  wasm-bindgen --target web --no-typescript --out-dir pkg/wasm --out-name "$name" \
     "$CARGO_TARGET_DIR/wasm32-unknown-unknown/release/simil.wasm"
   # wasm-opt is slow (minutes, in node): reuse its output while wasm-bindgen's output and the
-  # flags are unchanged. --converge repeats -Oz until it stops shrinking (16 KB less gzipped).
-  local flags=(-Oz --converge --enable-bulk-memory --enable-mutable-globals
+  # flags are unchanged. For the engine, which every page loads, --converge repeats -Oz until it
+  # stops shrinking (16 KB less gzipped, for minutes more); the trainer loads only to train.
+  local converge=()
+  [ "$name" = simil ] && converge=(--converge)
+  local flags=(-Oz "${converge[@]}" --enable-bulk-memory --enable-mutable-globals
     --enable-nontrapping-float-to-int --enable-sign-ext --enable-reference-types
     --enable-multivalue --enable-simd --strip-debug --strip-producers)
-  local key cached
-  key=$( (cat pkg/wasm/simil_bg.wasm; echo "${flags[*]}") | sha256sum | cut -c1-32)
+  local wasm="pkg/wasm/${name}_bg.wasm" key cached
+  key=$( (cat "$wasm"; echo "${flags[*]}") | sha256sum | cut -c1-32)
   cached="$CARGO_TARGET_DIR/wasm-opt-cache/$key.wasm"
   if [ ! -f "$cached" ]; then
     mkdir -p "$(dirname "$cached")"
-    node_modules/.bin/wasm-opt "${flags[@]}" pkg/wasm/simil_bg.wasm -o "$cached.tmp"
+    node_modules/.bin/wasm-opt "${flags[@]}" "$wasm" -o "$cached.tmp"
     mv "$cached.tmp" "$cached"
   fi
-  cp "$cached" pkg/wasm/simil_bg.wasm
+  cp "$cached" "$wasm"
   local raw gz
-  raw=$(stat -c %s pkg/wasm/simil_bg.wasm)
-  gz=$(gzip -9 -c pkg/wasm/simil_bg.wasm | wc -c)
-  printf 'pkg/wasm/simil_bg.wasm: %s bytes, %s gzipped\n' "$raw" "$gz"
+  raw=$(stat -c %s "$wasm")
+  gz=$(gzip -9 -c "$wasm" | wc -c)
+  printf '%s: %s bytes, %s gzipped\n' "$wasm" "$raw" "$gz"
+  if ! grep -q "^export class $class " "pkg/wasm/$name.js"; then
+    echo "pkg/wasm/$name.js does not export class $class: the wrong module was built" >&2
+    return 1
+  fi
+}
+
+# Builds the wasm engine and trainer into pkg/wasm/ (release, size-optimised) and the demo's
+# sample data.
+
+build_web() {
+  rm -rf pkg/wasm
+  # The engine, then the trainer (the same crate with `--features trainer`; the worker loads it
+  # on the first trainHead).
+  build_wasm simil Engine
+  build_wasm simil_train HeadTrainer --features trainer
   # The package serves its model weights from pkg/weights/ (loadImageModel's default URL).
   rm -rf pkg/weights
   mkdir -p pkg/weights

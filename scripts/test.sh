@@ -14,14 +14,18 @@ step "cargo clippy (native)"
 cargo clippy --all-targets -- -D warnings
 step "cargo clippy (wasm32)"
 cargo clippy --target wasm32-unknown-unknown --lib -- -D warnings
+cargo clippy --target wasm32-unknown-unknown --lib --features trainer -- -D warnings
 step "cargo test (native)"
 cargo test
 build_web
-# The shipped wasm's size budget (issue 7): 3 MB gzipped, weights not counted.
-wasm_gz=$(gzip -9 -c pkg/wasm/simil_bg.wasm | wc -c)
-if [ "$wasm_gz" -gt 3000000 ]; then
-  echo "pkg/wasm/simil_bg.wasm is $wasm_gz bytes gzipped: over the 3,000,000-byte budget" >&2
-  exit 1
-fi
+# The shipped wasm's size budget (issue 7): 3 MB gzipped, weights not counted. The engine is
+# what every page loads; the trainer loads on the first trainHead and has the same budget.
+for wasm in pkg/wasm/simil_bg.wasm pkg/wasm/simil_train_bg.wasm; do
+  wasm_gz=$(gzip -9 -c "$wasm" | wc -c)
+  if [ "$wasm_gz" -gt 3000000 ]; then
+    echo "$wasm is $wasm_gz bytes gzipped: over the 3,000,000-byte budget" >&2
+    exit 1
+  fi
+done
 step "browser tests (headless Chromium)"
 node --test --test-concurrency=1 tests/browser/
