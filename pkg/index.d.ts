@@ -109,8 +109,119 @@ export class Collection {
     segments: { kind: 'mutable' | 'sealed'; rows: number; live: number }[];
     fields: { name: string; storage: VectorStorage; bytes_per_vector: number }[];
   }>;
-  /** The collection as bytes (versioned, checksummed). */
+  /** The collection as bytes (versioned, checksummed); learned fields and their heads included. */
   save(): Promise<Uint8Array>;
+  /**
+   * Trains a metric head on `field`'s vectors labelled by payload key `labelKey` (unlabelled
+   * items feed the self-supervised term) and installs it as the learned field `output`: every
+   * item is re-embedded, later adds too. Query it with vectors of the source field's space.
+   * Searches keep answering meanwhile; aborting `signal` leaves the collection unchanged.
+   */
+  trainHead(options: TrainHeadOptions): Promise<TrainHeadResult>;
+  /** Installs a trained head (`TrainHeadResult.head`) as the learned field `output` computed from `source`. */
+  learnField(output: string, options: { source: string; head: Uint8Array }): Promise<LearnedField[]>;
+  /** The learned fields and the shapes of their heads. */
+  learnedFields(): Promise<LearnedField[]>;
+  /** recall@k, precision@k, NDCG@k and mAP@R of labelled queries against this collection. */
+  evaluate(queries: LabelledQueries & { k?: number }): Promise<Evaluation>;
+  /** The `minScore` for `match`: for a target precision, or the best F1 without one. */
+  calibrate(queries: LabelledQueries & { precision?: number }): Promise<Calibration>;
+  /** The nearest item's label when its score reaches `minScore`, else `label: null` (unknown). */
+  match(
+    vector: number[] | Float32Array,
+    options: { field?: string; labelKey: string; minScore: number },
+  ): Promise<{ label: string | null; id: string | null; score: number | null }>;
+}
+
+/** A metric loss `trainHead` can use. */
+export type LossName =
+  | 'contrastive'
+  | 'triplet_batch_hard'
+  | 'triplet_semi_hard'
+  | 'triplet_batch_all'
+  | 'multi_similarity'
+  | 'circle'
+  | 'supervised_contrastive'
+  | 'pn';
+
+export interface TrainHeadOptions {
+  /** The vector field to train on (frozen embeddings, or raw pixels). */
+  field: string;
+  /** The payload key holding each item's label (a string or a number). */
+  labelKey: string;
+  /** The name of the learned field to create (or replace). */
+  output: string;
+  /** Width of the learned embedding (default 128). */
+  dim?: number;
+  /** Hidden layer widths (default [512]). */
+  hidden?: number[];
+  /** Optimiser steps (default 600). */
+  steps?: number;
+  loss?: LossName;
+  distance?: 'cosine' | 'l2' | 'squared_l2';
+  learningRate?: number;
+  warmupSteps?: number;
+  weightDecay?: number;
+  classesPerBatch?: number;
+  examplesPerClass?: number;
+  /** Seed of the weights, the batches and the augmentations: the same seed trains the same head on the CPU. */
+  seed?: number;
+  /** The SimCLR term on unlabelled items: false for none (default weight 1, batch 64, temperature 0.2). */
+  selfSupervised?: boolean | { weight?: number; batch?: number; temperature?: number };
+  /** Random affine augmentation of square grey images (rows of side × side values). */
+  augment?: { side: number; maxShift?: number; maxRotationDeg?: number; maxScale?: number };
+  /** Where training runs (default: the engine's backend). */
+  backend?: 'auto' | 'webgpu' | 'cpu';
+  /** Steps between progress reports and chances to answer other calls (default 10). */
+  stepsPerSlice?: number;
+  onProgress?: (progress: { step: number; steps: number; loss: number; elapsedS: number }) => void;
+  signal?: AbortSignal;
+}
+
+export interface TrainHeadResult {
+  field: string;
+  source: string;
+  backend: 'webgpu' | 'cpu';
+  /** The labels, in the order the trainer numbered them. */
+  classes: string[];
+  labelled: number;
+  unlabelled: number;
+  steps: number;
+  losses: Float32Array;
+  trainS: number;
+  /** The trained head as safetensors bytes. */
+  head: Uint8Array;
+}
+
+export interface LearnedField {
+  name: string;
+  source: string;
+  dim: number;
+  head: { input: number; hidden: number[]; output: number };
+}
+
+export interface LabelledQueries {
+  /** The field searched (a learned field takes vectors of its source's space). */
+  field: string;
+  labelKey: string;
+  vectors: (number[] | Float32Array)[];
+  labels: (string | number)[];
+}
+
+export interface Evaluation {
+  queries: number;
+  k: number;
+  recall_at_k: number;
+  precision_at_k: number;
+  ndcg_at_k: number;
+  map_at_r: number;
+}
+
+export interface Calibration {
+  min_score: number;
+  precision: number;
+  recall: number;
+  f1: number;
 }
 
 /** An open engine: one worker, one compute backend. */

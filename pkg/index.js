@@ -159,6 +159,77 @@ export class Collection {
   save() {
     return this.channel.call('save', [this.name]);
   }
+
+  /**
+   * Trains a metric head (dense layers to an L2-normed embedding, as TensorFlow Similarity
+   * does) on the vectors of `field`, labelled by the payload key `labelKey` (items without a
+   * label feed the self-supervised term), then installs it as the learned field `output`: every
+   * item is re-embedded through it, and later adds are too. Query the learned field with
+   * vectors of the source field's space: `search({ field: output, vector })`. Searches keep
+   * answering while it trains; `onProgress({ step, steps, loss, elapsedS })` runs every few
+   * steps; aborting `signal` stops it and leaves the collection exactly as it was. Training
+   * options (all optional): `hidden`, `output` size is `dim`, `steps`, `loss`, `distance`,
+   * `learningRate`, `warmupSteps`, `weightDecay`, `classesPerBatch`, `examplesPerClass`,
+   * `seed`, `selfSupervised`, `augment: { side }`; `backend`: 'auto' | 'webgpu' | 'cpu' (default:
+   * the engine's).
+   * Resolves to `{ field, source, backend, classes, labelled, unlabelled, steps, losses, trainS,
+   * head }` (`head`: the trained weights as safetensors bytes).
+   */
+  trainHead({ field, labelKey, output, backend, stepsPerSlice, onProgress, signal, dim, ...training } = {}) {
+    if (typeof field !== 'string' || typeof labelKey !== 'string' || typeof output !== 'string') {
+      return Promise.reject(new SimilError('trainHead() needs `field`, `labelKey` and `output` names', 'input'));
+    }
+    if (dim !== undefined) training.output = dim; // the trainer's name for the embedding width
+    return this.channel.call('trainHead', [this.name, { field, labelKey, output, backend, stepsPerSlice }, training], { signal, onProgress });
+  }
+
+  /**
+   * Installs a trained head (the `head` bytes `trainHead` returned, e.g. kept from another
+   * collection) as the learned field `output` computed from `source`; every item is
+   * re-embedded. Resolves to the learned fields.
+   */
+  learnField(output, { source, head } = {}) {
+    if (!(head instanceof Uint8Array)) return Promise.reject(new SimilError('learnField() takes the head as a Uint8Array', 'input'));
+    return this.channel.call('learnField', [this.name, output, source, head]);
+  }
+
+  /** The learned fields: `[{ name, source, dim, head: { input, hidden, output } }]`. */
+  learnedFields() {
+    return this.channel.call('learnedFields', [this.name]);
+  }
+
+  /**
+   * Retrieval metrics of labelled queries against this collection, as TensorFlow Similarity
+   * reports them: `{ queries, k, recall_at_k, precision_at_k, ndcg_at_k, map_at_r }` (R: the
+   * number of items sharing the query's label). `vectors` are in `field`'s query space.
+   */
+  async evaluate({ field, labelKey, vectors, labels, k = 10 } = {}) {
+    return this.channel.call('evaluate', [this.name, labelledQueries(field, labelKey, vectors, labels), k]);
+  }
+
+  /**
+   * The lowest score at which `match` should trust the nearest item's label, calibrated on
+   * labelled queries for a target `precision` or, without one, the best F1:
+   * `{ min_score, precision, recall, f1 }`.
+   */
+  async calibrate({ field, labelKey, vectors, labels, precision } = {}) {
+    return this.channel.call('calibrate', [this.name, labelledQueries(field, labelKey, vectors, labels), precision]);
+  }
+
+  /** The nearest item's label when its score reaches `minScore`, else `label: null` (unknown): `{ label, id, score }`. */
+  async match(vector, { field, labelKey, minScore } = {}) {
+    if (typeof labelKey !== 'string' || typeof minScore !== 'number') {
+      throw new SimilError('match() needs `labelKey` and a numeric `minScore`', 'input');
+    }
+    return this.channel.call('matchLabel', [this.name, field ?? this.fields[0].name, vector, labelKey, minScore]);
+  }
+}
+
+function labelledQueries(field, labelKey, vectors, labels) {
+  if (typeof field !== 'string' || typeof labelKey !== 'string') {
+    throw new SimilError('labelled queries need `field` and `labelKey` names', 'input');
+  }
+  return { field, label_key: labelKey, vectors, labels: Array.isArray(labels) ? labels.map(String) : labels };
 }
 
 /** An open simil engine: one worker, one compute backend, named collections. */

@@ -120,6 +120,11 @@ const methods = {
   config: collectionCall('config'),
   save: collectionCall('save'),
   load: collectionCall('load'),
+  learnedFields: collectionCall('learnedFields'),
+  learnField: collectionCall('learnField'),
+  evaluate: collectionCall('evaluate'),
+  calibrate: collectionCall('calibrate'),
+  matchLabel: collectionCall('matchLabel'),
   // `whitening`: a URL to fetch, the file's bytes, or null for none.
   async loadImageModel(url, whitening) {
     const bytes = await fetchBytes(url, 'the image model');
@@ -169,6 +174,66 @@ const methods = {
 let queue = Promise.resolve();
 let waiting = 0;
 
+// Runs `fn` on the engine in turn with the queued calls; resolves to its result.
+function exclusive(fn) {
+  const result = queue.then(fn);
+  queue = result.catch(() => {});
+  return result;
+}
+
+// The trainer is a second wasm module (burn's autodiff and optimiser), fetched on first use.
+let trainerModule = null;
+function loadTrainer() {
+  trainerModule ??= import('./wasm/simil_train.js').then(async (module) => {
+    await module.default();
+    return module;
+  }).catch((e) => {
+    trainerModule = null;
+    throw { name: 'SimilError', code: 'wasm', message: `simil's trainer could not be loaded: ${e?.message ?? e}` };
+  });
+  return trainerModule;
+}
+
+// Long calls that run beside the queue: their work is on the trainer (another wasm instance),
+// in slices of steps, so that searches and other calls are answered between slices; they touch
+// the engine only through `exclusive`.
+const background = {
+  // Trains a metric head on the vectors of `options.field` labelled by `options.labelKey`, then
+  // installs it as the learned field `options.output` (re-embedding every item at once). A
+  // cancel between slices drops the run and leaves the collection as it was.
+  async trainHead(name, { field, labelKey, output, backend = engine.backend(), stepsPerSlice = 10 }, training) {
+    const data = await exclusive(() => engine.trainingRows(name, field, labelKey));
+    if (data.classes.length < 2) {
+      throw { name: 'SimilError', code: 'train', message: `trainHead() needs items of at least 2 labels under \`${labelKey}\`; found ${data.classes.length}` };
+    }
+    const { HeadTrainer } = await loadTrainer();
+    if (this.cancelled()) throw abortError();
+    const trainer = await HeadTrainer.open(backend, training, data.rows, data.labels, data.unlabelled, data.dim);
+    try {
+      let last = null;
+      while (!trainer.finished()) {
+        if (this.cancelled()) throw abortError();
+        const steps = await trainer.run(stepsPerSlice);
+        last = steps[steps.length - 1];
+        this.progress(last);
+        await new Promise((resolve) => setTimeout(resolve, 0));
+      }
+      if (this.cancelled()) throw abortError();
+      const head = await trainer.headBytes();
+      const losses = trainer.losses();
+      const learned = await exclusive(() => engine.learnField(name, output, field, head));
+      scheduleUpkeep();
+      return {
+        field: output, source: field, backend: trainer.backend(), classes: data.classes,
+        labelled: data.labels.length, unlabelled: data.unlabelled.length / data.dim,
+        steps: losses.length, losses, trainS: last?.elapsedS ?? 0, head, learned,
+      };
+    } finally {
+      trainer.free();
+    }
+  },
+};
+
 self.addEventListener('message', (event) => {
   const msg = event.data;
   if (msg.type === 'cancel') {
@@ -176,6 +241,10 @@ self.addEventListener('message', (event) => {
     return;
   }
   if (msg.type !== 'call') return;
+  if (background[msg.method]) {
+    runBackground(msg);
+    return;
+  }
   waiting++;
   queue = queue.then(async () => {
     waiting--;
@@ -202,6 +271,23 @@ self.addEventListener('message', (event) => {
     scheduleUpkeep();
   });
 });
+
+async function runBackground({ id, method, args }) {
+  const context = {
+    cancelled: () => cancelled.has(id),
+    progress: (progress) => self.postMessage({ type: 'progress', id, progress }),
+  };
+  try {
+    await ready;
+    if (!engine) throw { name: 'SimilError', code: 'state', message: 'simil is not open yet' };
+    const value = await background[method].apply(context, args);
+    self.postMessage({ type: 'result', id, value });
+  } catch (e) {
+    self.postMessage({ type: 'error', id, error: describe(e) });
+  } finally {
+    cancelled.delete(id);
+  }
+}
 
 // Index upkeep (sealing exact segments into HNSW graphs, merging) runs one step at a time,
 // only when no call is waiting, so searches keep answering between steps.
