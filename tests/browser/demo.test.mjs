@@ -24,6 +24,22 @@ test('demo becomes ready on WebGPU with no console error and answers a click', a
   await page.close();
 });
 
+test('demo trains a metric head with progress and then searches the learned field', async () => {
+  const { page, errors } = await openPage(env, '/www/?backend=cpu');
+  await page.waitForSelector('#status[data-state="ready"]', { timeout: 120_000 });
+  await page.click('#train');
+  await page.waitForFunction(() => /^step \d+ of 150/.test(document.querySelector('#train-status').textContent));
+  await page.waitForSelector('#train-status[data-state="trained"], #train-status[data-state="error"]', { timeout: 120_000 });
+  const text = await page.textContent('#train-status');
+  assert.match(text, /^Trained in [\d.]+ s on cpu\. Precision@2 .*plain 0\.\d+, learned (0|1)\.\d+\.$/);
+  await page.check('#use-learned');
+  await page.click('#gallery .digit:nth-child(150)');
+  await page.waitForFunction(() => document.querySelector('#query span')?.textContent === 'query: 4');
+  await page.waitForFunction(() => document.querySelectorAll('#results .digit').length === 12);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
 test('demo shows a clear message when the engine cannot load', async () => {
   const { page } = await openPage(env, '/www/?backend=webgpu-please');
   await page.waitForSelector('#status[data-state="error"]', { timeout: 60_000 });
