@@ -70,13 +70,13 @@ if (!browserOnly) {
 // Headless Chromium: the MNIST head through the JS API, on the CPU backend (2 cores here).
 {
   const perClass = 1001;
-  const { pixels, labels } = await mnist(perClass);
+  const { pixels, labels, index } = await mnist(perClass);
   const env = await launch();
   try {
     const page = await env.browser.newPage();
     await page.goto(`${env.url}/tests/browser/blank.html`);
     console.error('chromium: MNIST head, 600 steps ...');
-    const r = await page.evaluate(async ({ pixels, labels, perClass }) => {
+    const r = await page.evaluate(async ({ pixels, labels, index }) => {
       const { open } = await import('/pkg/index.js');
       const simil = await open({ backend: 'cpu' });
       const dim = 784;
@@ -84,7 +84,7 @@ if (!browserOnly) {
       const gallery = [];
       const queries = [];
       for (let i = 0; i < labels.length; i++) {
-        const at = i % perClass;
+        const at = index[i];
         const d = labels[i];
         const item = { id: `d${d}-${at}`, vectors: { pixels: Float32Array.from(pixels.slice(i * dim, (i + 1) * dim)) } };
         // As the native run: labelled train images of 0–6, and the train and gallery images
@@ -119,7 +119,7 @@ if (!browserOnly) {
       }
       simil.terminate();
       return { trainS: trained.trainS, steps: trained.steps, backend: trained.backend, scores };
-    }, { pixels, labels, perClass });
+    }, { pixels, labels, index });
     await page.close();
     console.error(`  trained in ${r.trainS.toFixed(1)} s`);
     for (const split of ['unseen', 'seen']) {

