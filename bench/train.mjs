@@ -30,7 +30,8 @@ const example = (name, args) => cargoJson(['run', '--quiet', '--profile', 'bench
 const browserOnly = process.argv.includes('--browser-only');
 const runs = [];
 const mnistRuns = browserOnly ? [] : [
-  { model: 'head', args: ['--model', 'head', '--steps', '600'] },
+  // The head with trainHead's defaults (src/train/recipe.rs): 256-d, SimCLR batch 128.
+  { model: 'head', args: ['--model', 'head', '--steps', '600', '--dim', '256', '--ssl-batch', '128'] },
   { model: 'cnn', args: ['--model', 'cnn', '--steps', '450', '--ssl', '2'] },
 ];
 for (const { model, args } of mnistRuns) {

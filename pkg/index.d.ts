@@ -151,7 +151,7 @@ export interface TrainHeadOptions {
   labelKey: string;
   /** The name of the learned field to create (or replace). */
   output: string;
-  /** Width of the learned embedding (default 128). */
+  /** Width of the learned embedding (default 256). */
   dim?: number;
   /** Hidden layer widths (default [512]). */
   hidden?: number[];
@@ -166,7 +166,7 @@ export interface TrainHeadOptions {
   examplesPerClass?: number;
   /** Seed of the weights, the batches and the augmentations: the same seed trains the same head on the CPU. */
   seed?: number;
-  /** The SimCLR term on unlabelled items: false for none (default weight 1, batch 64, temperature 0.2). */
+  /** The SimCLR term on unlabelled items: false for none (default weight 1, batch 128, temperature 0.2). */
   selfSupervised?: boolean | { weight?: number; batch?: number; temperature?: number };
   /** Random affine augmentation of square grey images (rows of side × side values). */
   augment?: { side: number; maxShift?: number; maxRotationDeg?: number; maxScale?: number };

@@ -1,8 +1,9 @@
 //! The options of a head-training run as the JS API takes them (camelCase, every field
-//! optional), with defaults that are the recipe measured on MNIST (`examples/train_mnist.rs`):
-//! a 512-unit hidden layer to 128-d embeddings, supervised contrastive loss on balanced
-//! batches plus a SimCLR term on the unlabelled items, Adam at 2e-3 with warm-up and cosine
-//! decay, 600 steps.
+//! optional), with defaults that are the recipe measured on MNIST (`examples/train_mnist.rs`,
+//! `bench/train.mjs`): a 512-unit hidden layer to 256-d embeddings, supervised contrastive loss
+//! on balanced batches plus a SimCLR term on 128 unlabelled items a step, Adam at 2e-3 with
+//! warm-up and cosine decay, 600 steps. (Against 128-d and 64 items, the wider embedding and
+//! SimCLR batch lifted unseen-class recall@1 over three seeds from 0.879–0.901 to 0.906–0.924.)
 
 use serde::Deserialize;
 
@@ -23,7 +24,7 @@ pub struct AugmentOptions {
     pub max_scale: Option<f32>,
 }
 
-/// The self-supervised term; unset values take the defaults (weight 1, 64 items, 0.2).
+/// The self-supervised term; unset values take the defaults (weight 1, 128 items, 0.2).
 #[derive(Debug, Clone, Copy, PartialEq, Default, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SelfSupervisedOptions {
@@ -41,7 +42,7 @@ pub struct SelfSupervisedOptions {
 pub struct HeadTrainingOptions {
     /// Hidden layer widths (default `[512]`).
     pub hidden: Option<Vec<usize>>,
-    /// Output embedding width (default 128).
+    /// Output embedding width (default 256).
     pub output: Option<usize>,
     /// Optimiser steps (default 600).
     pub steps: Option<usize>,
@@ -103,11 +104,11 @@ impl HeadTrainingOptions {
         let head = HeadConfig {
             input,
             hidden: self.hidden.clone().unwrap_or_else(|| vec![512]),
-            output: self.output.unwrap_or(128),
+            output: self.output.unwrap_or(256),
         };
         let ssl_default = SelfSupervised {
             weight: 1.0,
-            batch: 64,
+            batch: 128,
             temperature: 0.2,
         };
         let self_supervised = match self.self_supervised {
@@ -168,10 +169,10 @@ mod tests {
         let o: HeadTrainingOptions = serde_json::from_str("{}").unwrap();
         let (head, c) = o.resolve(784, 7).unwrap();
         assert_eq!(head.hidden, vec![512]);
-        assert_eq!((head.input, head.output), (784, 128));
+        assert_eq!((head.input, head.output), (784, 256));
         assert_eq!((c.steps, c.warmup_steps, c.classes_per_batch), (600, 60, 7));
         assert_eq!(c.loss.name(), "supervised_contrastive");
-        assert_eq!(c.self_supervised.unwrap().batch, 64);
+        assert_eq!(c.self_supervised.unwrap().batch, 128);
         assert!(o.augment().is_none());
 
         let o: HeadTrainingOptions = serde_json::from_str(
