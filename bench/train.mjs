@@ -9,6 +9,7 @@
 //
 //   node bench/train.mjs      (after `npm ci` and scripts/convert-mobilenet.mjs)
 //   node bench/train.mjs --browser-only   (Chromium rows only; keeps the native rows on file)
+//   node bench/train.mjs --keep-emoji     (keeps the emoji row on file: no emoji embedding run)
 //
 // In headless Chromium (after scripts/setup.sh's build_web): the MNIST head through the JS API
 // (`Collection.trainHead` on the CPU backend, default recipe plus augmentation), scored with
@@ -28,6 +29,7 @@ const path = (p) => new URL(p, ROOT).pathname;
 const example = (name, args) => cargoJson(['run', '--quiet', '--profile', 'bench', '--example', name, '--', ...args]);
 
 const browserOnly = process.argv.includes('--browser-only');
+const keepEmoji = browserOnly || process.argv.includes('--keep-emoji');
 const runs = [];
 const mnistRuns = browserOnly ? [] : [
   // The head with trainHead's defaults (src/train/recipe.rs): 256-d, SimCLR batch 128.
@@ -49,16 +51,17 @@ for (const { model, args } of mnistRuns) {
 
 let dump = process.env.SIMIL_EMOJI_DUMP;
 let e = null;
-if (browserOnly) {
+if (keepEmoji) {
   const previous = JSON.parse(readFileSync(path('bench/results/train.json'), 'utf8'));
-  runs.push(...previous.runs.filter((r) => r.env === 'native'));
+  const kept = (r) => r.env === 'native' && (browserOnly || r.task.startsWith('emoji'));
+  runs.push(...previous.runs.filter(kept));
   e = previous.emoji_identities ?? null;
 } else if (!dump || !existsSync(join(dump, 'gallery.f32.f32'))) {
   dump = dump ?? mkdtempSync(join(tmpdir(), 'simil-emoji-'));
   console.error(`emoji_quality --dump ${dump} (embeds every emoji of both vendors: minutes)`);
   example('emoji_quality', ['--dump', dump]);
 }
-if (!browserOnly) {
+if (!keepEmoji) {
   console.error('train_emoji');
   const emoji = example('train_emoji', [dump]);
   e = { train_identities: emoji.train_identities, test_identities: emoji.test_identities };
@@ -142,11 +145,11 @@ writeFileSync(out, JSON.stringify({ machine, runs, emoji_identities: e }, null, 
 
 const f = (s) => `${s.recall_at_1.toFixed(3)} / ${s.map_at_r.toFixed(3)}`;
 const lines = [
-  `Machine: ${machine}. Command: \`node bench/train.mjs\` (native, burn flex CPU backend, one thread). Cells: recall@1 / mAP@R (MNIST R = 200; emoji: one relevant item, so mAP@R = recall@1). MNIST: train [0,700) of classes 0–6 (labelled), gallery [700,900) of all ten classes, queries [900,1001) (class 5 has 863 images: gallery [700,863), no queries); the supervised loss is mixed with a SimCLR (NT-Xent) term on augmented views of the unlabelled train + gallery images, never the labels of 7–9. Emoji: head trained on ${e?.train_identities} identities (Google + Twitter drawings), scored on the other ${e?.test_identities} (gallery Google, queries Twitter). Chromium rows: the same MNIST run through the JS API (\`Collection.trainHead\`, the trainer wasm on the CPU backend, 2 cores), wall-clock training time; scored by \`Collection.evaluate\` (mAP@R with R = the label's gallery count, 200 for 7–9); the untrained baseline is the head after one step at learning rate 1e-12.`,
+  `Machine: ${machine}. Command: \`node bench/train.mjs\` (native, burn flex CPU backend, one thread). Cells: recall@1 / mAP@R (MNIST R = 200; emoji: one relevant item, so mAP@R = recall@1). MNIST: train [0,700) of classes 0–6 (labelled), gallery [700,900) of all ten classes, queries [900,1001) (class 5 has 863 images: gallery [700,863), no queries); the supervised loss is mixed with a SimCLR (NT-Xent) term on augmented views of the unlabelled train + gallery images, never the labels of 7–9. Emoji: head trained on ${e ? e.train_identities : '70 % of the'} identities (Google + Twitter drawings), scored on the other ${e ? e.test_identities : '30 %'} (gallery Google, queries Twitter). Chromium rows: the same MNIST run through the JS API (\`Collection.trainHead\`, the trainer wasm on the CPU backend, 2 cores), wall-clock training time; scored by \`Collection.evaluate\` (mAP@R with R = the label's gallery count, 200 for 7–9); the untrained baseline is the head after one step at learning rate 1e-12.`,
   '',
-  '| task | split | loss | steps | train (s) | baselines | trained |',
-  '|---|---|---|---|---|---|---|',
-  ...runs.map((r) => `| ${r.task} | ${r.split} | ${r.loss} | ${r.steps} | ${r.train_s.toFixed(1)} | ${Object.entries(r.baselines).map(([k, v]) => `${k} ${f(v)}`).join('; ')} | ${f(r.after)} |`),
+  '| env | task | split | loss | steps | train (s) | baselines | trained |',
+  '|---|---|---|---|---|---|---|---|',
+  ...runs.map((r) => `| ${r.env} | ${r.task} | ${r.split} | ${r.loss} | ${r.steps} | ${r.train_s.toFixed(1)} | ${Object.entries(r.baselines).map(([k, v]) => `${k} ${f(v)}`).join('; ')} | ${f(r.after)} |`),
 ];
 replaceSection(path('BENCHMARKS.md'), 'Metric learning', lines.join('\n'));
 console.error(`wrote ${out} and BENCHMARKS.md`);

