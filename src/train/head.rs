@@ -78,59 +78,76 @@ fn widths(config: &HeadConfig) -> Result<Vec<usize>, TrainError> {
     }
 }
 
-impl DenseHead {
-    /// Reads a head saved by [`MetricHead::to_safetensors`](super::MetricHead::to_safetensors):
-    /// the `head` metadata gives the shape, and every tensor must be f32 of exactly that
-    /// shape, with finite values. Malformed or hostile bytes give [`TrainError::Format`].
-    pub fn from_safetensors(bytes: &[u8]) -> Result<Self, TrainError> {
-        let format = |e: String| TrainError::Format(e);
-        let (_, meta) = SafeTensors::read_metadata(bytes).map_err(|e| format(e.to_string()))?;
-        let config: HeadConfig = meta
-            .metadata()
-            .as_ref()
-            .and_then(|m| m.get("head"))
-            .ok_or_else(|| format("no `head` metadata".into()))
-            .and_then(|c| serde_json::from_str(c).map_err(|e| format(format!("`head`: {e}"))))?;
-        let widths = widths(&config)?;
-        let file = SafeTensors::deserialize(bytes).map_err(|e| format(e.to_string()))?;
-        let layers = widths.len() - 1;
-        if file.len() != 2 * layers {
+/// One saved dense layer: its weight (`[input, output]`, row-major) and its bias.
+pub(super) type SavedLayer = (Vec<f32>, Vec<f32>);
+
+/// The layers of a head saved by [`MetricHead::to_safetensors`](super::MetricHead::to_safetensors):
+/// its shape from the `head` metadata, and per layer the weight (`[input, output]`, row-major)
+/// and the bias, each checked to be f32 of exactly that shape with finite values. Malformed or
+/// hostile bytes give [`TrainError::Format`].
+pub(super) fn read_saved(bytes: &[u8]) -> Result<(HeadConfig, Vec<SavedLayer>), TrainError> {
+    let format = |e: String| TrainError::Format(e);
+    let (_, meta) = SafeTensors::read_metadata(bytes).map_err(|e| format(e.to_string()))?;
+    let config: HeadConfig = meta
+        .metadata()
+        .as_ref()
+        .and_then(|m| m.get("head"))
+        .ok_or_else(|| format("no `head` metadata".into()))
+        .and_then(|c| serde_json::from_str(c).map_err(|e| format(format!("`head`: {e}"))))?;
+    let widths = widths(&config)?;
+    let file = SafeTensors::deserialize(bytes).map_err(|e| format(e.to_string()))?;
+    let layers = widths.len() - 1;
+    if file.len() != 2 * layers {
+        return Err(format(format!(
+            "expected {} tensors for {layers} layers, got {}",
+            2 * layers,
+            file.len()
+        )));
+    }
+    let read = |name: String, shape: &[usize]| -> Result<Vec<f32>, TrainError> {
+        let view = file
+            .tensor(&name)
+            .map_err(|e| format(format!("{name}: {e}")))?;
+        if view.dtype() != Dtype::F32 || view.shape() != shape {
             return Err(format(format!(
-                "expected {} tensors for {layers} layers, got {}",
-                2 * layers,
-                file.len()
+                "{name}: expected f32 {shape:?}, got {:?} {:?}",
+                view.dtype(),
+                view.shape()
             )));
         }
-        let read = |name: String, shape: &[usize]| -> Result<Vec<f32>, TrainError> {
-            let view = file
-                .tensor(&name)
-                .map_err(|e| format(format!("{name}: {e}")))?;
-            if view.dtype() != Dtype::F32 || view.shape() != shape {
-                return Err(format(format!(
-                    "{name}: expected f32 {shape:?}, got {:?} {:?}",
-                    view.dtype(),
-                    view.shape()
-                )));
-            }
-            let values: Vec<f32> = view
-                .data()
-                .chunks_exact(4)
-                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-                .collect();
-            if values.len() != shape.iter().product::<usize>() {
-                return Err(format(format!("{name}: wrong data length")));
-            }
-            if values.iter().any(|v| !v.is_finite()) {
-                return Err(format(format!("{name}: non-finite value")));
-            }
-            Ok(values)
-        };
-        let layers = widths
-            .windows(2)
-            .enumerate()
-            .map(|(i, w)| {
-                let (input, output) = (w[0], w[1]);
-                let stored = read(format!("layers.{i}.weight"), &[input, output])?;
+        let values: Vec<f32> = view
+            .data()
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect();
+        if values.len() != shape.iter().product::<usize>() {
+            return Err(format(format!("{name}: wrong data length")));
+        }
+        if values.iter().any(|v| !v.is_finite()) {
+            return Err(format(format!("{name}: non-finite value")));
+        }
+        Ok(values)
+    };
+    let layers = widths
+        .windows(2)
+        .enumerate()
+        .map(|(i, w)| {
+            let weight = read(format!("layers.{i}.weight"), &[w[0], w[1]])?;
+            Ok((weight, read(format!("layers.{i}.bias"), &[w[1]])?))
+        })
+        .collect::<Result<Vec<_>, TrainError>>()?;
+    Ok((config, layers))
+}
+
+impl DenseHead {
+    /// Reads a head saved by [`MetricHead::to_safetensors`](super::MetricHead::to_safetensors)
+    /// (checked as [`read_saved`] says).
+    pub fn from_safetensors(bytes: &[u8]) -> Result<Self, TrainError> {
+        let (config, saved) = read_saved(bytes)?;
+        let layers = saved
+            .into_iter()
+            .map(|(stored, bias)| {
+                let (input, output) = (stored.len() / bias.len(), bias.len());
                 // [in, out] → [out, in].
                 let mut weight = vec![0.0; input * output];
                 for (r, row) in stored.chunks_exact(output).enumerate() {
@@ -138,14 +155,13 @@ impl DenseHead {
                         weight[c * input + r] = v;
                     }
                 }
-                let bias = read(format!("layers.{i}.bias"), &[output])?;
-                Ok(Dense {
+                Dense {
                     input,
                     weight,
                     bias,
-                })
+                }
             })
-            .collect::<Result<Vec<_>, TrainError>>()?;
+            .collect();
         Ok(DenseHead {
             config,
             layers,

@@ -178,41 +178,14 @@ impl MetricHead {
         safetensors::serialize(views, Some(metadata)).map_err(|e| TrainError::Format(e.to_string()))
     }
 
-    /// Reads a head that [`MetricHead::to_safetensors`] wrote; checks every tensor's shape.
+    /// Reads a head that [`MetricHead::to_safetensors`] wrote; checks every tensor's shape
+    /// (and the rest [`DenseHead::from_safetensors`](super::DenseHead::from_safetensors)
+    /// checks).
     pub fn from_safetensors(bytes: &[u8], device: &Device) -> Result<Self, TrainError> {
-        let format = |e: String| TrainError::Format(e);
-        let (_, meta) =
-            safetensors::SafeTensors::read_metadata(bytes).map_err(|e| format(e.to_string()))?;
-        let config: HeadConfig = meta
-            .metadata()
-            .as_ref()
-            .and_then(|m| m.get("head"))
-            .ok_or_else(|| format("no `head` metadata".into()))
-            .and_then(|c| serde_json::from_str(c).map_err(|e| format(e.to_string())))?;
-        let file =
-            safetensors::SafeTensors::deserialize(bytes).map_err(|e| format(e.to_string()))?;
+        let (config, saved) = super::head::read_saved(bytes)?;
         let mut head = config.init(0, device)?;
-        let read = |name: String, shape: &[usize]| -> Result<Vec<f32>, TrainError> {
-            let view = file
-                .tensor(&name)
-                .map_err(|e| format(format!("{name}: {e}")))?;
-            if view.dtype() != safetensors::Dtype::F32 || view.shape() != shape {
-                return Err(format(format!(
-                    "{name}: expected f32 {shape:?}, got {:?} {:?}",
-                    view.dtype(),
-                    view.shape()
-                )));
-            }
-            Ok(view
-                .data()
-                .chunks_exact(4)
-                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-                .collect())
-        };
-        for (i, layer) in head.layers.iter_mut().enumerate() {
+        for (layer, (w, b)) in head.layers.iter_mut().zip(saved) {
             let [input, output] = layer.weight.dims();
-            let w = read(format!("layers.{i}.weight"), &[input, output])?;
-            let b = read(format!("layers.{i}.bias"), &[output])?;
             layer.weight = Param::from_tensor(Tensor::from_data(
                 TensorData::new(w, [input, output]),
                 device,
