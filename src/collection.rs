@@ -52,6 +52,23 @@ struct Learned {
     index: Index,
 }
 
+impl Learned {
+    /// `item` as this field's index holds it: same id and payload, the head applied to its
+    /// source vector (no vector when it has none).
+    fn item(&self, item: &Item) -> Item {
+        Item {
+            id: item.id.clone(),
+            vectors: item
+                .vectors
+                .get(&self.source)
+                .map(|v| (self.name.clone(), self.head.apply(v)))
+                .into_iter()
+                .collect(),
+            payload: item.payload.clone(),
+        }
+    }
+}
+
 /// A learned vector field, as [`Collection::learned_fields`] lists it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LearnedField {
@@ -242,16 +259,7 @@ impl Collection {
         for l in &self.learned {
             let mut out = Vec::with_capacity(items.len());
             for item in &items {
-                let learned = Item {
-                    id: item.id.clone(),
-                    vectors: item
-                        .vectors
-                        .get(&l.source)
-                        .map(|v| (l.name.clone(), l.head.apply(v)))
-                        .into_iter()
-                        .collect(),
-                    payload: item.payload.clone(),
-                };
+                let learned = l.item(item);
                 l.index.validate(&learned)?;
                 out.push(learned);
             }
@@ -481,29 +489,20 @@ impl Collection {
             .into());
         }
         let config = learned_config(self.index.config(), name, &spec, head.output_dim());
-        let mut index = Index::new(config)?;
-        let mut ids: Vec<&str> = self.index.payloads().map(|(id, _)| id).collect();
-        ids.sort_unstable();
-        for id in ids {
-            let Some(item) = self.index.get(id) else {
-                continue;
-            };
-            index.upsert(Item {
-                vectors: item
-                    .vectors
-                    .get(source)
-                    .map(|v| (name.to_string(), head.apply(v)))
-                    .into_iter()
-                    .collect(),
-                ..item
-            })?;
-        }
-        let learned = Learned {
+        let mut learned = Learned {
             name: name.to_string(),
             source: source.to_string(),
             head,
-            index,
+            index: Index::new(config)?,
         };
+        let mut ids: Vec<&str> = self.index.payloads().map(|(id, _)| id).collect();
+        ids.sort_unstable();
+        for id in ids {
+            if let Some(item) = self.index.get(id) {
+                let item = learned.item(&item);
+                learned.index.upsert(item)?;
+            }
+        }
         match replaces {
             Some(i) => self.learned[i] = learned,
             None => self.learned.push(learned),
@@ -708,7 +707,7 @@ impl Collection {
                 (HEAD, w.buf)
             })
             .collect();
-        self.index.to_bytes_with(&extra)
+        self.index.to_bytes_with(extra)
     }
 
     /// A collection read back from [`Collection::to_bytes`]; corrupt input is an error.

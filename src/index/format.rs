@@ -70,15 +70,15 @@ fn read_row_header(r: &mut Reader<'_>) -> Result<(String, u64, bool, Value), Ind
 const MIN_ROW_BYTES: usize = 8 + 8 + 1 + 8;
 
 /// Serializes `index`, then the `extra` sections.
-pub(crate) fn encode(index: &Index, extra: &[ExtraSection]) -> Vec<u8> {
-    let mut sections: Vec<(&[u8; 4], Vec<u8>)> = Vec::new();
+pub(crate) fn encode(index: &Index, extra: Vec<ExtraSection>) -> Vec<u8> {
+    let mut sections: Vec<([u8; 4], Vec<u8>)> = Vec::new();
     let meta = Meta {
         config: index.config.clone(),
         next_seq: index.next_seq,
         next_segment: index.next_segment,
         generation: index.generation,
     };
-    sections.push((META, serde_json::to_vec(&meta).unwrap_or_default()));
+    sections.push((*META, serde_json::to_vec(&meta).unwrap_or_default()));
 
     let mut w = Writer::default();
     let m = &index.mutable;
@@ -101,7 +101,7 @@ pub(crate) fn encode(index: &Index, extra: &[ExtraSection]) -> Vec<u8> {
             }
         }
     }
-    sections.push((MUTABLE, w.buf));
+    sections.push((*MUTABLE, w.buf));
 
     for seg in &index.sealed {
         let mut w = Writer::default();
@@ -117,18 +117,16 @@ pub(crate) fn encode(index: &Index, extra: &[ExtraSection]) -> Vec<u8> {
             );
         }
         seg.fields.iter().for_each(|f| f.write(&mut w));
-        sections.push((SEGMENT, w.buf));
+        sections.push((*SEGMENT, w.buf));
     }
-    for (tag, body) in extra {
-        sections.push((tag, body.clone()));
-    }
+    sections.extend(extra);
 
     let mut out = Writer::default();
     out.buf.extend_from_slice(MAGIC);
     out.u32(VERSION);
     out.u32(sections.len() as u32);
     for (tag, body) in &sections {
-        out.buf.extend_from_slice(*tag);
+        out.buf.extend_from_slice(tag);
         out.u64(body.len() as u64);
         out.u32(crc32fast::hash(body));
     }

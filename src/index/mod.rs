@@ -439,13 +439,13 @@ impl Index {
 
     /// Serializes the index (graphs included) in the `SIML` format.
     pub fn to_bytes(&self) -> Vec<u8> {
-        format::encode(self, &[])
+        format::encode(self, Vec::new())
     }
 
     /// Serializes the index like [`Index::to_bytes`], followed by `extra` sections (tag and
     /// body, each checksummed like the index's own) that [`Index::from_bytes_with`] returns.
     /// Tags must differ from the index's own (`META`, `MUTB`, `SEGM`).
-    pub fn to_bytes_with(&self, extra: &[ExtraSection]) -> Vec<u8> {
+    pub fn to_bytes_with(&self, extra: Vec<ExtraSection>) -> Vec<u8> {
         debug_assert!(
             extra
                 .iter()

@@ -959,7 +959,7 @@ fn format_reads_version_1_and_2_files() {
 fn format_extra_sections_come_back_only_when_allowed() {
     let index = sample_index();
     let extra = vec![(*b"HEAD", b"first".to_vec()), (*b"HEAD", Vec::new())];
-    let bytes = index.to_bytes_with(&extra);
+    let bytes = index.to_bytes_with(extra.clone());
     let (loaded, sections) = Index::from_bytes_with(&bytes, &[*b"HEAD"]).unwrap();
     assert_eq!(sections, extra);
     assert_eq!(loaded.to_bytes(), index.to_bytes());
