@@ -242,46 +242,33 @@ self.addEventListener('message', (event) => {
   }
   if (msg.type !== 'call') return;
   if (background[msg.method]) {
-    runBackground(msg);
+    answer(msg, background);
     return;
   }
   waiting++;
-  queue = queue.then(async () => {
+  exclusive(async () => {
     waiting--;
-    const { id, method, args } = msg;
-    if (cancelled.delete(id)) return;
-    try {
-      const fn = methods[method];
-      if (!fn) throw { name: 'SimilError', code: 'input', message: `unknown method \`${method}\`` };
-      if (method !== 'open' && !engine) {
-        throw { name: 'SimilError', code: 'state', message: 'simil is not open yet' };
-      }
-      const context = {
-        cancelled: () => cancelled.has(id),
-        progress: (progress) => self.postMessage({ type: 'progress', id, progress }),
-      };
-      const value = await fn.apply(context, args);
-      const transfer = ArrayBuffer.isView(value) ? [value.buffer] : [];
-      self.postMessage({ type: 'result', id, value }, transfer);
-    } catch (e) {
-      self.postMessage({ type: 'error', id, error: describe(e) });
-    } finally {
-      cancelled.delete(id);
-    }
+    if (cancelled.delete(msg.id)) return;
+    await answer(msg, methods);
     scheduleUpkeep();
   });
 });
 
-async function runBackground({ id, method, args }) {
-  const context = {
-    cancelled: () => cancelled.has(id),
-    progress: (progress) => self.postMessage({ type: 'progress', id, progress }),
-  };
+// Runs `table[method]` for call `id` and posts its result (typed arrays transferred) or error.
+async function answer({ id, method, args }, table) {
   try {
-    await ready;
-    if (!engine) throw { name: 'SimilError', code: 'state', message: 'simil is not open yet' };
-    const value = await background[method].apply(context, args);
-    self.postMessage({ type: 'result', id, value });
+    const fn = table[method];
+    if (!fn) throw { name: 'SimilError', code: 'input', message: `unknown method \`${method}\`` };
+    if (method !== 'open' && !engine) {
+      throw { name: 'SimilError', code: 'state', message: 'simil is not open yet' };
+    }
+    const context = {
+      cancelled: () => cancelled.has(id),
+      progress: (progress) => self.postMessage({ type: 'progress', id, progress }),
+    };
+    const value = await fn.apply(context, args);
+    const transfer = ArrayBuffer.isView(value) ? [value.buffer] : [];
+    self.postMessage({ type: 'result', id, value }, transfer);
   } catch (e) {
     self.postMessage({ type: 'error', id, error: describe(e) });
   } finally {
@@ -297,7 +284,7 @@ function scheduleUpkeep() {
   upkeepTimer = setTimeout(() => {
     upkeepTimer = null;
     if (waiting > 0) return; // the call that is waiting reschedules upkeep when it is done
-    queue = queue.then(() => {
+    exclusive(() => {
       try {
         if (engine.maintainStep()) scheduleUpkeep();
       } catch (e) {
