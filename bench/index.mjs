@@ -9,7 +9,8 @@
 // bench/results/index.json and the "Vector index" section of BENCHMARKS.md.
 //
 //   node bench/index.mjs [--n 100000] [--native-n 100000] [--queries 1000] [--engines simil-f32,hnswlib,...]
-//                        [--browser-only]
+//                        [--browser-only] [--datasets mnist,mnist-mobilenet,clustered] [--out index]
+//   --out NAME writes bench/results/NAME.json and leaves BENCHMARKS.md alone unless NAME is index.
 //   (after scripts/test.sh or `source scripts/setup.sh && build_web`)
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { launch } from '../tests/browser/harness.mjs';
@@ -33,11 +34,13 @@ const example = ['run', '--quiet', '--profile', 'bench', '--example', 'index_ben
 const tune = ['--m', params.m, '--ef-construction', params.ef_construction, '--ef-search', params.ef_search].map(String);
 
 mkdirSync(path('bench/work'), { recursive: true });
+const out = opt('--out', 'index');
+const only = opt('--datasets', 'mnist,mnist-mobilenet,clustered').split(',');
 const datasets = [
   { name: 'mnist', args: ['--data', 'mnist'] },
   { name: 'mnist-mobilenet', args: ['--data', 'mnist-mobilenet'] },
   { name: 'clustered', args: ['--data', 'clustered', '--n', String(n), '--queries', queries, '--dim', '384'] },
-];
+].filter((d) => only.includes(d.name));
 const runs = [];
 // --browser-only: reuse the data files of an earlier run (quick checks of the browser side).
 const browserOnly = process.argv.includes('--browser-only');
@@ -98,7 +101,7 @@ try {
 }
 
 mkdirSync(path('bench/results'), { recursive: true });
-writeFileSync(path('bench/results/index.json'), JSON.stringify({ machine, browser, runs }, null, 2) + '\n');
+writeFileSync(path(`bench/results/${out}.json`), JSON.stringify({ machine, browser, runs }, null, 2) + '\n');
 
 const f = (x, digits) => (typeof x === 'number' ? x.toFixed(digits) : 'n/a');
 const ok = runs.filter((r) => !r.error);
@@ -137,5 +140,6 @@ const lines = [
   '',
   'bytes/vector counts stored vectors only (int8: codes + f16 copy for rescoring + a norm), not graph links.',
 ];
-replaceSection(path('BENCHMARKS.md'), 'Vector index', lines.join('\n'));
+if (out === 'index') replaceSection(path('BENCHMARKS.md'), 'Vector index', lines.join('\n'));
+else console.log(lines.slice(-datasets.length - 2).join('\n'));
 console.error('wrote bench/results/index.json and BENCHMARKS.md');

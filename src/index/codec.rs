@@ -1,12 +1,11 @@
-//! Bounded little-endian byte reader/writer, and a minimal binary serde codec
-//! used to persist instant-distance graphs.
+//! Bounded little-endian byte reader/writer, and a minimal binary serde encoder
+//! that reads the links out of a freshly built instant-distance graph.
 //!
-//! The serde codec supports only the shapes the graph uses: integers, `f32`,
+//! The encoder supports only the shapes the graph uses: integers, `f32`,
 //! byte strings, sequences (u64 length prefix), tuples and structs (fields in
-//! order, no prefix) and newtype structs. Every length is checked against the
-//! bytes that remain before anything is allocated.
+//! order, no prefix) and newtype structs. The reader checks every length
+//! against the bytes that remain before anything is allocated.
 
-use serde::de::{self, DeserializeSeed, SeqAccess, Visitor};
 use serde::ser::{self, Impossible, Serialize};
 
 use super::IndexError;
@@ -152,11 +151,6 @@ impl ser::Error for CodecError {
         Self(msg.to_string())
     }
 }
-impl de::Error for CodecError {
-    fn custom<T: std::fmt::Display>(msg: T) -> Self {
-        Self(msg.to_string())
-    }
-}
 impl From<IndexError> for CodecError {
     fn from(e: IndexError) -> Self {
         Self(e.to_string())
@@ -168,14 +162,6 @@ pub(crate) fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, CodecError> {
     let mut enc = Encoder(Writer::default());
     value.serialize(&mut enc)?;
     Ok(enc.0.buf)
-}
-
-/// Deserializes a value that must span all of `bytes`.
-pub(crate) fn decode<'de, T: de::Deserialize<'de>>(bytes: &'de [u8]) -> Result<T, CodecError> {
-    let mut dec = Decoder(Reader::new(bytes, "graph"));
-    let v = T::deserialize(&mut dec)?;
-    dec.0.finish()?;
-    Ok(v)
 }
 
 struct Encoder(Writer);
@@ -341,113 +327,3 @@ compound!(SerializeSeq, serialize_element);
 compound!(SerializeTuple, serialize_element);
 compound!(SerializeTupleStruct, serialize_field);
 compound!(SerializeStruct, serialize_field, _key);
-
-struct Decoder<'de>(Reader<'de>);
-
-struct Elements<'a, 'de> {
-    de: &'a mut Decoder<'de>,
-    left: usize,
-}
-
-impl<'de> SeqAccess<'de> for Elements<'_, 'de> {
-    type Error = CodecError;
-    fn next_element_seed<T: DeserializeSeed<'de>>(
-        &mut self,
-        seed: T,
-    ) -> Result<Option<T::Value>, CodecError> {
-        if self.left == 0 {
-            return Ok(None);
-        }
-        self.left -= 1;
-        seed.deserialize(&mut *self.de).map(Some)
-    }
-    fn size_hint(&self) -> Option<usize> {
-        Some(self.left)
-    }
-}
-
-impl<'de> de::Deserializer<'de> for &mut Decoder<'de> {
-    type Error = CodecError;
-
-    fn deserialize_any<V: Visitor<'de>>(self, _: V) -> Result<V::Value, CodecError> {
-        unsupported("self-describing values")
-    }
-    fn deserialize_bool<V: Visitor<'de>>(self, v: V) -> Result<V::Value, CodecError> {
-        v.visit_bool(self.0.u8()? != 0)
-    }
-    fn deserialize_i8<V: Visitor<'de>>(self, v: V) -> Result<V::Value, CodecError> {
-        v.visit_i8(self.0.u8()? as i8)
-    }
-    fn deserialize_i32<V: Visitor<'de>>(self, v: V) -> Result<V::Value, CodecError> {
-        v.visit_i32(self.0.u32()? as i32)
-    }
-    fn deserialize_i64<V: Visitor<'de>>(self, v: V) -> Result<V::Value, CodecError> {
-        v.visit_i64(self.0.u64()? as i64)
-    }
-    fn deserialize_u8<V: Visitor<'de>>(self, v: V) -> Result<V::Value, CodecError> {
-        v.visit_u8(self.0.u8()?)
-    }
-    fn deserialize_u32<V: Visitor<'de>>(self, v: V) -> Result<V::Value, CodecError> {
-        v.visit_u32(self.0.u32()?)
-    }
-    fn deserialize_u64<V: Visitor<'de>>(self, v: V) -> Result<V::Value, CodecError> {
-        v.visit_u64(self.0.u64()?)
-    }
-    fn deserialize_f32<V: Visitor<'de>>(self, v: V) -> Result<V::Value, CodecError> {
-        v.visit_f32(self.0.f32()?)
-    }
-    fn deserialize_bytes<V: Visitor<'de>>(self, v: V) -> Result<V::Value, CodecError> {
-        v.visit_borrowed_bytes(self.0.bytes(usize::MAX)?)
-    }
-    fn deserialize_byte_buf<V: Visitor<'de>>(self, v: V) -> Result<V::Value, CodecError> {
-        self.deserialize_bytes(v)
-    }
-    fn deserialize_unit<V: Visitor<'de>>(self, v: V) -> Result<V::Value, CodecError> {
-        v.visit_unit()
-    }
-    fn deserialize_unit_struct<V: Visitor<'de>>(
-        self,
-        _: &'static str,
-        v: V,
-    ) -> Result<V::Value, CodecError> {
-        v.visit_unit()
-    }
-    fn deserialize_newtype_struct<V: Visitor<'de>>(
-        self,
-        _: &'static str,
-        v: V,
-    ) -> Result<V::Value, CodecError> {
-        v.visit_newtype_struct(self)
-    }
-    fn deserialize_seq<V: Visitor<'de>>(self, v: V) -> Result<V::Value, CodecError> {
-        // Every element this codec stores takes at least one byte.
-        let left = self.0.count(1, usize::MAX)?;
-        v.visit_seq(Elements { de: self, left })
-    }
-    fn deserialize_tuple<V: Visitor<'de>>(self, len: usize, v: V) -> Result<V::Value, CodecError> {
-        v.visit_seq(Elements {
-            de: self,
-            left: len,
-        })
-    }
-    fn deserialize_tuple_struct<V: Visitor<'de>>(
-        self,
-        _: &'static str,
-        len: usize,
-        v: V,
-    ) -> Result<V::Value, CodecError> {
-        self.deserialize_tuple(len, v)
-    }
-    fn deserialize_struct<V: Visitor<'de>>(
-        self,
-        _: &'static str,
-        fields: &'static [&'static str],
-        v: V,
-    ) -> Result<V::Value, CodecError> {
-        self.deserialize_tuple(fields.len(), v)
-    }
-
-    serde::forward_to_deserialize_any! {
-        i16 i128 u16 u128 f64 char str string option map enum identifier ignored_any
-    }
-}

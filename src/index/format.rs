@@ -249,7 +249,7 @@ pub(crate) fn decode(
         let fields = config
             .fields
             .iter()
-            .map(|spec| SealedField::read(&mut r, spec, n))
+            .map(|spec| SealedField::read(&mut r, spec, &config.hnsw, n))
             .collect::<Result<Vec<_>, _>>()?;
         r.finish()?;
         sealed.push(SealedSegment {

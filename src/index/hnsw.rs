@@ -1,31 +1,22 @@
-//! Sealed per-field HNSW graphs on top of instant-distance.
-//!
-//! instant-distance builds a graph in one batch, fixes the degree (32, 64 on
-//! layer 0) and bakes `ef_search` into the graph; it has no filter hook. What we
-//! build on its public API:
+//! Sealed per-field HNSW graphs: instant-distance builds them, [`Graph`] searches them.
 //!
 //! * **Vectors live in the graph points** ([`GraphPoint`]), so a sealed segment
 //!   keeps each vector once; rows map to graph ids through `pid_of_row`.
-//! * **Query-side hook:** the query is itself a `GraphPoint` whose `distance`
-//!   runs the int8 integer pass for int8 fields and can add a large,
-//!   order-keeping penalty to rows outside a [`RowSet`].
-//! * **Filters, tombstones, more than `ef` candidates:** a first plain search
-//!   is filtered; if it yields fewer than wanted allowed rows, further rounds
-//!   penalize rows that are filtered out, deleted or already found. Penalized
-//!   nodes are still traversed but leave the result list as soon as allowed
-//!   ones turn up, so each round keeps expanding until it holds `ef` new
-//!   allowed rows (or the graph is exhausted): an enlarged ef, in effect.
+//! * **Distances:** the query is itself a `GraphPoint`; its `distance` runs the
+//!   int8 integer pass for int8 fields.
+//! * **Filters and tombstones** are checked inside the graph search, which walks
+//!   through rows that are filtered out or deleted without returning them.
 
 use std::sync::Arc;
 
 use half::f16;
-use instant_distance::{Builder, Heuristic, Hnsw, Point, Search};
-use serde::{Deserialize, Serialize};
+use instant_distance::{Builder, Heuristic, Point};
 
 use super::IndexError;
-use super::codec::{self, Reader, Writer};
-use super::config::{FieldSpec, HnswParams, MAX_DIM, MAX_EF, Metric, Storage};
+use super::codec::{Reader, Writer};
+use super::config::{FieldSpec, HnswParams, MAX_DIM, Metric, Storage};
 use super::distance::{self, VecRef};
+use super::graph::{self, Built, Graph};
 use super::quant::{self, Int8Query, QuantParams};
 
 /// Marks a row without a vector in `pid_of_row`.
@@ -171,12 +162,6 @@ pub(crate) struct GraphQuery {
     /// `|raw|²`.
     sq: f32,
     int8: Option<Int8Query>,
-    allowed: Option<RowSet>,
-}
-
-/// Maps distance `d` above every plain distance while keeping the order.
-fn penalize(d: f32) -> f32 {
-    1e30 * (2.0 + d / (1.0 + d.abs()))
 }
 
 /// Graph distance between two code vectors of one segment, from an integer dot
@@ -220,13 +205,6 @@ impl GraphPoint {
             _ => None,
         }
     }
-    /// For a query: whether stored row `row` is outside the penalized set.
-    fn allows(&self, row: u32) -> bool {
-        match self {
-            GraphPoint::Query(q) => q.allowed.as_ref().is_none_or(|set| set.contains(row)),
-            _ => true,
-        }
-    }
     fn metric(&self) -> Metric {
         match self {
             GraphPoint::F32 { metric, .. }
@@ -261,17 +239,12 @@ impl Point for GraphPoint {
                 };
             }
         };
-        let d = match (&query.int8, stored.codes()) {
+        match (&query.int8, stored.codes()) {
             (Some(iq), Some((codes, x))) => iq.distance(codes, x.sq),
             _ => {
                 let raw = Some((VecRef::F32(&query.raw), query.sq));
                 full_distance(query.metric, raw, stored.full())
             }
-        };
-        if self.allows(stored.row()) && other.allows(stored.row()) {
-            d
-        } else {
-            penalize(d)
         }
     }
 }
@@ -284,9 +257,10 @@ fn metric_code(m: Metric) -> u8 {
     }
 }
 
-impl Serialize for GraphPoint {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut w = Writer::default();
+impl GraphPoint {
+    /// Appends the stored point (row, metric, vector or codes) to `w`; queries are never
+    /// stored and write nothing.
+    fn write(&self, w: &mut Writer) {
         match self {
             GraphPoint::F32 { row, metric, v, .. } => {
                 w.u8(0);
@@ -327,11 +301,8 @@ impl Serialize for GraphPoint {
                 w.f32(*norm);
                 w.buf.extend(codes.iter().map(|&c| c as u8));
             }
-            GraphPoint::Query(_) => {
-                return Err(serde::ser::Error::custom("queries are not stored"));
-            }
+            GraphPoint::Query(_) => {}
         }
-        s.serialize_bytes(&w.buf)
     }
 }
 
@@ -406,29 +377,13 @@ fn parse_point(bytes: &[u8]) -> Result<GraphPoint, IndexError> {
     Ok(point)
 }
 
-impl<'de> Deserialize<'de> for GraphPoint {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl serde::de::Visitor<'_> for V {
-            type Value = GraphPoint;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("a graph point")
-            }
-            fn visit_bytes<E: serde::de::Error>(self, b: &[u8]) -> Result<GraphPoint, E> {
-                parse_point(b).map_err(E::custom)
-            }
-        }
-        d.deserialize_bytes(V)
-    }
-}
-
 /// One field of a sealed segment: its graph, row mapping and quantizer.
 pub(crate) struct SealedField {
-    graph: Hnsw<GraphPoint>,
+    graph: Graph<GraphPoint>,
     /// Graph id of each segment row, or `NO_POINT` if the row lacks this field.
     pid_of_row: Vec<u32>,
     quant: Option<QuantParams>,
-    /// `ef_search` baked into the graph: results per search round.
+    /// Beam width of a search (at least the number of rows wanted).
     ef: usize,
 }
 
@@ -442,18 +397,22 @@ impl SealedField {
         vectors: impl Iterator<Item = (u32, &'a [f32])> + Clone,
     ) -> Self {
         let (quant, points) = Self::build_points(spec, vectors);
-        let rows: Vec<u32> = points.iter().map(GraphPoint::row).collect();
-        let (graph, pids) = Builder::default()
+        let built: Vec<Built<GraphPoint>> = points.into_iter().map(Built).collect();
+        let (hnsw, _) = Builder::default()
             .ef_construction(params.ef_construction)
             .ef_search(params.ef_search)
             .ml(1.0 / (params.m as f32).ln())
             .select_heuristic(params.heuristic.then(Heuristic::default))
             .seed(seed)
-            .build_hnsw(points);
+            .build_hnsw(built);
+        let points: Vec<GraphPoint> = hnsw.iter().map(|(_, p)| p.0.clone()).collect();
         let mut pid_of_row = vec![NO_POINT; n_rows];
-        for (row, pid) in rows.into_iter().zip(pids) {
-            pid_of_row[row as usize] = pid.into_inner();
+        for (pid, point) in points.iter().enumerate() {
+            pid_of_row[point.row() as usize] = pid as u32;
         }
+        // Only a codec bug could fail here: the links of a fresh graph are in range.
+        let graph = Graph::from_hnsw(&hnsw, points, graph::link_counts(params.m))
+            .expect("links of a freshly built graph");
         Self {
             graph,
             pid_of_row,
@@ -462,18 +421,9 @@ impl SealedField {
         }
     }
 
-    /// Changes the `ef_search` baked into the graph without rebuilding it: instant-distance
-    /// has no setter, so the graph goes through its codec bytes (which start with `ef_search`
-    /// as a little-endian u64) and back.
+    /// Changes the search's beam width; the graph is unchanged.
     pub(crate) fn set_ef(&mut self, ef: usize) {
-        let Ok(mut bytes) = codec::encode(&self.graph) else {
-            return; // only query points fail to encode, and none is stored
-        };
-        bytes[..8].copy_from_slice(&(ef as u64).to_le_bytes());
-        if let Ok(graph) = codec::decode(&bytes) {
-            self.graph = graph;
-            self.ef = ef;
-        }
+        self.ef = ef;
     }
 
     /// The `ef_search` the graph searches with.
@@ -560,7 +510,7 @@ impl SealedField {
         if pid == NO_POINT {
             return None;
         }
-        match &self.graph[pid.into()] {
+        match self.graph.point(pid) {
             GraphPoint::Int8Only { codes, norm, .. } => Some(VecRef::I8 {
                 codes,
                 quant: self.quant.as_ref()?,
@@ -588,44 +538,19 @@ impl SealedField {
         allowed: Option<&RowSet>,
         want: usize,
     ) -> Vec<u32> {
-        // Round 1 is a plain graph search whose results are then filtered; later
-        // rounds penalize rows that are not allowed or already found, so the
-        // search keeps expanding until it holds enough allowed rows.
-        let mut query = Box::new(GraphQuery {
+        let query = GraphPoint::Query(Box::new(GraphQuery {
             metric,
             raw: q.to_vec(),
             sq: distance::sq_norm(VecRef::F32(q)),
             int8: self.quant.as_ref().map(|p| Int8Query::new(metric, q, p)),
-            allowed: None,
-        });
-        let mut search = Search::default();
-        let mut found: Vec<(f32, u32)> = Vec::new();
-        let ef = self.ef.max(1);
-        for round in 0..want.div_ceil(ef) + 2 {
-            let point = GraphPoint::Query(query);
-            let before = found.len();
-            found.extend(
-                self.graph
-                    .search(&point, &mut search)
-                    .map(|item| (item.distance, item.point.row()))
-                    .filter(|&(_, row)| {
-                        point.allows(row) && allowed.is_none_or(|set| set.contains(row))
-                    }),
-            );
-            let GraphPoint::Query(q) = point else { break };
-            query = q;
-            if found.len() >= want || (round > 0 && found.len() == before) {
-                break;
-            }
-            let set = query.allowed.get_or_insert_with(|| {
-                allowed
-                    .cloned()
-                    .unwrap_or_else(|| RowSet::new(self.pid_of_row.len(), true))
-            });
-            found[before..]
-                .iter()
-                .for_each(|&(_, row)| set.set(row, false));
-        }
+        }));
+        let allows = |pid: u32| allowed.is_none_or(|set| set.contains(self.graph.point(pid).row()));
+        let mut found: Vec<(f32, u32)> = self
+            .graph
+            .search(&query, self.ef.max(want), allows)
+            .into_iter()
+            .map(|(d, pid)| (d, self.graph.point(pid).row()))
+            .collect();
         found.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
         found.truncate(want);
         found.into_iter().map(|(_, row)| row).collect()
@@ -644,8 +569,9 @@ impl SealedField {
                 w.f32s(&q.scale);
             }
         }
-        // Encoding only fails for query points, which are never stored.
-        w.bytes(&codec::encode(&self.graph).unwrap_or_default());
+        let mut graph = Writer::default();
+        self.graph.write(&mut graph, self.ef, GraphPoint::write);
+        w.bytes(&graph.buf);
     }
 
     /// Reads a field written by [`SealedField::write`] for a segment of `n_rows`
@@ -653,6 +579,7 @@ impl SealedField {
     pub(crate) fn read(
         r: &mut Reader<'_>,
         spec: &FieldSpec,
+        params: &HnswParams,
         n_rows: usize,
     ) -> Result<Self, IndexError> {
         let corrupt = |m: &str| IndexError::Corrupt(format!("field `{}`: {m}", spec.name));
@@ -672,11 +599,10 @@ impl SealedField {
             return Err(corrupt("storage does not match the configuration"));
         }
         let bytes = r.bytes(usize::MAX)?;
-        let (ef, n_points) = check_graph_layout(bytes)?;
-        let graph: Hnsw<GraphPoint> =
-            codec::decode(bytes).map_err(|e| corrupt(&format!("graph: {e}")))?;
+        let (graph, ef) = Graph::read(bytes, graph::link_counts(params.m), parse_point)?;
+        let n_points = graph.points().len();
         let mut seen = 0;
-        for (pid, point) in graph.iter() {
+        for (pid, point) in graph.points().iter().enumerate() {
             let ok = match point {
                 GraphPoint::F32 { metric, v, .. } => {
                     spec.storage == Storage::F32 && *metric == spec.metric && v.len() == spec.dim
@@ -693,7 +619,7 @@ impl SealedField {
                 }
                 GraphPoint::Query(_) => false,
             };
-            if !ok || pid_of_row.get(point.row() as usize) != Some(&pid.into_inner()) {
+            if !ok || pid_of_row.get(point.row() as usize) != Some(&(pid as u32)) {
                 return Err(corrupt("graph point does not match its row"));
             }
             seen += 1;
@@ -709,48 +635,4 @@ impl SealedField {
             ef,
         })
     }
-}
-
-/// Walks the codec bytes of an `instant_distance::Hnsw` (fields `ef_search`,
-/// `points`, `zero`, `layers`) and checks every neighbour id against the layer
-/// it indexes, so that searching a loaded graph can never index out of bounds.
-/// Returns `(ef_search, number of points)`.
-fn check_graph_layout(bytes: &[u8]) -> Result<(usize, usize), IndexError> {
-    const ZERO_LINKS: usize = 64;
-    const UPPER_LINKS: usize = 32;
-    let bad = |m: &str| IndexError::Corrupt(format!("graph: {m}"));
-    let mut r = Reader::new(bytes, "graph");
-    let ef = r.u64()?;
-    if ef == 0 || ef > MAX_EF as u64 {
-        return Err(IndexError::SizeLimit("graph ef_search"));
-    }
-    let n = r.count(1, u32::MAX as usize - 1)?;
-    for _ in 0..n {
-        r.bytes(usize::MAX)?;
-    }
-    let check_links = |r: &mut Reader<'_>, nodes: usize, links: usize, bound: usize| {
-        for _ in 0..nodes * links {
-            let id = r.u32()?;
-            if id != NO_POINT && id as usize >= bound {
-                return Err(bad("neighbour id out of range"));
-            }
-        }
-        Ok(())
-    };
-    if r.count(4 * ZERO_LINKS, n)? != n {
-        return Err(bad("layer 0 size differs from the point count"));
-    }
-    check_links(&mut r, n, ZERO_LINKS, n)?;
-    let layers = r.count(8, 64)?;
-    let mut bound = n;
-    for _ in 0..layers {
-        let len = r.count(4 * UPPER_LINKS, bound)?;
-        if len == 0 {
-            return Err(bad("empty upper layer"));
-        }
-        check_links(&mut r, len, UPPER_LINKS, len)?;
-        bound = len;
-    }
-    r.finish()?;
-    Ok((ef as usize, n))
 }

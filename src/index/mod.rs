@@ -13,6 +13,7 @@ mod distance;
 mod error;
 mod filter;
 mod format;
+mod graph;
 mod hnsw;
 mod maintenance;
 mod quant;

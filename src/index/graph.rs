@@ -1,0 +1,345 @@
+//! The HNSW graph of a sealed field, in our own layout and searched by our own code.
+//!
+//! instant-distance builds the graph (its layer assignment and neighbour heuristic) but
+//! keeps it private, fixes the degree at 32 links (64 on layer 0), searches with those
+//! fixed degrees and has no filter hook. Its serde form is public, though: after a build
+//! the links are read out of it ([`Graph::from_hnsw`]) and the instant-distance value is
+//! dropped. Each node keeps the first `m` of its links (`2m` on layer 0), which
+//! instant-distance orders heuristic picks first, so `m` means what it means in the
+//! HNSW paper and in hnswlib, and a search expands half as many links at the default.
+//!
+//! [`Graph::search`] is the paper's layer-0 beam search with a filter in the loop
+//! (as hnswlib and Lucene do): rows outside the allowed set are traversed but never
+//! returned, so one pass finds `ef` allowed rows.
+//!
+//! On disk the graph keeps instant-distance's serde layout (`ef_search`, points,
+//! 64-wide layer-0 nodes, 32-wide upper nodes, links padded with `u32::MAX`), so files
+//! of earlier versions load unchanged.
+
+use std::cell::RefCell;
+use std::cmp::{Ordering, Reverse};
+use std::collections::BinaryHeap;
+
+use instant_distance::{Hnsw, Point};
+use serde::{Serialize, Serializer};
+
+use super::IndexError;
+use super::codec::{self, Reader, Writer};
+use super::config::MAX_EF;
+
+/// Marks an empty link slot.
+pub(crate) const NO_LINK: u32 = u32::MAX;
+/// Links per layer-0 node in instant-distance's layout.
+const ZERO_LINKS: usize = 64;
+/// Links per upper-layer node in instant-distance's layout.
+const UPPER_LINKS: usize = 32;
+
+/// A node's links per layer: `(layer 0, upper layers)` for HNSW parameter `m`, capped
+/// at what instant-distance builds.
+pub(crate) fn link_counts(m: usize) -> (usize, usize) {
+    ((2 * m).clamp(2, ZERO_LINKS), m.clamp(1, UPPER_LINKS))
+}
+
+/// An HNSW graph over points of type `P`, nodes numbered by graph id.
+pub(crate) struct Graph<P> {
+    points: Vec<P>,
+    /// Layer-0 links, `zero_links` per node, padded with [`NO_LINK`].
+    zero: Vec<u32>,
+    zero_links: usize,
+    /// Upper layers, bottom up; layer `i + 1` holds nodes `0..len`, `upper_links` each.
+    upper: Vec<Vec<u32>>,
+    upper_links: usize,
+}
+
+/// Wraps the points handed to instant-distance so that serializing its graph writes
+/// the links only (each point as an empty byte string).
+#[derive(Clone)]
+pub(crate) struct Built<P>(pub P);
+
+impl<P: Point> Point for Built<P> {
+    fn distance(&self, other: &Self) -> f32 {
+        self.0.distance(&other.0)
+    }
+}
+
+impl<P> Serialize for Built<P> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_bytes(&[])
+    }
+}
+
+/// The parts of an instant-distance graph in its serde layout.
+struct Layout<'a> {
+    ef: usize,
+    points: Vec<&'a [u8]>,
+    zero: Vec<u32>,
+    upper: Vec<Vec<u32>>,
+}
+
+/// Reads `nodes` nodes of `width` links each, keeping the first `keep` of every node and
+/// checking each id against `bound`, so that a search can never index out of range.
+fn read_links(
+    r: &mut Reader<'_>,
+    nodes: usize,
+    width: usize,
+    keep: usize,
+    bound: usize,
+) -> Result<Vec<u32>, IndexError> {
+    let mut links = Vec::with_capacity(nodes * keep);
+    for _ in 0..nodes {
+        for slot in 0..width {
+            let id = r.u32()?;
+            if id != NO_LINK && id as usize >= bound {
+                return Err(IndexError::Corrupt(
+                    "graph: neighbour id out of range".into(),
+                ));
+            }
+            if slot < keep {
+                links.push(id);
+            }
+        }
+    }
+    Ok(links)
+}
+
+/// Walks instant-distance's serde layout (`ef_search`, points, layer 0, upper layers).
+fn read_layout(
+    bytes: &[u8],
+    zero_links: usize,
+    upper_links: usize,
+) -> Result<Layout<'_>, IndexError> {
+    let bad = |m: &str| IndexError::Corrupt(format!("graph: {m}"));
+    let mut r = Reader::new(bytes, "graph");
+    let ef = r.u64()?;
+    if ef == 0 || ef > MAX_EF as u64 {
+        return Err(IndexError::SizeLimit("graph ef_search"));
+    }
+    let n = r.count(8, NO_LINK as usize - 1)?;
+    let mut points = Vec::with_capacity(n);
+    for _ in 0..n {
+        points.push(r.bytes(usize::MAX)?);
+    }
+    if r.count(4 * ZERO_LINKS, n)? != n {
+        return Err(bad("layer 0 size differs from the point count"));
+    }
+    let zero = read_links(&mut r, n, ZERO_LINKS, zero_links, n)?;
+    let layers = r.count(8, 64)?;
+    let mut upper = Vec::with_capacity(layers);
+    let mut bound = n;
+    for _ in 0..layers {
+        let len = r.count(4 * UPPER_LINKS, bound)?;
+        if len == 0 {
+            return Err(bad("empty upper layer"));
+        }
+        upper.push(read_links(&mut r, len, UPPER_LINKS, upper_links, len)?);
+        bound = len;
+    }
+    r.finish()?;
+    Ok(Layout {
+        ef: ef as usize,
+        points,
+        zero,
+        upper,
+    })
+}
+
+/// Writes nodes of `stride` links each as nodes of `width` links, padded with [`NO_LINK`].
+fn pad_nodes(w: &mut Writer, links: &[u32], stride: usize, width: usize) {
+    for node in links.chunks_exact(stride) {
+        node.iter().for_each(|&id| w.u32(id));
+        (stride..width).for_each(|_| w.u32(NO_LINK));
+    }
+}
+
+/// A node and its distance to the query, ordered by distance, then id.
+#[derive(Clone, Copy, PartialEq)]
+struct Near(f32, u32);
+
+impl Eq for Near {}
+impl PartialOrd for Near {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Near {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.0.total_cmp(&other.0).then(self.1.cmp(&other.1))
+    }
+}
+
+/// Per-thread search state, reused across searches.
+#[derive(Default)]
+struct Scratch {
+    /// `visited[id] == epoch` marks a node visited by the current search.
+    visited: Vec<u32>,
+    epoch: u32,
+    candidates: BinaryHeap<Reverse<Near>>,
+    results: BinaryHeap<Near>,
+}
+
+impl Scratch {
+    fn start(&mut self, n: usize) {
+        self.candidates.clear();
+        self.results.clear();
+        if self.visited.len() < n {
+            self.visited.resize(n, 0);
+        }
+        self.epoch = self.epoch.wrapping_add(1);
+        if self.epoch == 0 {
+            self.visited.fill(0);
+            self.epoch = 1;
+        }
+    }
+    /// Marks `id` visited; false if it already was.
+    fn visit(&mut self, id: u32) -> bool {
+        let slot = &mut self.visited[id as usize];
+        let fresh = *slot != self.epoch;
+        *slot = self.epoch;
+        fresh
+    }
+}
+
+thread_local! {
+    static SCRATCH: RefCell<Scratch> = RefCell::default();
+}
+
+impl<P: Point> Graph<P> {
+    /// Takes the links out of a freshly built instant-distance graph (its points are
+    /// `points`, in graph-id order), keeping `zero_links` / `upper_links` per node.
+    pub(crate) fn from_hnsw(
+        hnsw: &Hnsw<Built<P>>,
+        points: Vec<P>,
+        (zero_links, upper_links): (usize, usize),
+    ) -> Result<Self, IndexError> {
+        let bytes = codec::encode(hnsw).map_err(|e| IndexError::Corrupt(e.to_string()))?;
+        let layout = read_layout(&bytes, zero_links, upper_links)?;
+        if layout.points.len() != points.len() {
+            return Err(IndexError::Corrupt("graph: point count".into()));
+        }
+        Ok(Self {
+            points,
+            zero: layout.zero,
+            zero_links,
+            upper: layout.upper,
+            upper_links,
+        })
+    }
+
+    /// Reads a graph written by [`Graph::write`] (or by instant-distance's serde form),
+    /// parsing each point with `parse`. Returns the graph and its stored `ef_search`.
+    pub(crate) fn read(
+        bytes: &[u8],
+        (zero_links, upper_links): (usize, usize),
+        mut parse: impl FnMut(&[u8]) -> Result<P, IndexError>,
+    ) -> Result<(Self, usize), IndexError> {
+        let layout = read_layout(bytes, zero_links, upper_links)?;
+        let points = layout
+            .points
+            .iter()
+            .map(|b| parse(b))
+            .collect::<Result<Vec<_>, _>>()?;
+        let graph = Self {
+            points,
+            zero: layout.zero,
+            zero_links,
+            upper: layout.upper,
+            upper_links,
+        };
+        Ok((graph, layout.ef))
+    }
+
+    /// Writes the graph in instant-distance's layout, each point as the bytes `point`
+    /// appends to a writer.
+    pub(crate) fn write(&self, w: &mut Writer, ef: usize, mut point: impl FnMut(&P, &mut Writer)) {
+        w.u64(ef as u64);
+        w.u64(self.points.len() as u64);
+        let mut buf = Writer::default();
+        for p in &self.points {
+            buf.buf.clear();
+            point(p, &mut buf);
+            w.bytes(&buf.buf);
+        }
+        w.u64(self.points.len() as u64);
+        pad_nodes(w, &self.zero, self.zero_links, ZERO_LINKS);
+        w.u64(self.upper.len() as u64);
+        for layer in &self.upper {
+            w.u64((layer.len() / self.upper_links) as u64);
+            pad_nodes(w, layer, self.upper_links, UPPER_LINKS);
+        }
+    }
+
+    /// The point with graph id `id`.
+    pub(crate) fn point(&self, id: u32) -> &P {
+        &self.points[id as usize]
+    }
+
+    /// The points, by graph id.
+    pub(crate) fn points(&self) -> &[P] {
+        &self.points
+    }
+
+    /// Up to `ef` nodes nearest to `query` among those `allowed` accepts, nearest first,
+    /// with their distances: greedy descent through the upper layers, then a beam of
+    /// width `ef` on layer 0 that walks through rejected nodes without returning them.
+    pub(crate) fn search(
+        &self,
+        query: &P,
+        ef: usize,
+        allowed: impl Fn(u32) -> bool,
+    ) -> Vec<(f32, u32)> {
+        if self.points.is_empty() || ef == 0 {
+            return Vec::new();
+        }
+        let dist = |id: u32| query.distance(&self.points[id as usize]);
+        let mut entry = Near(dist(0), 0);
+        for layer in self.upper.iter().rev() {
+            loop {
+                let start = entry;
+                let node = entry.1 as usize * self.upper_links;
+                for &id in &layer[node..node + self.upper_links] {
+                    if id != NO_LINK {
+                        let d = Near(dist(id), id);
+                        if d < entry {
+                            entry = d;
+                        }
+                    }
+                }
+                if entry == start {
+                    break;
+                }
+            }
+        }
+        SCRATCH.with_borrow_mut(|s| {
+            s.start(self.points.len());
+            s.visit(entry.1);
+            s.candidates.push(Reverse(entry));
+            if allowed(entry.1) {
+                s.results.push(entry);
+            }
+            while let Some(Reverse(near)) = s.candidates.pop() {
+                if s.results.len() >= ef && s.results.peek().is_some_and(|w| near > *w) {
+                    break;
+                }
+                let node = near.1 as usize * self.zero_links;
+                for &id in &self.zero[node..node + self.zero_links] {
+                    if id == NO_LINK || !s.visit(id) {
+                        continue;
+                    }
+                    let d = Near(dist(id), id);
+                    if s.results.len() < ef || s.results.peek().is_some_and(|w| d < *w) {
+                        s.candidates.push(Reverse(d));
+                        if allowed(id) {
+                            s.results.push(d);
+                            if s.results.len() > ef {
+                                s.results.pop();
+                            }
+                        }
+                    }
+                }
+            }
+            let mut found: Vec<(f32, u32)> = s.results.drain().map(|n| (n.0, n.1)).collect();
+            found.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+            found
+        })
+    }
+}
