@@ -16,22 +16,32 @@ async function loadData(url) {
   return { n, nq, dim, base, queries, truth, row };
 }
 
-/** Times `search(queryVector) -> ids` over all queries; recall against the exact top-10. */
+/** Times `search(queryVector) -> ids` over the queries; recall against the exact top-10.
+ *  The same for every engine: an untimed pass over the first 200 queries comes first (V8 runs
+ *  wasm on its baseline compiler until a function turns hot), then passes over all queries
+ *  repeat until 2 s have gone by (at least one; at most 10), so that a fast engine is not timed
+ *  over a fraction of a second on a noisy machine. Recall comes from the first pass. */
 function measure(data, search) {
+  for (let q = 0; q < Math.min(200, data.nq); q++) search(data.row(data.queries, q));
   const latencies = [];
   let hits = 0;
+  let passes = 0;
   const started = performance.now();
-  for (let q = 0; q < data.nq; q++) {
-    const t = performance.now();
-    const ids = search(data.row(data.queries, q));
-    latencies.push(performance.now() - t);
-    const want = data.truth.subarray(q * 10, q * 10 + 10);
-    for (const id of ids.slice(0, 10)) if (want.includes(id)) hits++;
-  }
+  do {
+    for (let q = 0; q < data.nq; q++) {
+      const t = performance.now();
+      const ids = search(data.row(data.queries, q));
+      latencies.push(performance.now() - t);
+      if (passes > 0) continue;
+      const want = data.truth.subarray(q * 10, q * 10 + 10);
+      for (const id of ids.slice(0, 10)) if (want.includes(id)) hits++;
+    }
+    passes++;
+  } while (passes < 10 && performance.now() - started < 2000);
   const total = (performance.now() - started) / 1000;
   latencies.sort((a, b) => a - b);
   const pct = (p) => latencies[Math.round((latencies.length - 1) * p)];
-  return { recall_at_10: hits / (10 * data.nq), qps: data.nq / total, p50_ms: pct(0.5), p99_ms: pct(0.99) };
+  return { recall_at_10: hits / (10 * data.nq), qps: (passes * data.nq) / total, p50_ms: pct(0.5), p99_ms: pct(0.99) };
 }
 
 const engines = {

@@ -10,7 +10,8 @@
 //
 //   node bench/index.mjs [--n 100000] [--native-n 100000] [--queries 1000] [--engines simil-f32,hnswlib,...]
 //                        [--browser-only] [--datasets mnist,mnist-mobilenet,clustered] [--out index]
-//   --out NAME writes bench/results/NAME.json and leaves BENCHMARKS.md alone unless NAME is index.
+//   --out NAME (a quick partial run) writes bench/work/NAME.json instead of bench/results/index.json
+//   and BENCHMARKS.md.
 //   (after scripts/test.sh or `source scripts/setup.sh && build_web`)
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { launch } from '../tests/browser/harness.mjs';
@@ -101,7 +102,7 @@ try {
 }
 
 mkdirSync(path('bench/results'), { recursive: true });
-writeFileSync(path(`bench/results/${out}.json`), JSON.stringify({ machine, browser, runs }, null, 2) + '\n');
+writeFileSync(path(out === 'index' ? 'bench/results/index.json' : `bench/work/${out}.json`), JSON.stringify({ machine, browser, runs }, null, 2) + '\n');
 
 const f = (x, digits) => (typeof x === 'number' ? x.toFixed(digits) : 'n/a');
 const ok = runs.filter((r) => !r.error);

@@ -11,12 +11,13 @@ build_text_weights
 step "cargo fmt --check"
 cargo fmt --all -- --check
 step "cargo clippy (native)"
-cargo clippy --all-targets -- -D warnings
+cargo clippy --workspace --all-targets -- -D warnings
 step "cargo clippy (wasm32)"
-cargo clippy --target wasm32-unknown-unknown --lib -- -D warnings
+cargo clippy --target wasm32-unknown-unknown --workspace --lib -- -D warnings
 cargo clippy --target wasm32-unknown-unknown --lib --features trainer -- -D warnings
 step "cargo test (native)"
-cargo test
+# The workspace: simil and its vector index, crates/simil-index.
+cargo test --workspace
 build_web
 # The shipped wasm's size budget (issue 7): 3 MB gzipped, weights not counted. The engine is
 # what every page loads; the trainer loads on the first trainHead and has the same budget.

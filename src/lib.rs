@@ -11,13 +11,15 @@ pub mod collection;
 pub mod compute;
 pub mod error;
 pub mod eval;
-pub mod index;
 pub mod model;
 pub mod text;
 pub mod train;
 
 #[cfg(target_arch = "wasm32")]
 mod web;
+
+/// The vector index (the `simil-index` crate, compiled for speed).
+pub use simil_index as index;
 
 pub use collection::{Catalog, Collection};
 pub use compute::{BackendKind, Compute};

@@ -70,13 +70,13 @@ pub struct FieldSpec {
 
 /// HNSW graph parameters for sealed segments.
 ///
-/// instant-distance fixes the graph degree at 32 links per node (64 on layer 0);
-/// `m` only sets the layer-assignment factor `mL = 1 / ln(m)`.
-/// `ef_search` is baked into each graph when it is built.
+/// instant-distance builds each graph with up to 32 links per node (64 on layer 0); a
+/// sealed graph keeps the first `m` of them (`2m` on layer 0), as hnswlib's `M` does.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct HnswParams {
-    /// Branching factor used for layer assignment (2..=64).
+    /// Links per node, `2m` on layer 0, and the layer-assignment factor `mL = 1 / ln(m)`
+    /// (2..=64; links stop growing at `m` = 32, instant-distance's own degree).
     pub m: usize,
     /// Candidate list size while building (1..=[`MAX_EF`]).
     pub ef_construction: usize,

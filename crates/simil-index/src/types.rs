@@ -62,7 +62,7 @@ pub struct Query {
     pub exact: bool,
     /// Keyword query over the collection's `text_fields` (BM25). With `vectors` too, the two
     /// rankings are fused by reciprocal rank (hybrid search); alone, it ranks by BM25. Only
-    /// [`Collection::search`](crate::collection::Collection::search) reads it.
+    /// `simil::Collection::search` reads it.
     #[serde(default)]
     pub text: Option<String>,
 }

@@ -6,8 +6,12 @@
 //! Deletes are tombstones, filtered at search time and dropped at merge.
 //! Queries gather candidates per segment (graph or brute force), score them
 //! exactly, and merge the segments' results by score.
+//!
+//! A crate of its own so that it is compiled for speed (`opt-level = 3`) inside a
+//! wasm module that is otherwise optimised for size; the `simil` crate re-exports
+//! it as `simil::index`.
 
-pub(crate) mod codec;
+pub mod codec;
 mod config;
 mod distance;
 mod error;
@@ -37,8 +41,8 @@ pub use maintenance::{BuiltSegment, MaintenanceJob};
 pub use types::{FieldQuery, FieldStats, Hit, IndexStats, Item, Query, SegmentKind, SegmentStats};
 
 use config::check_range;
-/// The SIMD dot product the index scores with, for other plain-Rust kernels of the crate.
-pub(crate) use distance::dot;
+/// The SIMD dot product the index scores with, for other plain-Rust kernels.
+pub use distance::dot;
 use hnsw::SealedField;
 use maintenance::Target;
 use segment::{MutableSegment, Plan, Row, SealedSegment, Segment};

@@ -7,7 +7,7 @@
 //! ```
 //! Sections: `META` (JSON: config and counters), `MUTB` (mutable rows), then
 //! one `SEGM` per sealed segment (rows, then per field the row→graph mapping,
-//! the int8 quantizer and the instant-distance graph), then any extra sections
+//! the int8 quantizer and the graph in instant-distance's serde layout), then any extra sections
 //! of the index's owner ([`Index::to_bytes_with`]; a collection stores its learned
 //! fields there, tag `HEAD`), which a reader accepts only when it asks for their
 //! tag. Every length is checked

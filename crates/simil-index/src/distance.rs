@@ -306,7 +306,7 @@ pub(crate) fn similarity(metric: Metric, q: &[f32], v: VecRef<'_>) -> f32 {
 }
 
 /// `a·b` of equally long slices, summed in SIMD-friendly lanes.
-pub(crate) fn dot(a: &[f32], b: &[f32]) -> f32 {
+pub fn dot(a: &[f32], b: &[f32]) -> f32 {
     let (ca, ra) = a.as_chunks::<LANES>();
     let (cb, rb) = b.as_chunks::<LANES>();
     lanes::dot(ca, cb) + ra.iter().zip(rb).map(|(x, y)| x * y).sum::<f32>()

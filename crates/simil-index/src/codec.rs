@@ -1,5 +1,6 @@
-//! Bounded little-endian byte reader/writer, and a minimal binary serde encoder
-//! that reads the links out of a freshly built instant-distance graph.
+//! Bounded little-endian byte reader/writer (also used by `simil`'s collection files),
+//! and a minimal binary serde encoder that reads the links out of a freshly built
+//! instant-distance graph.
 //!
 //! The encoder supports only the shapes the graph uses: integers, `f32`,
 //! byte strings, sequences (u64 length prefix), tuples and structs (fields in
@@ -12,49 +13,56 @@ use super::IndexError;
 
 /// Appends little-endian primitives to a buffer.
 #[derive(Default)]
-pub(crate) struct Writer {
+pub struct Writer {
     /// Bytes written so far.
     pub buf: Vec<u8>,
 }
 
 impl Writer {
-    pub(crate) fn u8(&mut self, v: u8) {
+    /// Appends a byte.
+    pub fn u8(&mut self, v: u8) {
         self.buf.push(v);
     }
-    pub(crate) fn u32(&mut self, v: u32) {
+    /// Appends a little-endian u32.
+    pub fn u32(&mut self, v: u32) {
         self.buf.extend_from_slice(&v.to_le_bytes());
     }
-    pub(crate) fn u64(&mut self, v: u64) {
+    /// Appends a little-endian u64.
+    pub fn u64(&mut self, v: u64) {
         self.buf.extend_from_slice(&v.to_le_bytes());
     }
-    pub(crate) fn f32(&mut self, v: f32) {
+    /// Appends a little-endian f32.
+    pub fn f32(&mut self, v: f32) {
         self.buf.extend_from_slice(&v.to_le_bytes());
     }
-    pub(crate) fn f32s(&mut self, v: &[f32]) {
+    /// Appends each value as a little-endian f32.
+    pub fn f32s(&mut self, v: &[f32]) {
         v.iter().for_each(|&x| self.f32(x));
     }
     /// Writes a u64 length followed by the bytes.
-    pub(crate) fn bytes(&mut self, v: &[u8]) {
+    pub fn bytes(&mut self, v: &[u8]) {
         self.u64(v.len() as u64);
         self.buf.extend_from_slice(v);
     }
 }
 
 /// Reads little-endian primitives, failing with a typed error instead of panicking.
-pub(crate) struct Reader<'a> {
+pub struct Reader<'a> {
     buf: &'a [u8],
     what: &'static str,
 }
 
 impl<'a> Reader<'a> {
     /// Reads from `buf`; `what` names the structure in error messages.
-    pub(crate) fn new(buf: &'a [u8], what: &'static str) -> Self {
+    pub fn new(buf: &'a [u8], what: &'static str) -> Self {
         Self { buf, what }
     }
-    pub(crate) fn remaining(&self) -> usize {
+    /// Bytes not read yet.
+    pub fn remaining(&self) -> usize {
         self.buf.len()
     }
-    pub(crate) fn take(&mut self, n: usize) -> Result<&'a [u8], IndexError> {
+    /// The next `n` bytes.
+    pub fn take(&mut self, n: usize) -> Result<&'a [u8], IndexError> {
         if n > self.buf.len() {
             return Err(IndexError::Truncated(self.what));
         }
@@ -67,20 +75,24 @@ impl<'a> Reader<'a> {
         a.copy_from_slice(self.take(N)?);
         Ok(a)
     }
-    pub(crate) fn u8(&mut self) -> Result<u8, IndexError> {
+    /// Reads a byte.
+    pub fn u8(&mut self) -> Result<u8, IndexError> {
         Ok(self.array::<1>()?[0])
     }
-    pub(crate) fn u32(&mut self) -> Result<u32, IndexError> {
+    /// Reads a little-endian u32.
+    pub fn u32(&mut self) -> Result<u32, IndexError> {
         Ok(u32::from_le_bytes(self.array()?))
     }
-    pub(crate) fn u64(&mut self) -> Result<u64, IndexError> {
+    /// Reads a little-endian u64.
+    pub fn u64(&mut self) -> Result<u64, IndexError> {
         Ok(u64::from_le_bytes(self.array()?))
     }
-    pub(crate) fn f32(&mut self) -> Result<f32, IndexError> {
+    /// Reads a little-endian f32.
+    pub fn f32(&mut self) -> Result<f32, IndexError> {
         Ok(f32::from_le_bytes(self.array()?))
     }
     /// Reads `n` finite f32 values.
-    pub(crate) fn f32s(&mut self, n: usize) -> Result<Vec<f32>, IndexError> {
+    pub fn f32s(&mut self, n: usize) -> Result<Vec<f32>, IndexError> {
         self.check_len(n, 4)?;
         let v: Vec<f32> = self
             .take(n * 4)?
@@ -104,7 +116,7 @@ impl<'a> Reader<'a> {
     }
     /// Reads a u64 count of elements of at least `elem_size` bytes each, checked
     /// against `cap` and against the remaining bytes.
-    pub(crate) fn count(&mut self, elem_size: usize, cap: usize) -> Result<usize, IndexError> {
+    pub fn count(&mut self, elem_size: usize, cap: usize) -> Result<usize, IndexError> {
         let n = self.u64()?;
         let n = usize::try_from(n).map_err(|_| IndexError::SizeLimit(self.what))?;
         if n > cap {
@@ -114,17 +126,17 @@ impl<'a> Reader<'a> {
         Ok(n)
     }
     /// Reads a length-prefixed byte string of at most `cap` bytes.
-    pub(crate) fn bytes(&mut self, cap: usize) -> Result<&'a [u8], IndexError> {
+    pub fn bytes(&mut self, cap: usize) -> Result<&'a [u8], IndexError> {
         let n = self.count(1, cap)?;
         self.take(n)
     }
     /// Reads a length-prefixed UTF-8 string of at most `cap` bytes.
-    pub(crate) fn str(&mut self, cap: usize) -> Result<&'a str, IndexError> {
+    pub fn str(&mut self, cap: usize) -> Result<&'a str, IndexError> {
         std::str::from_utf8(self.bytes(cap)?)
             .map_err(|_| IndexError::Corrupt(format!("invalid UTF-8 in {}", self.what)))
     }
     /// Fails unless every byte was consumed.
-    pub(crate) fn finish(&self) -> Result<(), IndexError> {
+    pub fn finish(&self) -> Result<(), IndexError> {
         if self.buf.is_empty() {
             Ok(())
         } else {
