@@ -9,9 +9,9 @@
 // bench/results/index.json and the "Vector index" section of BENCHMARKS.md.
 //
 //   node bench/index.mjs [--n 100000] [--native-n 100000] [--queries 1000] [--engines simil-f32,hnswlib,...]
-//                        [--browser-only] [--datasets mnist,mnist-mobilenet,clustered] [--out index]
-//   --out NAME (a quick partial run) writes bench/work/NAME.json instead of bench/results/index.json
-//   and BENCHMARKS.md.
+//                        [--browser-only] [--datasets mnist,mnist-mobilenet,clustered] [--out FILE]
+//   --out FILE writes the results there (relative to the repository) instead of
+//   bench/results/index.json, and leaves BENCHMARKS.md alone.
 //   (after scripts/test.sh or `source scripts/setup.sh && build_web`)
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { launch } from '../tests/browser/harness.mjs';
@@ -35,7 +35,8 @@ const example = ['run', '--quiet', '--profile', 'bench', '--example', 'index_ben
 const tune = ['--m', params.m, '--ef-construction', params.ef_construction, '--ef-search', params.ef_search].map(String);
 
 mkdirSync(path('bench/work'), { recursive: true });
-const out = opt('--out', 'index');
+const defaultOut = 'bench/results/index.json';
+const out = opt('--out', defaultOut);
 const only = opt('--datasets', 'mnist,mnist-mobilenet,clustered').split(',');
 const datasets = [
   { name: 'mnist', args: ['--data', 'mnist'] },
@@ -102,7 +103,7 @@ try {
 }
 
 mkdirSync(path('bench/results'), { recursive: true });
-writeFileSync(path(out === 'index' ? 'bench/results/index.json' : `bench/work/${out}.json`), JSON.stringify({ machine, browser, runs }, null, 2) + '\n');
+writeFileSync(path(out), JSON.stringify({ machine, browser, runs }, null, 2) + '\n');
 
 const f = (x, digits) => (typeof x === 'number' ? x.toFixed(digits) : 'n/a');
 const ok = runs.filter((r) => !r.error);
@@ -141,6 +142,6 @@ const lines = [
   '',
   'bytes/vector counts stored vectors only (int8: codes + f16 copy for rescoring + a norm), not graph links.',
 ];
-if (out === 'index') replaceSection(path('BENCHMARKS.md'), 'Vector index', lines.join('\n'));
+if (out === defaultOut) replaceSection(path('BENCHMARKS.md'), 'Vector index', lines.join('\n'));
 else console.log(lines.slice(-datasets.length - 2).join('\n'));
-console.error('wrote bench/results/index.json and BENCHMARKS.md');
+console.error(out === defaultOut ? `wrote ${out} and BENCHMARKS.md` : `wrote ${out}`);

@@ -343,3 +343,80 @@ impl<P: Point> Graph<P> {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use instant_distance::Builder;
+
+    use super::*;
+
+    /// A point on the plane.
+    #[derive(Clone, Debug, PartialEq)]
+    struct P(f32, f32);
+
+    impl Point for P {
+        fn distance(&self, o: &Self) -> f32 {
+            (self.0 - o.0).powi(2) + (self.1 - o.1).powi(2)
+        }
+    }
+
+    fn grid(side: usize, m: usize) -> Graph<P> {
+        let points: Vec<Built<P>> = (0..side * side)
+            .map(|i| Built(P((i % side) as f32, (i / side) as f32)))
+            .collect();
+        let (hnsw, _) = Builder::default().seed(7).build_hnsw(points);
+        let by_id = hnsw.iter().map(|(_, p)| p.0.clone()).collect();
+        Graph::from_hnsw(&hnsw, by_id, link_counts(m)).unwrap()
+    }
+
+    #[test]
+    fn keeps_m_links_per_node_and_2m_on_layer_0() {
+        let g = grid(20, 4);
+        assert_eq!((g.zero_links, g.upper_links), (8, 4));
+        assert_eq!(g.zero.len(), 400 * 8);
+        assert!(g.upper.iter().all(|l| l.len() % 4 == 0));
+        assert_eq!(link_counts(48), (64, 32));
+    }
+
+    #[test]
+    fn a_beam_as_wide_as_the_graph_returns_every_allowed_node_nearest_first() {
+        let g = grid(20, 8);
+        let q = P(3.3, 11.6);
+        let odd = |id: u32| id % 2 == 1;
+        let found = g.search(&q, 400, odd);
+        assert_eq!(found.len(), 200);
+        assert!(found.iter().all(|&(_, id)| odd(id)));
+        assert!(found.windows(2).all(|w| w[0].0 <= w[1].0));
+        let exact = (0..400u32)
+            .filter(|&id| odd(id))
+            .map(|id| q.distance(g.point(id)))
+            .fold(f32::MAX, f32::min);
+        assert_eq!(found[0].0, exact);
+    }
+
+    #[test]
+    fn write_then_read_gives_the_same_graph() {
+        let g = grid(12, 6);
+        let mut w = Writer::default();
+        g.write(&mut w, 33, |p, w| {
+            w.f32(p.0);
+            w.f32(p.1);
+        });
+        let (back, ef) = Graph::read(&w.buf, link_counts(6), |b| {
+            let mut r = Reader::new(b, "point");
+            Ok(P(r.f32()?, r.f32()?))
+        })
+        .unwrap();
+        assert_eq!(ef, 33);
+        assert_eq!(back.points, g.points);
+        assert_eq!((&back.zero, &back.upper), (&g.zero, &g.upper));
+        // Fewer links kept on read: each node's first ones.
+        let (narrow, _) = Graph::read(&w.buf, link_counts(2), |b| {
+            let mut r = Reader::new(b, "point");
+            Ok(P(r.f32()?, r.f32()?))
+        })
+        .unwrap();
+        assert_eq!(narrow.zero[..4], g.zero[..4]);
+        assert_eq!(narrow.zero[4..8], g.zero[12..16]);
+    }
+}
