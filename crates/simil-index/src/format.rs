@@ -15,6 +15,7 @@
 //! against its CRC, and graphs against their structure.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -212,7 +213,7 @@ pub(crate) fn decode(
             });
         }
         let row = seg.push(Row {
-            id,
+            id: id.into(),
             seq,
             payload,
             vectors,
@@ -241,7 +242,7 @@ pub(crate) fn decode(
         let mut alive = RowSet::new(n, false);
         for row in 0..n {
             let (id, seq, live, payload) = read_row_header(&mut r)?;
-            ids.push(id);
+            ids.push(id.into());
             seqs.push(seq);
             payloads.push(payload);
             alive.set(row as u32, live);
@@ -276,7 +277,7 @@ pub(crate) fn decode(
                 row,
                 seq: 0,
             };
-            if locations.insert(s.id(row).to_string(), loc).is_some() {
+            if locations.insert(Arc::clone(s.id(row)), loc).is_some() {
                 return Err(IndexError::Corrupt(format!(
                     "item `{}` is stored twice",
                     s.id(row)

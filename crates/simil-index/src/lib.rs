@@ -28,6 +28,7 @@ mod types;
 mod tests;
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use serde_json::Value;
 
@@ -70,7 +71,8 @@ pub struct Index {
     /// Bumped each time rows are sealed out of the mutable segment.
     generation: u64,
     sealed: Vec<SealedSegment>,
-    locations: HashMap<String, Location>,
+    /// Where each id lives; the key shares its allocation with the row's id.
+    locations: HashMap<Arc<str>, Location>,
     next_seq: u64,
     next_segment: u64,
 }
@@ -133,14 +135,15 @@ impl Index {
         self.delete(&item.id);
         let seq = self.next_seq;
         self.next_seq += 1;
+        let id: Arc<str> = item.id.into();
         let row = self.mutable.push(Row {
-            id: item.id.clone(),
+            id: Arc::clone(&id),
             seq,
             payload: item.payload,
             vectors,
         });
         self.locations.insert(
-            item.id,
+            id,
             Location {
                 segment: None,
                 row,
@@ -223,7 +226,7 @@ impl Index {
     pub fn payloads(&self) -> impl Iterator<Item = (&str, &Value)> {
         self.locations
             .iter()
-            .filter_map(|(id, loc)| Some((id.as_str(), self.segment_of(loc)?.payload(loc.row))))
+            .filter_map(|(id, loc)| Some((&**id, self.segment_of(loc)?.payload(loc.row))))
     }
 
     /// Sets `ef_search` (the graph search's beam width: higher is slower and finds more of

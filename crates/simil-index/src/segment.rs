@@ -16,7 +16,8 @@ const EXACT_ROWS: usize = if cfg!(test) { 0 } else { 2048 };
 /// One item version as stored in a segment (vectors aligned with the config fields).
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Row {
-    pub id: String,
+    /// Shared with the index's id map.
+    pub id: Arc<str>,
     /// Unique, increasing per upsert: tells a row from a later version of the same id.
     pub seq: u64,
     pub payload: Value,
@@ -41,7 +42,7 @@ pub(crate) trait Segment {
     fn alive(&self) -> &RowSet;
     /// Number of alive rows.
     fn live(&self) -> usize;
-    fn id(&self, row: u32) -> &str;
+    fn id(&self, row: u32) -> &Arc<str>;
     fn payload(&self, row: u32) -> &Value;
     fn vector(&self, field: usize, row: u32) -> Option<VecRef<'_>>;
     /// Approximate candidates for one field, if the segment has an index.
@@ -154,7 +155,7 @@ impl Segment for MutableSegment {
     fn live(&self) -> usize {
         self.live
     }
-    fn id(&self, row: u32) -> &str {
+    fn id(&self, row: u32) -> &Arc<str> {
         &self.rows[row as usize].id
     }
     fn payload(&self, row: u32) -> &Value {
@@ -174,7 +175,7 @@ impl Segment for MutableSegment {
 pub(crate) struct SealedSegment {
     /// Stable identifier, assigned when the segment is installed.
     pub id: u64,
-    pub ids: Vec<String>,
+    pub ids: Vec<Arc<str>>,
     pub seqs: Vec<u64>,
     pub payloads: Vec<Value>,
     pub alive: RowSet,
@@ -250,7 +251,7 @@ impl Segment for SealedSegment {
     fn live(&self) -> usize {
         self.live
     }
-    fn id(&self, row: u32) -> &str {
+    fn id(&self, row: u32) -> &Arc<str> {
         &self.ids[row as usize]
     }
     fn payload(&self, row: u32) -> &Value {
