@@ -7,9 +7,8 @@
 //! Queries gather candidates per segment (graph or brute force), score them
 //! exactly, and merge the segments' results by score.
 //!
-//! A crate of its own so that it is compiled for speed (`opt-level = 3`) inside a
-//! wasm module that is otherwise optimised for size; the `simil` crate re-exports
-//! it as `simil::index`.
+//! A crate of its own, re-exported as `simil::index`, so that its optimisation level
+//! can be set apart from the models' in the size-optimised wasm build.
 
 pub mod codec;
 mod config;
