@@ -8,27 +8,22 @@
 //! instant-distance orders heuristic picks first, so `m` means what it means in the
 //! HNSW paper and in hnswlib, and a search expands half as many links at the default.
 //!
-//! [`Graph::search`] is the paper's layer-0 beam search with a filter in the loop
-//! (as hnswlib and Lucene do): rows outside the allowed set are traversed but never
-//! returned, so one pass finds `ef` allowed rows.
+//! [`Graph::search`] runs `simil_kernels::Links::search`, the paper's layer-0 beam
+//! search with a filter in the loop (as hnswlib and Lucene do): rows outside the allowed
+//! set are traversed but never returned, so one pass finds `ef` allowed rows.
 //!
 //! On disk the graph keeps instant-distance's serde layout (`ef_search`, points,
 //! 64-wide layer-0 nodes, 32-wide upper nodes, links padded with `u32::MAX`), so files
 //! of earlier versions load unchanged.
 
-use std::cell::RefCell;
-use std::cmp::{Ordering, Reverse};
-use std::collections::BinaryHeap;
-
 use instant_distance::{Hnsw, Point};
 use serde::{Serialize, Serializer};
+use simil_kernels::{Links, NO_LINK};
 
 use super::IndexError;
 use super::codec::{self, Reader, Writer};
 use super::config::MAX_EF;
 
-/// Marks an empty link slot.
-pub(crate) const NO_LINK: u32 = u32::MAX;
 /// Links per layer-0 node in instant-distance's layout.
 const ZERO_LINKS: usize = 64;
 /// Links per upper-layer node in instant-distance's layout.
@@ -43,12 +38,7 @@ pub(crate) fn link_counts(m: usize) -> (usize, usize) {
 /// An HNSW graph over points of type `P`, nodes numbered by graph id.
 pub(crate) struct Graph<P> {
     points: Vec<P>,
-    /// Layer-0 links, `zero_links` per node, padded with [`NO_LINK`].
-    zero: Vec<u32>,
-    zero_links: usize,
-    /// Upper layers, bottom up; layer `i + 1` holds nodes `0..len`, `upper_links` each.
-    upper: Vec<Vec<u32>>,
-    upper_links: usize,
+    links: Links,
 }
 
 /// Wraps the points handed to instant-distance so that serializing its graph writes
@@ -74,6 +64,17 @@ struct Layout<'a> {
     points: Vec<&'a [u8]>,
     zero: Vec<u32>,
     upper: Vec<Vec<u32>>,
+}
+
+impl Layout<'_> {
+    fn links(self, zero_links: usize, upper_links: usize) -> Links {
+        Links {
+            zero: self.zero,
+            zero_links,
+            upper: self.upper,
+            upper_links,
+        }
+    }
 }
 
 /// Reads `nodes` nodes of `width` links each, keeping the first `keep` of every node and
@@ -151,58 +152,6 @@ fn pad_nodes(w: &mut Writer, links: &[u32], stride: usize, width: usize) {
     }
 }
 
-/// A node and its distance to the query, ordered by distance, then id.
-#[derive(Clone, Copy, PartialEq)]
-struct Near(f32, u32);
-
-impl Eq for Near {}
-impl PartialOrd for Near {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl Ord for Near {
-    fn cmp(&self, other: &Self) -> Ordering {
-        self.0.total_cmp(&other.0).then(self.1.cmp(&other.1))
-    }
-}
-
-/// Per-thread search state, reused across searches.
-#[derive(Default)]
-struct Scratch {
-    /// `visited[id] == epoch` marks a node visited by the current search.
-    visited: Vec<u32>,
-    epoch: u32,
-    candidates: BinaryHeap<Reverse<Near>>,
-    results: BinaryHeap<Near>,
-}
-
-impl Scratch {
-    fn start(&mut self, n: usize) {
-        self.candidates.clear();
-        self.results.clear();
-        if self.visited.len() < n {
-            self.visited.resize(n, 0);
-        }
-        self.epoch = self.epoch.wrapping_add(1);
-        if self.epoch == 0 {
-            self.visited.fill(0);
-            self.epoch = 1;
-        }
-    }
-    /// Marks `id` visited; false if it already was.
-    fn visit(&mut self, id: u32) -> bool {
-        let slot = &mut self.visited[id as usize];
-        let fresh = *slot != self.epoch;
-        *slot = self.epoch;
-        fresh
-    }
-}
-
-thread_local! {
-    static SCRATCH: RefCell<Scratch> = RefCell::default();
-}
-
 impl<P: Point> Graph<P> {
     /// Takes the links out of a freshly built instant-distance graph (its points are
     /// `points`, in graph-id order), keeping `zero_links` / `upper_links` per node.
@@ -218,10 +167,7 @@ impl<P: Point> Graph<P> {
         }
         Ok(Self {
             points,
-            zero: layout.zero,
-            zero_links,
-            upper: layout.upper,
-            upper_links,
+            links: layout.links(zero_links, upper_links),
         })
     }
 
@@ -238,14 +184,12 @@ impl<P: Point> Graph<P> {
             .iter()
             .map(|b| parse(b))
             .collect::<Result<Vec<_>, _>>()?;
+        let ef = layout.ef;
         let graph = Self {
             points,
-            zero: layout.zero,
-            zero_links,
-            upper: layout.upper,
-            upper_links,
+            links: layout.links(zero_links, upper_links),
         };
-        Ok((graph, layout.ef))
+        Ok((graph, ef))
     }
 
     /// Writes the graph in instant-distance's layout, each point as the bytes `point`
@@ -259,12 +203,13 @@ impl<P: Point> Graph<P> {
             point(p, &mut buf);
             w.bytes(&buf.buf);
         }
+        let l = &self.links;
         w.u64(self.points.len() as u64);
-        pad_nodes(w, &self.zero, self.zero_links, ZERO_LINKS);
-        w.u64(self.upper.len() as u64);
-        for layer in &self.upper {
-            w.u64((layer.len() / self.upper_links) as u64);
-            pad_nodes(w, layer, self.upper_links, UPPER_LINKS);
+        pad_nodes(w, &l.zero, l.zero_links, ZERO_LINKS);
+        w.u64(l.upper.len() as u64);
+        for layer in &l.upper {
+            w.u64((layer.len() / l.upper_links) as u64);
+            pad_nodes(w, layer, l.upper_links, UPPER_LINKS);
         }
     }
 
@@ -279,68 +224,18 @@ impl<P: Point> Graph<P> {
     }
 
     /// Up to `ef` nodes nearest to `query` among those `allowed` accepts, nearest first,
-    /// with their distances: greedy descent through the upper layers, then a beam of
-    /// width `ef` on layer 0 that walks through rejected nodes without returning them.
+    /// with their distances ([`Links::search`]).
     pub(crate) fn search(
         &self,
         query: &P,
         ef: usize,
         allowed: impl Fn(u32) -> bool,
     ) -> Vec<(f32, u32)> {
-        if self.points.is_empty() || ef == 0 {
-            return Vec::new();
-        }
-        let dist = |id: u32| query.distance(&self.points[id as usize]);
-        let mut entry = Near(dist(0), 0);
-        for layer in self.upper.iter().rev() {
-            loop {
-                let start = entry;
-                let node = entry.1 as usize * self.upper_links;
-                for &id in &layer[node..node + self.upper_links] {
-                    if id != NO_LINK {
-                        let d = Near(dist(id), id);
-                        if d < entry {
-                            entry = d;
-                        }
-                    }
-                }
-                if entry == start {
-                    break;
-                }
-            }
-        }
-        SCRATCH.with_borrow_mut(|s| {
-            s.start(self.points.len());
-            s.visit(entry.1);
-            s.candidates.push(Reverse(entry));
-            if allowed(entry.1) {
-                s.results.push(entry);
-            }
-            while let Some(Reverse(near)) = s.candidates.pop() {
-                if s.results.len() >= ef && s.results.peek().is_some_and(|w| near > *w) {
-                    break;
-                }
-                let node = near.1 as usize * self.zero_links;
-                for &id in &self.zero[node..node + self.zero_links] {
-                    if id == NO_LINK || !s.visit(id) {
-                        continue;
-                    }
-                    let d = Near(dist(id), id);
-                    if s.results.len() < ef || s.results.peek().is_some_and(|w| d < *w) {
-                        s.candidates.push(Reverse(d));
-                        if allowed(id) {
-                            s.results.push(d);
-                            if s.results.len() > ef {
-                                s.results.pop();
-                            }
-                        }
-                    }
-                }
-            }
-            let mut found: Vec<(f32, u32)> = s.results.drain().map(|n| (n.0, n.1)).collect();
-            found.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
-            found
-        })
+        self.links.search(
+            ef,
+            &mut |id| query.distance(&self.points[id as usize]),
+            &allowed,
+        )
     }
 }
 
@@ -372,9 +267,9 @@ mod tests {
     #[test]
     fn keeps_m_links_per_node_and_2m_on_layer_0() {
         let g = grid(20, 4);
-        assert_eq!((g.zero_links, g.upper_links), (8, 4));
-        assert_eq!(g.zero.len(), 400 * 8);
-        assert!(g.upper.iter().all(|l| l.len() % 4 == 0));
+        assert_eq!((g.links.zero_links, g.links.upper_links), (8, 4));
+        assert_eq!(g.links.zero.len(), 400 * 8);
+        assert!(g.links.upper.iter().all(|l| l.len() % 4 == 0));
         assert_eq!(link_counts(48), (64, 32));
     }
 
@@ -409,14 +304,14 @@ mod tests {
         .unwrap();
         assert_eq!(ef, 33);
         assert_eq!(back.points, g.points);
-        assert_eq!((&back.zero, &back.upper), (&g.zero, &g.upper));
+        assert_eq!(back.links, g.links);
         // Fewer links kept on read: each node's first ones.
         let (narrow, _) = Graph::read(&w.buf, link_counts(2), |b| {
             let mut r = Reader::new(b, "point");
             Ok(P(r.f32()?, r.f32()?))
         })
         .unwrap();
-        assert_eq!(narrow.zero[..4], g.zero[..4]);
-        assert_eq!(narrow.zero[4..8], g.zero[12..16]);
+        assert_eq!(narrow.links.zero[..4], g.links.zero[..4]);
+        assert_eq!(narrow.links.zero[4..8], g.links.zero[12..16]);
     }
 }

@@ -7,8 +7,8 @@
 //! Queries gather candidates per segment (graph or brute force), score them
 //! exactly, and merge the segments' results by score.
 //!
-//! A crate of its own, re-exported as `simil::index`, so that its optimisation level
-//! can be set apart from the models' in the size-optimised wasm build.
+//! A crate of its own, re-exported as `simil::index`; its per-query loops are the crate
+//! `simil-kernels`, compiled for speed inside the size-optimised wasm build.
 
 pub mod codec;
 mod config;
@@ -41,11 +41,11 @@ pub use maintenance::{BuiltSegment, MaintenanceJob};
 pub use types::{FieldQuery, FieldStats, Hit, IndexStats, Item, Query, SegmentKind, SegmentStats};
 
 use config::check_range;
-/// The SIMD dot product the index scores with, for other plain-Rust kernels.
-pub use distance::dot;
 use hnsw::SealedField;
 use maintenance::Target;
 use segment::{MutableSegment, Plan, Row, SealedSegment, Segment};
+/// The SIMD dot product the index scores with, for other plain-Rust kernels.
+pub use simil_kernels::dot;
 
 /// A section its owner stores after an index's own ([`Index::to_bytes_with`]): a 4-byte tag
 /// and the body.
