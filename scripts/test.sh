@@ -16,7 +16,7 @@ step "cargo clippy (wasm32)"
 cargo clippy --target wasm32-unknown-unknown --workspace --lib -- -D warnings
 cargo clippy --target wasm32-unknown-unknown --lib --features trainer -- -D warnings
 step "cargo test (native)"
-# The workspace: simil and its vector index, crates/simil-index.
+# The workspace: simil, its vector index (crates/simil-index) and the index's kernels.
 cargo test --workspace
 build_web
 # The shipped wasm's size budget (issue 7): 3 MB gzipped, weights not counted. The engine is
