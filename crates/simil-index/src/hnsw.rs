@@ -261,42 +261,25 @@ impl GraphPoint {
     /// Appends the stored point (row, metric, vector or codes) to `w`; queries are never
     /// stored and write nothing.
     fn write(&self, w: &mut Writer) {
+        let (tag, dim) = match self {
+            GraphPoint::F32 { v, .. } => (0, v.len()),
+            GraphPoint::Int8 { codes, .. } => (1, codes.len()),
+            GraphPoint::Int8Only { codes, .. } => (2, codes.len()),
+            GraphPoint::Query(_) => return,
+        };
+        w.u8(tag);
+        w.u32(self.row());
+        w.u8(metric_code(self.metric()));
+        w.u32(dim as u32);
         match self {
-            GraphPoint::F32 { row, metric, v, .. } => {
-                w.u8(0);
-                w.u32(*row);
-                w.u8(metric_code(*metric));
-                w.u32(v.len() as u32);
-                w.f32s(v);
-            }
-            GraphPoint::Int8 {
-                row,
-                metric,
-                codes,
-                full,
-                x,
-                ..
-            } => {
-                w.u8(1);
-                w.u32(*row);
-                w.u8(metric_code(*metric));
-                w.u32(codes.len() as u32);
+            GraphPoint::F32 { v, .. } => w.f32s(v),
+            GraphPoint::Int8 { codes, full, x, .. } => {
                 w.f32(x.sq);
                 w.buf.extend(codes.iter().map(|&c| c as u8));
                 full.iter()
                     .for_each(|h| w.buf.extend_from_slice(&h.to_bits().to_le_bytes()));
             }
-            GraphPoint::Int8Only {
-                row,
-                metric,
-                codes,
-                x,
-                norm,
-            } => {
-                w.u8(2);
-                w.u32(*row);
-                w.u8(metric_code(*metric));
-                w.u32(codes.len() as u32);
+            GraphPoint::Int8Only { codes, x, norm, .. } => {
                 w.f32(x.sq);
                 w.f32(*norm);
                 w.buf.extend(codes.iter().map(|&c| c as u8));
