@@ -179,6 +179,17 @@ fn code_distance(metric: Metric, (a, x): (&[i8], CodeTerms), (b, y): (&[i8], Cod
 }
 
 impl GraphPoint {
+    /// A stored int8 point, with `|full|²` computed from its f16 vector.
+    fn int8(row: u32, metric: Metric, codes: Codes, full: Arc<[f16]>, x: CodeTerms) -> Self {
+        GraphPoint::Int8 {
+            row,
+            metric,
+            codes,
+            full_sq: distance::sq_norm(VecRef::F16(&full)),
+            full,
+            x,
+        }
+    }
     fn row(&self) -> u32 {
         match self {
             GraphPoint::F32 { row, .. }
@@ -331,14 +342,7 @@ fn parse_point(bytes: &[u8]) -> Result<GraphPoint, IndexError> {
             if !x_sq.is_finite() || full.iter().any(|h| !h.is_finite()) {
                 return Err(non_finite());
             }
-            GraphPoint::Int8 {
-                row,
-                metric,
-                codes,
-                full_sq: distance::sq_norm(VecRef::F16(&full)),
-                full,
-                x: terms(x_sq),
-            }
+            GraphPoint::int8(row, metric, codes, full, terms(x_sq))
         }
         2 => {
             let x_sq = r.f32()?;
@@ -474,14 +478,7 @@ impl SealedField {
                     };
                 }
                 let full: Arc<[f16]> = v.iter().map(|&x| f16::from_f32(x)).collect();
-                GraphPoint::Int8 {
-                    row,
-                    metric,
-                    codes,
-                    full_sq: distance::sq_norm(VecRef::F16(&full)),
-                    full,
-                    x,
-                }
+                GraphPoint::int8(row, metric, codes, full, x)
             })
             .collect();
         (quant, points)
