@@ -393,7 +393,7 @@ fn main() {
             }],
             hnsw: params.clone(),
             seal_threshold,
-            text_fields: Vec::new(),
+            owner: Default::default(),
         };
         let rss_before = rss_bytes();
         let started = Instant::now();

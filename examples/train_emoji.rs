@@ -13,7 +13,8 @@ use serde_json::json;
 use simil::train::retrieval::score;
 use simil::train::sampler::split_classes;
 use simil::train::{
-    Distance, HeadConfig, Loss, MetricModel, TrainConfig, TrainSet, models::embed_rows, train,
+    Distance, HeadConfig, HeadInit, Loss, MetricModel, TrainConfig, TrainSet, models::embed_rows,
+    train,
 };
 
 const DIM: usize = 384;

@@ -12,8 +12,8 @@ use burn::prelude::*;
 use serde_json::json;
 use simil::train::retrieval::{Scores, score};
 use simil::train::{
-    Augment, Distance, HeadConfig, Loss, MetricModel, SelfSupervised, SmallCnn, TrainConfig,
-    TrainSet, models::embed_rows, train,
+    Augment, Distance, HeadConfig, HeadInit, Loss, MetricModel, SelfSupervised, SmallCnn,
+    TrainConfig, TrainSet, models::embed_rows, train,
 };
 
 const QUERY_END: usize = 1001;

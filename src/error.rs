@@ -3,11 +3,11 @@
 //! Each error carries a short machine-readable [`Error::code`] that the JS bindings copy onto
 //! the `Error` object they throw, next to the readable message.
 
-use crate::index::IndexError;
 use crate::model::clip::ClipError;
-use crate::model::whitening::WhiteningError;
 use crate::model::{EmbedderError, TextEmbedderError};
 use crate::train::TrainError;
+
+pub use simil_search::error::CollectionError;
 
 /// Anything that can go wrong in simil.
 #[derive(Debug, thiserror::Error)]
@@ -27,15 +27,9 @@ pub enum Error {
     /// The CLIP loader rejected its files, or CLIP an input.
     #[error(transparent)]
     Clip(#[from] ClipError),
-    /// A whitening could not be fitted, read or applied.
+    /// The search core (index, collections, learned heads, whitening) rejected a request.
     #[error(transparent)]
-    Whitening(#[from] WhiteningError),
-    /// The vector index rejected a request.
-    #[error(transparent)]
-    Index(#[from] IndexError),
-    /// A request named a collection that does not exist, or one that exists already.
-    #[error(transparent)]
-    Collection(#[from] CollectionError),
+    Search(#[from] simil_search::Error),
     /// Training a metric model failed or was given bad data.
     #[error(transparent)]
     Train(#[from] TrainError),
@@ -47,17 +41,29 @@ impl Error {
     pub fn code(&self) -> &'static str {
         match self {
             Error::Compute(_) => "compute",
-            Error::Model(_)
-            | Error::Embedder(_)
-            | Error::Text(_)
-            | Error::Clip(_)
-            | Error::Whitening(_) => "model",
-            Error::Index(_) => "index",
-            Error::Collection(_) => "collection",
+            Error::Model(_) | Error::Embedder(_) | Error::Text(_) | Error::Clip(_) => "model",
+            Error::Search(e) => e.code(),
             Error::Train(_) => "train",
         }
     }
 }
+
+/// The search core's errors convert through [`Error::Search`].
+macro_rules! from_search {
+    ($($source:ty),*) => {$(
+        impl From<$source> for Error {
+            fn from(e: $source) -> Self {
+                Error::Search(e.into())
+            }
+        }
+    )*};
+}
+from_search!(
+    simil_search::index::IndexError,
+    CollectionError,
+    simil_search::whitening::WhiteningError,
+    simil_search::head::HeadError
+);
 
 /// Shorthand for results whose error is [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -97,98 +103,4 @@ pub enum ModelError {
     /// A model parameter is out of its range.
     #[error("{0}")]
     InvalidConfig(String),
-}
-
-/// Failures of collection management.
-#[derive(Debug, thiserror::Error)]
-pub enum CollectionError {
-    /// No collection has that name.
-    #[error("no collection named `{0}`")]
-    NotFound(String),
-    /// A collection with that name exists already.
-    #[error("a collection named `{0}` exists already")]
-    Exists(String),
-    /// A keyword (`text`) query on a collection that has no `text_fields`.
-    #[error(
-        "this collection has no text_fields to search with `text`; create it with text_fields: [...]"
-    )]
-    NoTextFields,
-    /// A keyword query longer than [`MAX_QUERY_TEXT`](crate::collection::MAX_QUERY_TEXT).
-    #[error("a text query is limited to {max} bytes, got {got}")]
-    TextTooLong {
-        /// Bytes in the query.
-        got: usize,
-        /// The limit.
-        max: usize,
-    },
-    /// A request names a vector field the collection does not have.
-    #[error("this collection has no vector field `{0}`")]
-    UnknownField(String),
-    /// A learned field or training data was asked of a learned field rather than of one of
-    /// the collection's own vector fields.
-    #[error(
-        "`{0}` is a learned field; learned fields and training data come from the collection's own vector fields"
-    )]
-    LearnedSource(String),
-    /// A learned field would take the name of one of the collection's own vector fields.
-    #[error(
-        "`{0}` is already a vector field of this collection; give the learned field another name"
-    )]
-    FieldNameTaken(String),
-    /// The head's input width differs from the source field's dimension.
-    #[error("the head takes {input}-d inputs but field `{field}` has {dim} dimensions")]
-    HeadInputMismatch {
-        /// The source field.
-        field: String,
-        /// Its dimension.
-        dim: usize,
-        /// The head's input width.
-        input: usize,
-    },
-    /// An added item carries a vector for a learned field.
-    #[error(
-        "`{0}` is a learned field: its vectors are computed from its source field, not given with items"
-    )]
-    ComputedField(String),
-    /// A query mixes a learned field with another field.
-    #[error(
-        "a query cannot mix learned field `{learned}` with field `{other}`: query a learned field on its own"
-    )]
-    MixedFields {
-        /// The learned field.
-        learned: String,
-        /// The other field.
-        other: String,
-    },
-    /// A query vector for a learned field is not in its source field's space.
-    #[error(
-        "learned field `{field}` is queried with vectors of its source field `{source_field}` ({expected} dimensions), got {got}"
-    )]
-    LearnedQueryDim {
-        /// The learned field.
-        field: String,
-        /// Its source field.
-        source_field: String,
-        /// The source field's dimension.
-        expected: usize,
-        /// The query vector's length.
-        got: usize,
-    },
-    /// A saved learned field does not fit the collection it was saved with.
-    #[error("the saved learned field is invalid: {0}")]
-    BadLearnedField(String),
-    /// Labelled queries whose vectors and labels differ in number.
-    #[error("{vectors} query vectors but {labels} labels")]
-    QueryLabels {
-        /// Query vectors given.
-        vectors: usize,
-        /// Labels given.
-        labels: usize,
-    },
-    /// An evaluation or calibration without queries.
-    #[error("an evaluation needs at least one labelled query")]
-    NoQueries,
-    /// No score threshold reaches the calibration target on these queries.
-    #[error("no score threshold reaches the calibration target on these queries")]
-    NoThreshold,
 }

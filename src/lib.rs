@@ -7,10 +7,8 @@
 //! The core is plain Rust that builds and tests natively; the browser bindings live in the
 //! `web` module, compiled for `wasm32` only.
 
-pub mod collection;
 pub mod compute;
 pub mod error;
-pub mod eval;
 pub mod model;
 pub mod text;
 pub mod train;
@@ -18,8 +16,12 @@ pub mod train;
 #[cfg(target_arch = "wasm32")]
 mod web;
 
+/// Collections: fields, keyword fields and learned fields over one index (the search core).
+pub use simil_search::collection;
+/// Retrieval metrics, threshold calibration and match (the search core).
+pub use simil_search::eval;
 /// The vector index (the `simil-index` crate, compiled for speed).
-pub use simil_index as index;
+pub use simil_search::index;
 
 pub use collection::{Catalog, Collection};
 pub use compute::{BackendKind, Compute};

@@ -46,7 +46,7 @@ fn top10(collection: &Collection, vector: &[f32]) -> Vec<simil::index::Hit> {
         exact: true,
         ..Query::nearest("pixels", vector.to_vec(), 10)
     };
-    collection.search(&query).unwrap()
+    collection.search(&query.into()).unwrap()
 }
 
 #[test]

@@ -6,8 +6,8 @@ mod common;
 use burn::prelude::*;
 use simil::train::retrieval::score;
 use simil::train::{
-    Augment, Distance, HeadConfig, Loss, MetricHead, MetricModel, SelfSupervised, SmallCnn,
-    TrainConfig, TrainError, TrainSet, models::embed_rows, train,
+    Augment, Distance, HeadConfig, HeadInit, Loss, MetricHead, MetricModel, SelfSupervised,
+    SmallCnn, TrainConfig, TrainError, TrainSet, models::embed_rows, train,
 };
 
 const DIM: usize = 784;

@@ -11,7 +11,8 @@ pub mod preprocess;
 mod projection;
 pub mod tokenizer;
 pub mod weights;
-pub mod whitening;
+/// PCA whitening of embeddings (the search core's, re-exported where it was).
+pub use simil_search::whitening;
 
 pub use backbone::Architecture;
 pub use inception::InceptionV3;

@@ -9,8 +9,9 @@
 //! each side's ranked ids, so the two scores never have to share a scale.
 
 pub mod aligner;
-pub mod fusion;
-pub mod keyword;
+
+/// BM25 keyword search and reciprocal-rank fusion live in the search core.
+pub use simil_search::text::{fusion, keyword};
 
 pub use aligner::{Aligner, AlignerConfig};
 pub use fusion::{RRF_RANK_CONSTANT, hybrid, reciprocal_rank_fusion};

@@ -3,7 +3,6 @@
 //! autodiff on whichever device the [`Compute`](crate::Compute) runs.
 
 pub mod augment;
-pub mod head;
 pub mod loss;
 pub mod models;
 pub mod recipe;
@@ -11,12 +10,17 @@ pub mod retrieval;
 pub mod sampler;
 pub mod trainer;
 
+#[cfg(test)]
+mod head_tests;
+
 pub use augment::Augment;
 pub use head::DenseHead;
 pub use loss::{Distance, Loss, Mining};
-pub use models::{HeadConfig, MetricHead, MetricModel, SmallCnn};
+pub use models::{HeadConfig, HeadInit, MetricHead, MetricModel, SmallCnn};
 pub use recipe::HeadTrainingOptions;
 pub use sampler::BalancedSampler;
+/// CPU inference of a trained head (the search core's, re-exported here where it was).
+pub use simil_search::head;
 pub use trainer::{Progress, SelfSupervised, TrainConfig, TrainReport, TrainSet, Trainer, train};
 
 /// Failures of training.
@@ -70,4 +74,10 @@ pub enum TrainError {
     /// Reading a value back from the device failed.
     #[error("reading from the device failed: {0}")]
     Readback(String),
+}
+
+impl From<head::HeadError> for TrainError {
+    fn from(e: head::HeadError) -> Self {
+        TrainError::Format(e.0)
+    }
 }

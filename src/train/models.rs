@@ -65,20 +65,17 @@ fn conv(
     }
 }
 
-/// Shape of a [`MetricHead`].
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct HeadConfig {
-    /// Width of the frozen input embeddings.
-    pub input: usize,
-    /// Widths of the hidden layers (ReLU after each); empty for a single linear map.
-    pub hidden: Vec<usize>,
-    /// Width of the output embedding.
-    pub output: usize,
+pub use simil_search::head::HeadConfig;
+
+/// Builds a [`MetricHead`] of a [`HeadConfig`]'s shape (the config lives in the search core,
+/// which has no burn; this trait gives it its trainable model).
+pub trait HeadInit {
+    /// Builds the head with weights drawn from `seed`.
+    fn init(&self, seed: u64, device: &Device) -> Result<MetricHead, TrainError>;
 }
 
-impl HeadConfig {
-    /// Builds the head with weights drawn from `seed`.
-    pub fn init(&self, seed: u64, device: &Device) -> Result<MetricHead, TrainError> {
+impl HeadInit for HeadConfig {
+    fn init(&self, seed: u64, device: &Device) -> Result<MetricHead, TrainError> {
         if self.input == 0 || self.output == 0 || self.hidden.contains(&0) {
             return Err(TrainError::Config(format!(
                 "head layer widths must be positive: {self:?}"
@@ -140,49 +137,27 @@ impl MetricHead {
     /// f32), its [`HeadConfig`] as JSON in the metadata under `head`. Asynchronous, so it can
     /// read the weights back from WebGPU.
     pub async fn to_safetensors(&self) -> Result<Vec<u8>, TrainError> {
-        let mut tensors: Vec<(String, Vec<usize>, Vec<u8>)> = Vec::new();
-        for (i, layer) in self.layers.iter().enumerate() {
-            let bias = layer.bias.as_ref().map(|b| b.val());
-            for (name, data) in [
-                ("weight", Some(layer.weight.val().into_data_async().await)),
-                (
-                    "bias",
-                    match bias {
-                        Some(b) => Some(b.into_data_async().await),
-                        None => None,
-                    },
-                ),
-            ] {
-                let Some(data) = data else { continue };
-                let data = data.map_err(|e| TrainError::Readback(format!("{e:?}")))?;
-                let shape = data.shape().to_vec();
-                let values = data
-                    .convert::<f32>()
-                    .try_into_vec::<f32>()
-                    .map_err(|e| TrainError::Readback(format!("{e:?}")))?;
-                let bytes = values.iter().flat_map(|v| v.to_le_bytes()).collect();
-                tensors.push((format!("layers.{i}.{name}"), shape, bytes));
-            }
+        fn readback(e: impl std::fmt::Debug) -> TrainError {
+            TrainError::Readback(format!("{e:?}"))
         }
-        let views: Vec<(String, safetensors::tensor::TensorView<'_>)> = tensors
-            .iter()
-            .map(|(name, shape, bytes)| {
-                safetensors::tensor::TensorView::new(safetensors::Dtype::F32, shape.clone(), bytes)
-                    .map(|v| (name.clone(), v))
-            })
-            .collect::<Result<_, _>>()
-            .map_err(|e| TrainError::Format(e.to_string()))?;
-        let config =
-            serde_json::to_string(&self.config()).map_err(|e| TrainError::Format(e.to_string()))?;
-        let metadata = std::collections::HashMap::from([("head".to_string(), config)]);
-        safetensors::serialize(views, Some(metadata)).map_err(|e| TrainError::Format(e.to_string()))
+        let values = |d: TensorData| d.convert::<f32>().try_into_vec::<f32>().map_err(readback);
+        let mut layers = Vec::with_capacity(self.layers.len());
+        for layer in &self.layers {
+            let weight = layer.weight.val().into_data_async().await;
+            let bias = match &layer.bias {
+                Some(b) => b.val().into_data_async().await.map_err(readback)?,
+                None => TensorData::zeros::<f32, _>([layer.weight.dims()[1]]),
+            };
+            layers.push((values(weight.map_err(readback)?)?, values(bias)?));
+        }
+        Ok(simil_search::head::write_saved(&self.config(), &layers)?)
     }
 
     /// Reads a head that [`MetricHead::to_safetensors`] wrote; checks every tensor's shape
     /// (and the rest [`DenseHead::from_safetensors`](super::DenseHead::from_safetensors)
     /// checks).
     pub fn from_safetensors(bytes: &[u8], device: &Device) -> Result<Self, TrainError> {
-        let (config, saved) = super::head::read_saved(bytes)?;
+        let (config, saved) = simil_search::head::read_saved(bytes)?;
         let mut head = config.init(0, device)?;
         for (layer, (w, b)) in head.layers.iter_mut().zip(saved) {
             let [input, output] = layer.weight.dims();

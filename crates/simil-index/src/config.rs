@@ -73,14 +73,16 @@ pub struct FieldSpec {
 /// instant-distance builds each graph with up to 32 links per node (64 on layer 0); a
 /// sealed graph keeps the first `m` of them (`2m` on layer 0), as hnswlib's `M` does.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, rename_all = "camelCase")]
 pub struct HnswParams {
     /// Links per node, `2m` on layer 0, and the layer-assignment factor `mL = 1 / ln(m)`
     /// (2..=64; links stop growing at `m` = 32, instant-distance's own degree).
     pub m: usize,
     /// Candidate list size while building (1..=[`MAX_EF`]).
+    #[serde(alias = "ef_construction")]
     pub ef_construction: usize,
     /// Candidate list size while searching (1..=[`MAX_EF`]).
+    #[serde(alias = "ef_search")]
     pub ef_search: usize,
     /// Whether links are chosen with the HNSW paper's neighbour heuristic (diverse
     /// links that bridge clusters). instant-distance re-runs it on every neighbour
@@ -105,8 +107,10 @@ fn default_seal_threshold() -> usize {
     4096
 }
 
-/// Complete index configuration.
+/// Complete index configuration (camelCase in JSON; files and callers of earlier versions
+/// wrote snake_case, still read).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct IndexConfig {
     /// Vector fields; items may omit any of them.
     pub fields: Vec<FieldSpec>,
@@ -114,12 +118,30 @@ pub struct IndexConfig {
     #[serde(default)]
     pub hnsw: HnswParams,
     /// Number of rows in the mutable (brute-force) segment that triggers sealing.
-    #[serde(default = "default_seal_threshold")]
+    #[serde(default = "default_seal_threshold", alias = "seal_threshold")]
     pub seal_threshold: usize,
-    /// Payload keys whose text (a string, or an array of strings) keyword queries search
-    /// with BM25; see [`Query::text`](super::Query::text).
-    #[serde(default)]
-    pub text_fields: Vec<String>,
+    /// Keys this crate does not read, kept as they came for the index's owner: files written
+    /// before collections stored their own section held a collection's `text_fields` here.
+    /// Never written back.
+    #[serde(flatten, skip_serializing)]
+    pub owner: serde_json::Map<String, serde_json::Value>,
+}
+
+impl IndexConfig {
+    /// A configuration with these vector fields and every parameter at its default.
+    pub fn with_fields(fields: Vec<FieldSpec>) -> Self {
+        IndexConfig {
+            fields,
+            hnsw: HnswParams::default(),
+            seal_threshold: default_seal_threshold(),
+            owner: serde_json::Map::new(),
+        }
+    }
+}
+
+/// Checks a query's `k` (1..=[`MAX_K`]): the one place every search path asks.
+pub fn check_k(k: usize) -> Result<(), IndexError> {
+    check_range("k", k, 1, MAX_K)
 }
 
 pub(super) fn check_range(
@@ -166,19 +188,6 @@ impl IndexConfig {
                     max: MAX_DIM,
                 });
             }
-        }
-        if self.text_fields.len() > MAX_FIELDS {
-            return Err(IndexError::TooManyFields {
-                got: self.text_fields.len(),
-                max: MAX_FIELDS,
-            });
-        }
-        if let Some(bad) = self
-            .text_fields
-            .iter()
-            .find(|f| f.is_empty() || f.len() > 128)
-        {
-            return Err(IndexError::InvalidFieldName(bad.clone()));
         }
         check_range("hnsw.m", self.hnsw.m, 2, 64)?;
         check_range("hnsw.ef_construction", self.hnsw.ef_construction, 1, MAX_EF)?;

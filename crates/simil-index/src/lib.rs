@@ -33,7 +33,7 @@ use serde_json::Value;
 
 pub use config::{
     FieldSpec, HnswParams, IndexConfig, MAX_DIM, MAX_EF, MAX_FIELDS, MAX_K, MAX_NUM_CANDIDATES,
-    Metric, Storage,
+    Metric, Storage, check_k,
 };
 pub use error::IndexError;
 pub use filter::Filter;
@@ -251,7 +251,7 @@ impl Index {
     }
 
     fn plan<'q>(&'q self, query: &'q Query) -> Result<Plan<'q>, IndexError> {
-        check_range("k", query.k, 1, MAX_K)?;
+        check_k(query.k)?;
         let want = query
             .num_candidates
             .unwrap_or(query.k.max(self.config.hnsw.ef_search));

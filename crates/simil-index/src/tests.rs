@@ -57,7 +57,7 @@ fn config(fields: Vec<FieldSpec>, seal_threshold: usize) -> IndexConfig {
         fields,
         hnsw: HnswParams::default(),
         seal_threshold,
-        text_fields: Vec::new(),
+        owner: Default::default(),
     }
 }
 
@@ -1165,7 +1165,7 @@ fn model_config(w_storage: Storage) -> IndexConfig {
             ..HnswParams::default()
         },
         seal_threshold: 4,
-        text_fields: Vec::new(),
+        owner: Default::default(),
     }
 }
 

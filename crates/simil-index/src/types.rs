@@ -42,29 +42,26 @@ pub struct FieldQuery {
 /// The score of an item is `Σ weightᵢ · similarityᵢ` over the queried fields;
 /// a field the item lacks contributes 0.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Query {
     /// One entry per queried field.
+    #[serde(default)]
     pub vectors: Vec<FieldQuery>,
     /// Number of hits to return (1..=10 000).
     pub k: usize,
     /// Candidates gathered per field and segment on the approximate path and
     /// rescored exactly (k..=10 000; default max(k, hnsw.ef_search)).
-    #[serde(default)]
+    #[serde(default, alias = "num_candidates")]
     pub num_candidates: Option<usize>,
     /// Only items whose payload matches are returned.
     #[serde(default)]
     pub filter: Option<Filter>,
     /// Hits scoring below this are dropped.
-    #[serde(default)]
+    #[serde(default, alias = "min_score")]
     pub min_score: Option<f32>,
     /// Brute force over every item instead of the graphs.
     #[serde(default)]
     pub exact: bool,
-    /// Keyword query over the collection's `text_fields` (BM25). With `vectors` too, the two
-    /// rankings are fused by reciprocal rank (hybrid search); alone, it ranks by BM25. Only
-    /// `simil::Collection::search` reads it.
-    #[serde(default)]
-    pub text: Option<String>,
 }
 
 impl Query {
@@ -81,7 +78,6 @@ impl Query {
             filter: None,
             min_score: None,
             exact: false,
-            text: None,
         }
     }
 }
@@ -120,6 +116,7 @@ pub struct SegmentStats {
 
 /// Storage cost of one field.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct FieldStats {
     /// Field name.
     pub name: String,

@@ -1,16 +1,36 @@
 //! CPU inference of a saved metric head, without burn: dense layers (ReLU between) and an
-//! L2-normalised output, read from the safetensors bytes [`MetricHead::to_safetensors`]
+//! L2-normalised output, read from the safetensors bytes the trainer (`simil::train::MetricHead`)
 //! writes. Collections run it on every added item and query vector of a learned field, so it
 //! stays small and fast in the shipped wasm (weights kept transposed, rows dotted with the
 //! index's SIMD dot product).
-//!
-//! [`MetricHead::to_safetensors`]: super::MetricHead::to_safetensors
 
 use safetensors::{Dtype, SafeTensors};
+use serde::{Deserialize, Serialize};
 
-use super::TrainError;
-use super::models::HeadConfig;
 use crate::index::dot;
+
+/// A saved head that could not be read: malformed or hostile bytes.
+#[derive(Debug, thiserror::Error, PartialEq)]
+#[error("bad saved head: {0}")]
+pub struct HeadError(pub String);
+
+/// Shape of a metric head: input width, hidden layers, output width.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HeadConfig {
+    /// Width of the frozen input embeddings.
+    pub input: usize,
+    /// Widths of the hidden layers (ReLU after each); empty for a single linear map.
+    pub hidden: Vec<usize>,
+    /// Width of the output embedding.
+    pub output: usize,
+}
+
+impl HeadConfig {
+    /// Layer widths, input first, after checking them against the caps.
+    pub fn widths(&self) -> Result<Vec<usize>, HeadError> {
+        widths(self)
+    }
+}
 
 /// Most parameters (weights and biases, f32) a saved head may hold: 64 M, 256 MB.
 pub const MAX_HEAD_PARAMS: usize = 64 << 20;
@@ -52,8 +72,8 @@ pub struct DenseHead {
 }
 
 /// Layer widths of `config`, input first, after checking them against the caps.
-fn widths(config: &HeadConfig) -> Result<Vec<usize>, TrainError> {
-    let bad = |why: String| Err(TrainError::Format(why));
+fn widths(config: &HeadConfig) -> Result<Vec<usize>, HeadError> {
+    let bad = |why: String| Err(HeadError(why));
     if config.input == 0 || config.output == 0 || config.hidden.contains(&0) {
         return bad(format!("head layer widths must be positive: {config:?}"));
     }
@@ -79,14 +99,13 @@ fn widths(config: &HeadConfig) -> Result<Vec<usize>, TrainError> {
 }
 
 /// One saved dense layer: its weight (`[input, output]`, row-major) and its bias.
-pub(super) type SavedLayer = (Vec<f32>, Vec<f32>);
+pub type SavedLayer = (Vec<f32>, Vec<f32>);
 
-/// The layers of a head saved by [`MetricHead::to_safetensors`](super::MetricHead::to_safetensors):
-/// its shape from the `head` metadata, and per layer the weight (`[input, output]`, row-major)
-/// and the bias, each checked to be f32 of exactly that shape with finite values. Malformed or
-/// hostile bytes give [`TrainError::Format`].
-pub(super) fn read_saved(bytes: &[u8]) -> Result<(HeadConfig, Vec<SavedLayer>), TrainError> {
-    let format = |e: String| TrainError::Format(e);
+/// The layers of a saved head: its shape from the `head` metadata, and per layer the weight
+/// (`[input, output]`, row-major) and the bias, each checked to be f32 of exactly that shape
+/// with finite values. Malformed or hostile bytes give a [`HeadError`].
+pub fn read_saved(bytes: &[u8]) -> Result<(HeadConfig, Vec<SavedLayer>), HeadError> {
+    let format = HeadError;
     let (_, meta) = SafeTensors::read_metadata(bytes).map_err(|e| format(e.to_string()))?;
     let config: HeadConfig = meta
         .metadata()
@@ -104,7 +123,7 @@ pub(super) fn read_saved(bytes: &[u8]) -> Result<(HeadConfig, Vec<SavedLayer>), 
             file.len()
         )));
     }
-    let read = |name: String, shape: &[usize]| -> Result<Vec<f32>, TrainError> {
+    let read = |name: String, shape: &[usize]| -> Result<Vec<f32>, HeadError> {
         let view = file
             .tensor(&name)
             .map_err(|e| format(format!("{name}: {e}")))?;
@@ -135,14 +154,13 @@ pub(super) fn read_saved(bytes: &[u8]) -> Result<(HeadConfig, Vec<SavedLayer>), 
             let weight = read(format!("layers.{i}.weight"), &[w[0], w[1]])?;
             Ok((weight, read(format!("layers.{i}.bias"), &[w[1]])?))
         })
-        .collect::<Result<Vec<_>, TrainError>>()?;
+        .collect::<Result<Vec<_>, HeadError>>()?;
     Ok((config, layers))
 }
 
 impl DenseHead {
-    /// Reads a head saved by [`MetricHead::to_safetensors`](super::MetricHead::to_safetensors)
-    /// (checked as [`read_saved`] says).
-    pub fn from_safetensors(bytes: &[u8]) -> Result<Self, TrainError> {
+    /// Reads a saved head (checked as [`read_saved`] says).
+    pub fn from_safetensors(bytes: &[u8]) -> Result<Self, HeadError> {
         let (config, saved) = read_saved(bytes)?;
         let layers = saved
             .into_iter()
@@ -190,7 +208,7 @@ impl DenseHead {
     }
 
     /// Embeds one row of [`input_dim`](Self::input_dim) values into a unit vector (a zero
-    /// output stays zero), as [`MetricModel::embed`](super::MetricModel::embed) does.
+    /// output stays zero), as the trainer's model does.
     ///
     /// # Panics
     /// If `row` does not have `input_dim` values.
@@ -224,143 +242,64 @@ impl DenseHead {
     }
 }
 
+/// Writes a head as the trainer saves it: per layer `layers.{i}.weight` (`[input, output]`,
+/// row-major) and `layers.{i}.bias`, f32, with `config` as JSON in the metadata under `head`.
+pub fn write_saved(config: &HeadConfig, layers: &[SavedLayer]) -> Result<Vec<u8>, HeadError> {
+    let format = |e: safetensors::SafeTensorError| HeadError(e.to_string());
+    let widths = widths(config)?;
+    if layers.len() + 1 != widths.len() {
+        return Err(HeadError(format!(
+            "{} layers for a head of {} layers",
+            layers.len(),
+            widths.len() - 1
+        )));
+    }
+    let bytes: Vec<(String, Vec<usize>, Vec<u8>)> = layers
+        .iter()
+        .zip(widths.windows(2))
+        .enumerate()
+        .flat_map(|(i, ((weight, bias), w))| {
+            let le = |v: &[f32]| v.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>();
+            [
+                (format!("layers.{i}.weight"), vec![w[0], w[1]], le(weight)),
+                (format!("layers.{i}.bias"), vec![w[1]], le(bias)),
+            ]
+        })
+        .collect();
+    let views = bytes
+        .iter()
+        .map(|(name, shape, data)| {
+            safetensors::tensor::TensorView::new(Dtype::F32, shape.clone(), data)
+                .map(|view| (name.as_str(), view))
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(format)?;
+    let config = serde_json::to_string(config).map_err(|e| HeadError(e.to_string()))?;
+    safetensors::serialize(views, Some([("head".to_string(), config)].into())).map_err(format)
+}
+
 #[cfg(test)]
 mod tests {
-    use burn::prelude::*;
-
     use super::*;
-    use crate::train::models::embed_rows;
-
-    fn saved(config: &HeadConfig, seed: u64) -> (Vec<u8>, Vec<f32>, Vec<f32>) {
-        let device = Device::flex();
-        let head = config.init(seed, &device).unwrap();
-        let bytes = pollster::block_on(head.to_safetensors()).unwrap();
-        // Inputs with negative values, so some ReLUs clip.
-        let rows: Vec<f32> = (0..5 * config.input)
-            .map(|i| ((i * 37 % 23) as f32 - 11.0) / 7.0)
-            .collect();
-        let expected = pollster::block_on(embed_rows(&head, &rows, 2, &device)).unwrap();
-        (bytes, rows, expected)
-    }
 
     #[test]
-    fn dense_head_matches_burn_on_flex() {
-        for config in [
-            HeadConfig {
-                input: 12,
-                hidden: vec![16],
-                output: 8,
-            },
-            HeadConfig {
-                input: 40,
-                hidden: vec![],
-                output: 20,
-            },
-            HeadConfig {
-                input: 7,
-                hidden: vec![33, 17],
-                output: 5,
-            },
-        ] {
-            let (bytes, rows, expected) = saved(&config, 3);
-            let head = DenseHead::from_safetensors(&bytes).unwrap();
-            assert_eq!(head.config(), &config);
-            assert_eq!(
-                (head.input_dim(), head.output_dim()),
-                (config.input, config.output)
-            );
-            assert_eq!(head.to_safetensors(), bytes.as_slice());
-            let got = head.apply_rows(&rows);
-            assert_eq!(got.len(), expected.len());
-            for (g, e) in got.iter().zip(&expected) {
-                assert!((g - e).abs() < 1e-5, "{g} vs {e} for {config:?}");
-            }
-            let one = head.apply(&rows[..config.input]);
-            assert_eq!(one, got[..config.output]);
-            let norm: f32 = one.iter().map(|v| v * v).sum::<f32>().sqrt();
-            assert!((norm - 1.0).abs() < 1e-5);
-        }
-    }
-
-    #[test]
-    fn a_zero_output_stays_zero() {
+    fn a_zero_output_stays_zero_and_writing_round_trips() {
         // One linear layer with zero weights and bias: every output is zero.
         let config = HeadConfig {
             input: 3,
             hidden: vec![],
             output: 2,
         };
-        let zeros = [0u8; 4 * 6];
-        let bias = [0u8; 4 * 2];
-        let views = [
-            (
-                "layers.0.weight",
-                safetensors::tensor::TensorView::new(Dtype::F32, vec![3, 2], &zeros).unwrap(),
-            ),
-            (
-                "layers.0.bias",
-                safetensors::tensor::TensorView::new(Dtype::F32, vec![2], &bias).unwrap(),
-            ),
-        ];
-        let meta = [("head".to_string(), serde_json::to_string(&config).unwrap())].into();
-        let bytes = safetensors::serialize(views, Some(meta)).unwrap();
+        let bytes = write_saved(&config, &[(vec![0.0; 6], vec![0.0; 2])]).unwrap();
         let head = DenseHead::from_safetensors(&bytes).unwrap();
+        assert_eq!(head.config(), &config);
         assert_eq!(head.apply(&[1.0, -2.0, 3.0]), vec![0.0, 0.0]);
-    }
-
-    #[test]
-    fn corrupt_or_hostile_heads_are_format_errors() {
-        let config = HeadConfig {
-            input: 12,
-            hidden: vec![16],
-            output: 8,
-        };
-        let (bytes, _, _) = saved(&config, 1);
-        let is_format =
-            |b: &[u8]| matches!(DenseHead::from_safetensors(b), Err(TrainError::Format(_)));
-        for cut in [0, 4, 8, 20, bytes.len() / 2, bytes.len() - 1] {
-            assert!(is_format(&bytes[..cut]), "cut at {cut}");
-        }
-        assert!(is_format(b"not a safetensors file at all"));
-        // Metadata that disagrees with the tensors, or asks for a huge head.
-        let header_len = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
-        let header = std::str::from_utf8(&bytes[8..8 + header_len]).unwrap();
-        let escaped =
-            |c: &HeadConfig| serde_json::to_string(&serde_json::to_string(c).unwrap()).unwrap();
-        let original = escaped(&config);
-        assert!(header.contains(&original), "{header}");
-        for other in [
-            HeadConfig {
-                input: 12,
-                hidden: vec![15],
-                output: 8,
-            },
-            HeadConfig {
-                input: 12,
-                hidden: vec![],
-                output: 8,
-            },
-            HeadConfig {
-                input: 1 << 20,
-                hidden: vec![1 << 20],
-                output: 8,
-            },
-            HeadConfig {
-                input: 12,
-                hidden: vec![0],
-                output: 8,
-            },
-        ] {
-            let header = header.replace(&original, &escaped(&other));
-            let mut b = (header.len() as u64).to_le_bytes().to_vec();
-            b.extend_from_slice(header.as_bytes());
-            b.extend_from_slice(&bytes[8 + header_len..]);
-            assert!(is_format(&b), "{other:?}");
-        }
-        // A NaN weight.
-        let mut b = bytes.clone();
-        let data = 8 + header_len;
-        b[data..data + 4].copy_from_slice(&f32::NAN.to_le_bytes());
-        assert!(is_format(&b));
+        let (read, layers) = read_saved(&bytes).unwrap();
+        assert_eq!(
+            (read, layers),
+            (config.clone(), vec![(vec![0.0; 6], vec![0.0; 2])])
+        );
+        // A layer list that does not fit the shape is refused.
+        assert!(write_saved(&config, &[]).is_err());
     }
 }

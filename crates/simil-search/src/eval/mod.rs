@@ -175,6 +175,12 @@ fn average(values: impl Iterator<Item = f64>, n: usize) -> f64 {
     values.sum::<f64>() / n as f64
 }
 
+/// The metrics over a collection: `evaluate`, `calibrate` and `match_label` as a user's
+/// searches meet them.
+pub mod collection;
+
+pub use collection::{Evaluation, LabelledQueries, Match, ScoreCalibration, evaluate};
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,0 +1,76 @@
+//! Collections by name, and upkeep over all of them.
+
+use std::collections::BTreeMap;
+
+use super::{Collection, CollectionConfig};
+use crate::error::{CollectionError, Result};
+
+/// Collections by name.
+#[derive(Default)]
+pub struct Catalog {
+    collections: BTreeMap<String, Collection>,
+}
+
+impl Catalog {
+    /// Creates a collection; fails if the name is taken.
+    pub fn create(&mut self, name: &str, config: CollectionConfig) -> Result<&mut Collection> {
+        if self.collections.contains_key(name) {
+            return Err(CollectionError::Exists(name.to_string()).into());
+        }
+        let collection = Collection::new(config)?;
+        Ok(self
+            .collections
+            .entry(name.to_string())
+            .or_insert(collection))
+    }
+
+    /// Stores `collection` as `name`, replacing any collection of that name.
+    pub fn insert(&mut self, name: &str, collection: Collection) {
+        self.collections.insert(name.to_string(), collection);
+    }
+
+    /// Reads a saved collection into `name`, replacing any of that name only when the bytes
+    /// load; returns its item count.
+    pub fn load(&mut self, name: &str, bytes: &[u8]) -> Result<usize> {
+        let collection = Collection::from_bytes(bytes)?;
+        let n = collection.len();
+        self.insert(name, collection);
+        Ok(n)
+    }
+
+    /// The names of the collections, in order.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.collections.keys().map(String::as_str)
+    }
+
+    /// The collection called `name`.
+    pub fn get(&self, name: &str) -> Result<&Collection> {
+        self.collections
+            .get(name)
+            .ok_or_else(|| CollectionError::NotFound(name.to_string()).into())
+    }
+
+    /// The collection called `name`, mutably.
+    pub fn get_mut(&mut self, name: &str) -> Result<&mut Collection> {
+        self.collections
+            .get_mut(name)
+            .ok_or_else(|| CollectionError::NotFound(name.to_string()).into())
+    }
+
+    /// Drops a collection; returns whether it existed.
+    pub fn drop_collection(&mut self, name: &str) -> bool {
+        self.collections.remove(name).is_some()
+    }
+
+    /// Runs one step of index upkeep on the first collection (in name order) that has any;
+    /// returns whether there was work. Callers run it when idle, so searches keep answering
+    /// between steps.
+    pub fn maintain_step(&mut self) -> Result<bool> {
+        for collection in self.collections.values_mut() {
+            if collection.maintain_step()? {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+}

@@ -1,0 +1,245 @@
+//! A collection: the unit a user searches. It owns an [`Index`] over its items' vector fields,
+//! a BM25 keyword index over their `text_fields`, and learned fields, and answers vector,
+//! keyword and hybrid queries (the two rankings fused by reciprocal rank, as Elasticsearch's
+//! `rrf` retriever).
+//!
+//! Homes by concern: [`config`] (what a collection is made with and asked), `keyword`
+//! (keyword search and fusion), `learned` (learned fields, training rows), [`catalog`]
+//! (collections by name); this file holds the items, the routing of a search, and the file.
+//! Evaluation, calibration and match over a collection live in [`crate::eval`].
+
+pub mod catalog;
+pub mod config;
+mod keyword;
+mod learned;
+
+#[cfg(test)]
+mod tests;
+
+use serde_json::Value;
+
+use crate::error::{CollectionError, Result};
+use crate::index::{Hit, Index, IndexConfig, IndexStats, Item};
+
+pub use catalog::Catalog;
+pub use config::{CollectionConfig, MAX_QUERY_TEXT, SearchRequest};
+use keyword::Keywords;
+pub(crate) use learned::label_of;
+use learned::{HEAD, Learned};
+pub use learned::{LearnedField, TrainingRows};
+
+/// Tag of the collection's own section in a saved collection: its configuration beyond the
+/// index's (JSON).
+const CONFIG: [u8; 4] = *b"COLL";
+
+/// Items with vector fields and payloads, searchable by similarity and by keywords.
+pub struct Collection {
+    index: Index,
+    /// The configuration beyond the index's (its `index` part mirrors `index.config()`).
+    config: CollectionConfig,
+    keywords: Keywords,
+    /// Vector fields computed through a trained head from one of the `index` fields.
+    learned: Vec<Learned>,
+}
+
+impl Collection {
+    /// Creates an empty collection with the given fields (an [`IndexConfig`] alone makes a
+    /// collection without keyword fields).
+    pub fn new(config: impl Into<CollectionConfig>) -> Result<Self> {
+        let config = config.into();
+        config.validate()?;
+        Ok(Self::around(Index::new(config.index.clone())?, config))
+    }
+
+    fn around(index: Index, config: CollectionConfig) -> Self {
+        Collection {
+            keywords: Keywords::new(config.text_fields.clone(), &index),
+            index,
+            config,
+            learned: Vec::new(),
+        }
+    }
+
+    /// Adds or replaces items; all are checked before any is added, so a bad item adds none.
+    /// Learned fields are computed from their source fields; an item may not carry them.
+    pub fn add(&mut self, items: Vec<Item>) -> Result<usize> {
+        for item in &items {
+            if let Some(l) = self
+                .learned
+                .iter()
+                .find(|l| item.vectors.contains_key(&l.name))
+            {
+                return Err(CollectionError::ComputedField(l.name.clone()).into());
+            }
+            self.index.validate(item)?;
+        }
+        // Every learned field's item, computed and checked before anything changes.
+        let mut learned_items: Vec<Vec<Item>> = Vec::with_capacity(self.learned.len());
+        for l in &self.learned {
+            let mut out = Vec::with_capacity(items.len());
+            for item in &items {
+                let learned = l.item(item);
+                l.index.validate(&learned)?;
+                out.push(learned);
+            }
+            learned_items.push(out);
+        }
+        let n = items.len();
+        for (l, items) in self.learned.iter_mut().zip(learned_items) {
+            for item in items {
+                l.index.upsert(item)?;
+            }
+        }
+        for item in items {
+            self.keywords.set(&item.id, &item.payload);
+            self.index.upsert(item)?;
+        }
+        Ok(n)
+    }
+
+    /// Deletes items by id; returns how many existed.
+    pub fn delete(&mut self, ids: &[String]) -> usize {
+        for id in ids {
+            self.keywords.remove(id);
+            for l in &mut self.learned {
+                l.index.delete(id);
+            }
+        }
+        ids.iter().filter(|id| self.index.delete(id)).count()
+    }
+
+    /// The best hits for `request`: by vector similarity, or with `text` by BM25 over the
+    /// `text_fields` (alone, or fused with the vector ranking by reciprocal rank: each hit's
+    /// score is then its fused score `Σ 1/(60 + rank)`). The filter applies to both sides;
+    /// `min_score` to the vector scores, or to BM25 scores in a keyword-only query.
+    ///
+    /// A learned field is queried with vectors of its source field (the embeddings items are
+    /// added with), mapped through its head; it cannot be mixed with other fields.
+    pub fn search(&self, request: &SearchRequest) -> Result<Vec<Hit>> {
+        let (index, mapped) = self.route(&request.query)?;
+        let query = mapped.as_ref().unwrap_or(&request.query);
+        let Some(text) = request.text.as_deref() else {
+            return Ok(index.search(query)?);
+        };
+        let ranked = self.keywords.search(text, query, &self.index, index)?;
+        Ok(ranked
+            .into_iter()
+            .filter_map(|(id, score)| {
+                let payload = self.index.payload(&id)?.clone();
+                Some(Hit { id, score, payload })
+            })
+            .collect())
+    }
+
+    /// The fields and parameters this collection was made with.
+    pub fn config(&self) -> &CollectionConfig {
+        &self.config
+    }
+
+    /// The payload of item `id`, if any.
+    pub fn payload(&self, id: &str) -> Option<&Value> {
+        self.index.payload(id)
+    }
+
+    /// The item with `id`, if any, its learned vectors included.
+    pub fn get(&self, id: &str) -> Option<Item> {
+        let mut item = self.index.get(id)?;
+        for l in &self.learned {
+            if let Some(mut learned) = l.index.get(id)
+                && let Some(v) = learned.vectors.remove(&l.name)
+            {
+                item.vectors.insert(l.name.clone(), v);
+            }
+        }
+        Some(item)
+    }
+
+    /// Runs one step of index upkeep (sealing the exact segment into an HNSW graph, or
+    /// merging sealed segments), the collection's own index first, then the learned fields';
+    /// returns whether there was anything to do. Searches stay correct before, during and
+    /// after.
+    pub fn maintain_step(&mut self) -> Result<bool> {
+        let indexes =
+            std::iter::once(&mut self.index).chain(self.learned.iter_mut().map(|l| &mut l.index));
+        for index in indexes {
+            if let Some(job) = index.plan_maintenance() {
+                index.apply(job.run())?;
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    /// Sets the HNSW `ef_search` (recall against speed) without rebuilding the graphs, for
+    /// every field, learned ones included; see [`Index::set_ef_search`].
+    pub fn set_ef_search(&mut self, ef: usize) -> Result<()> {
+        self.index.set_ef_search(ef)?;
+        for l in &mut self.learned {
+            l.index.set_ef_search(ef)?;
+        }
+        self.config.index = self.index.config().clone();
+        Ok(())
+    }
+
+    /// Counts of items, segments and bytes per vector.
+    pub fn stats(&self) -> IndexStats {
+        self.index.stats()
+    }
+
+    /// The collection as bytes (the index's versioned, checksummed format), with a `COLL`
+    /// section holding its keyword fields and one `HEAD` section per learned field: its
+    /// name, source, head and index.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let own = serde_json::json!({ "textFields": self.config.text_fields });
+        let extra = std::iter::once((CONFIG, own.to_string().into_bytes()))
+            .chain(self.learned.iter().map(Learned::section))
+            .collect();
+        self.index.to_bytes_with(extra)
+    }
+
+    /// A collection read back from [`Collection::to_bytes`]; corrupt input is an error.
+    /// Files written before the `COLL` section kept the keyword fields in the index's
+    /// configuration, where they are read from then.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
+        let (index, sections) = Index::from_bytes_with(bytes, &[CONFIG, HEAD])?;
+        let mut text_fields = index.config().owner.get("text_fields").cloned();
+        for (tag, body) in &sections {
+            if *tag == CONFIG {
+                let own: Value = serde_json::from_slice(body)
+                    .map_err(|e| CollectionError::BadConfig(e.to_string()))?;
+                text_fields = own.get("textFields").cloned();
+            }
+        }
+        let text_fields = match text_fields {
+            Some(v) => serde_json::from_value(v)
+                .map_err(|e| CollectionError::BadConfig(format!("text fields: {e}")))?,
+            None => Vec::new(),
+        };
+        let config = CollectionConfig {
+            index: IndexConfig {
+                owner: Default::default(),
+                ..index.config().clone()
+            },
+            text_fields,
+        };
+        config.validate()?;
+        let mut collection = Self::around(index, config);
+        for (tag, body) in sections {
+            if tag == HEAD {
+                let learned = collection.read_learned(&body)?;
+                collection.learned.push(learned);
+            }
+        }
+        Ok(collection)
+    }
+
+    /// The number of items.
+    pub fn len(&self) -> usize {
+        self.index.len()
+    }
+
+    /// Whether the collection is empty.
+    pub fn is_empty(&self) -> bool {
+        self.index.is_empty()
+    }
+}
