@@ -102,25 +102,20 @@ setup_text_reference() {
   fi
 }
 
-# Builds one wasm module of the crate into pkg/wasm/<name>.js + <name>_bg.wasm (wasm-bindgen, then
-# wasm-opt) and checks that it exports class <class>; the arguments after those go to cargo.
+# Builds binding crate <crate> into pkg/wasm/<name>.js + <name>_bg.wasm (wasm-bindgen, then
+# wasm-opt) and checks that it exports class <class>.
 build_wasm() {
-  local name=$1 class=$2
-  shift 2
-  step "cargo build --release --target wasm32-unknown-unknown $*"
-  # Both modules are the one cdylib `simil.wasm` built with other features, and cargo names a
-  # cdylib without a hash: a build whose sources look unchanged would hand back the other
-  # module. Touching the crate root makes cargo build this one (dependencies are reused).
-  touch src/lib.rs
-  cargo build --release --target wasm32-unknown-unknown --lib "$@"
+  local name=$1 class=$2 crate=$3
+  step "cargo build --release --target wasm32-unknown-unknown -p $crate"
+  cargo build --release --target wasm32-unknown-unknown -p "$crate"
   step "wasm-bindgen + wasm-opt -> pkg/wasm/$name"
   wasm-bindgen --target web --no-typescript --out-dir pkg/wasm --out-name "$name" \
-    "$CARGO_TARGET_DIR/wasm32-unknown-unknown/release/simil.wasm"
+    "$CARGO_TARGET_DIR/wasm32-unknown-unknown/release/${crate//-/_}.wasm"
   # wasm-opt is slow (minutes, in node): reuse its output while wasm-bindgen's output and the
-  # flags are unchanged. For the engine, which every page loads, --converge repeats -Oz until it
-  # stops shrinking (16 KB less gzipped, for minutes more); the trainer loads only to train.
+  # flags are unchanged. For the search module, which every page loads, --converge repeats -Oz
+  # until it stops shrinking; the model and trainer modules load only when used.
   local converge=()
-  [ "$name" = simil ] && converge=(--converge)
+  [ "$name" = simil_search ] && converge=(--converge)
   local flags=(-Oz "${converge[@]}" --enable-bulk-memory --enable-mutable-globals
     --enable-nontrapping-float-to-int --enable-sign-ext --enable-reference-types
     --enable-multivalue --enable-simd --strip-debug --strip-producers)
@@ -148,10 +143,11 @@ build_wasm() {
 
 build_web() {
   rm -rf pkg/wasm
-  # The engine, then the trainer (the same crate with `--features trainer`; the worker loads it
-  # on the first trainHead).
-  build_wasm simil Engine
-  build_wasm simil_train HeadTrainer --features trainer
+  # Modules by need: search (every page), model (first model load or embed), trainer (first
+  # trainHead). Each is its own binding crate over the plain-Rust core.
+  build_wasm simil_search SearchEngine simil-web-search
+  build_wasm simil_model ModelEngine simil-web-model
+  build_wasm simil_train HeadTrainer simil-web-train
   # The package serves its model weights from pkg/weights/ (loadImageModel's default URL).
   rm -rf pkg/weights
   mkdir -p pkg/weights

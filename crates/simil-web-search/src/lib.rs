@@ -1,1 +1,215 @@
-//! placeholder
+//! The search wasm module (`pkg/wasm/simil_search.js`) every simil page loads: collections,
+//! the index, filters, keyword and hybrid search, learned fields, evaluation and the saved
+//! file, without any model runtime. It only converts values and dispatches to
+//! `simil_search`; every rule lives there.
+
+mod convert;
+
+use js_sys::{Float32Array, Uint8Array, Uint32Array};
+use simil_search::eval::{self, CalibrationTarget};
+use simil_search::head::DenseHead;
+use simil_search::{Catalog, Collection};
+use simil_web_edge::{from_js, js_error, to_js};
+use wasm_bindgen::prelude::*;
+
+use convert::{read_f32s, read_items, read_labelled, read_request};
+
+#[wasm_bindgen(start)]
+fn start() {
+    simil_web_edge::init();
+}
+
+/// A search-core error as a `SimilError`.
+fn fail(e: simil_search::Error) -> JsValue {
+    js_error(e.code(), &e.to_string())
+}
+
+/// The collections of one worker.
+#[wasm_bindgen]
+#[derive(Default)]
+pub struct SearchEngine {
+    catalog: Catalog,
+}
+
+impl SearchEngine {
+    fn coll(&self, name: &str) -> Result<&Collection, JsValue> {
+        self.catalog.get(name).map_err(fail)
+    }
+
+    fn coll_mut(&mut self, name: &str) -> Result<&mut Collection, JsValue> {
+        self.catalog.get_mut(name).map_err(fail)
+    }
+}
+
+#[wasm_bindgen]
+impl SearchEngine {
+    /// An engine with no collections.
+    #[wasm_bindgen(constructor)]
+    pub fn new() -> SearchEngine {
+        SearchEngine::default()
+    }
+
+    /// Creates a collection from `{ fields, hnsw, sealThreshold, textFields }`.
+    #[wasm_bindgen(js_name = createCollection)]
+    pub fn create_collection(&mut self, name: &str, config: JsValue) -> Result<(), JsValue> {
+        let config = from_js("collection config", config)?;
+        self.catalog.create(name, config).map_err(fail)?;
+        Ok(())
+    }
+
+    /// Adds or replaces `[{ id, vectors: { field: numbers }, payload }]`; returns how many.
+    pub fn add(&mut self, name: &str, items: JsValue) -> Result<usize, JsValue> {
+        let items = read_items(items)?;
+        self.coll_mut(name)?.add(items).map_err(fail)
+    }
+
+    /// Deletes items by id; returns how many existed.
+    pub fn delete(&mut self, name: &str, ids: JsValue) -> Result<usize, JsValue> {
+        let ids: Vec<String> = from_js("ids", ids)?;
+        Ok(self.coll_mut(name)?.delete(&ids))
+    }
+
+    /// Searches with `{ vectors: [{ field, vector, weight }], k, text, filter, … }`; returns
+    /// `[{ id, score, payload }]`, best first.
+    pub fn search(&self, name: &str, request: JsValue) -> Result<JsValue, JsValue> {
+        let request = read_request(request)?;
+        to_js(&self.coll(name)?.search(&request).map_err(fail)?)
+    }
+
+    /// Sets the HNSW `efSearch` of a collection without rebuilding.
+    #[wasm_bindgen(js_name = setEfSearch)]
+    pub fn set_ef_search(&mut self, name: &str, ef: usize) -> Result<(), JsValue> {
+        self.coll_mut(name)?.set_ef_search(ef).map_err(fail)
+    }
+
+    /// One step of index upkeep over the collections; whether there was work.
+    #[wasm_bindgen(js_name = maintainStep)]
+    pub fn maintain_step(&mut self) -> Result<bool, JsValue> {
+        self.catalog.maintain_step().map_err(fail)
+    }
+
+    /// The item `{ id, vectors, payload }` with `id`, or `null`.
+    pub fn get(&self, name: &str, id: &str) -> Result<JsValue, JsValue> {
+        to_js(&self.coll(name)?.get(id))
+    }
+
+    /// The configuration a collection was made with.
+    pub fn config(&self, name: &str) -> Result<JsValue, JsValue> {
+        to_js(self.coll(name)?.config())
+    }
+
+    /// Items, segments and bytes per vector of a collection.
+    pub fn stats(&self, name: &str) -> Result<JsValue, JsValue> {
+        to_js(&self.coll(name)?.stats())
+    }
+
+    /// The number of items in a collection.
+    pub fn count(&self, name: &str) -> Result<usize, JsValue> {
+        Ok(self.coll(name)?.len())
+    }
+
+    /// A collection as bytes (versioned, checksummed), to keep and `load` later.
+    pub fn save(&self, name: &str) -> Result<Uint8Array, JsValue> {
+        Ok(Uint8Array::from(self.coll(name)?.to_bytes().as_slice()))
+    }
+
+    /// Restores saved bytes as collection `name` (replacing it only when they load); returns
+    /// its item count.
+    pub fn load(&mut self, name: &str, bytes: &[u8]) -> Result<usize, JsValue> {
+        self.catalog.load(name, bytes).map_err(fail)
+    }
+
+    /// The collections' names, in order.
+    pub fn names(&self) -> Vec<String> {
+        self.catalog.names().map(str::to_string).collect()
+    }
+
+    /// Drops a collection; whether it existed.
+    #[wasm_bindgen(js_name = dropCollection)]
+    pub fn drop_collection(&mut self, name: &str) -> bool {
+        self.catalog.drop_collection(name)
+    }
+
+    /// `field`'s vectors labelled by `payload[labelKey]`, to train a head on:
+    /// `{ dim, rows, labels, classes, unlabelled }`.
+    #[wasm_bindgen(js_name = trainingRows)]
+    pub fn training_rows(
+        &self,
+        name: &str,
+        field: &str,
+        label_key: &str,
+    ) -> Result<JsValue, JsValue> {
+        let t = self
+            .coll(name)?
+            .training_rows(field, label_key)
+            .map_err(fail)?;
+        let out = js_sys::Object::new();
+        let set = |key: &str, value: &JsValue| js_sys::Reflect::set(&out, &key.into(), value);
+        set("dim", &t.dim.into())?;
+        set("rows", &Float32Array::from(t.rows.as_slice()))?;
+        set("labels", &Uint32Array::from(t.labels.as_slice()))?;
+        set("classes", &to_js(&t.classes)?)?;
+        set("unlabelled", &Float32Array::from(t.unlabelled.as_slice()))?;
+        Ok(out.into())
+    }
+
+    /// Installs a trained head (safetensors bytes) as learned field `output` computed from
+    /// `source`; returns the learned fields.
+    #[wasm_bindgen(js_name = learnField)]
+    pub fn learn_field(
+        &mut self,
+        name: &str,
+        output: &str,
+        source: &str,
+        head: &[u8],
+    ) -> Result<JsValue, JsValue> {
+        let head = DenseHead::from_safetensors(head).map_err(|e| fail(e.into()))?;
+        let collection = self.coll_mut(name)?;
+        collection.learn_field(output, source, head).map_err(fail)?;
+        to_js(&collection.learned_fields())
+    }
+
+    /// The learned fields: `[{ name, source, dim, head }]`.
+    #[wasm_bindgen(js_name = learnedFields)]
+    pub fn learned_fields(&self, name: &str) -> Result<JsValue, JsValue> {
+        to_js(&self.coll(name)?.learned_fields())
+    }
+
+    /// Retrieval metrics of labelled queries `{ field, labelKey, vectors, labels }`.
+    pub fn evaluate(&self, name: &str, queries: JsValue, k: usize) -> Result<JsValue, JsValue> {
+        let queries = read_labelled(queries)?;
+        to_js(&eval::evaluate(self.coll(name)?, &queries, k).map_err(fail)?)
+    }
+
+    /// The `minScore` for `matchLabel` calibrated on labelled queries, for a target
+    /// `precision` or the best F1.
+    pub fn calibrate(
+        &self,
+        name: &str,
+        queries: JsValue,
+        precision: Option<f64>,
+    ) -> Result<JsValue, JsValue> {
+        let queries = read_labelled(queries)?;
+        let target = CalibrationTarget::from_precision(precision).map_err(fail)?;
+        let c = self.coll(name)?;
+        to_js(&eval::collection::calibrate(c, &queries, target).map_err(fail)?)
+    }
+
+    /// The nearest item's label when its score reaches `minScore`: `{ label, id, score }`.
+    #[wasm_bindgen(js_name = matchLabel)]
+    pub fn match_label(
+        &self,
+        name: &str,
+        field: &str,
+        vector: JsValue,
+        label_key: &str,
+        min_score: f32,
+    ) -> Result<JsValue, JsValue> {
+        let vector = read_f32s("vector", &vector)?;
+        let c = self.coll(name)?;
+        to_js(
+            &eval::collection::match_label(c, field, &vector, label_key, min_score)
+                .map_err(fail)?,
+        )
+    }
+}
