@@ -8,7 +8,7 @@
 mod common;
 
 use burn::prelude::*;
-use common::{TextFixture, cosine, read};
+use common::{TextFixture, TokenCase, assert_tokenizes_alike, cosine, read};
 use serde::Deserialize;
 use simil::model::tokenizer::{MAX_TOKENS, TextTokenizer};
 use simil::model::weights::WeightFormat;
@@ -17,13 +17,7 @@ use simil::model::{TEXT_EMBEDDING_DIM, TextEmbedder};
 #[derive(Deserialize)]
 struct Tokens {
     max_tokens: usize,
-    cases: Vec<Case>,
-}
-
-#[derive(Deserialize)]
-struct Case {
-    text: String,
-    ids: Vec<u32>,
+    cases: Vec<TokenCase>,
 }
 
 fn weights(file: &str) -> Vec<u8> {
@@ -41,28 +35,6 @@ fn tokens() -> Tokens {
     serde_json::from_slice(&bytes).unwrap()
 }
 
-/// Asserts that simil's tokeniser (`ours`) gives the ids `want` gives, on every text of the
-/// fixture.
-fn assert_all_encode_alike(
-    fixture: &Tokens,
-    want: impl Fn(&Case) -> Vec<u32>,
-    ours: impl Fn(&str) -> Vec<u32>,
-) {
-    let wrong: Vec<&String> = fixture
-        .cases
-        .iter()
-        .filter(|case| ours(&case.text) != want(case))
-        .map(|case| &case.text)
-        .collect();
-    assert!(
-        wrong.is_empty(),
-        "{} of {} differ, e.g. {:?}",
-        wrong.len(),
-        fixture.cases.len(),
-        &wrong[..wrong.len().min(5)]
-    );
-}
-
 #[test]
 fn tokenizer_matches_python_tokenizers() {
     let fixture = tokens();
@@ -70,8 +42,8 @@ fn tokenizer_matches_python_tokenizers() {
     assert!(fixture.cases.len() >= 1000);
     assert!(fixture.cases.iter().any(|c| c.ids.len() == MAX_TOKENS));
     let tok = TextTokenizer::from_json(&weights("minilm.tokenizer.json")).unwrap();
-    assert_all_encode_alike(
-        &fixture,
+    assert_tokenizes_alike(
+        &fixture.cases,
         |case| case.ids.clone(),
         |text| tok.encode(text).unwrap(),
     );
@@ -176,9 +148,9 @@ fn tokenizer_matches_rust_tokenizers_crate() {
         .unwrap();
     reference.with_padding(None);
     assert_eq!(ours.vocab_size(), reference.get_vocab_size(true));
-    let want = |case: &Case| {
+    let want = |case: &TokenCase| {
         let encoding = reference.encode(case.text.as_str(), true).unwrap();
         encoding.get_ids().to_vec()
     };
-    assert_all_encode_alike(&fixture, want, |text| ours.encode(text).unwrap());
+    assert_tokenizes_alike(&fixture.cases, want, |text| ours.encode(text).unwrap());
 }

@@ -194,6 +194,34 @@ impl TextFixture {
     }
 }
 
+/// One text of a tokeniser fixture and the reference's token ids for it.
+#[derive(Deserialize)]
+pub struct TokenCase {
+    pub text: String,
+    pub ids: Vec<u32>,
+}
+
+/// Asserts that a tokeniser of simil (`ours`) gives the ids `want` gives, on every case; the
+/// message shows the first few that differ.
+pub fn assert_tokenizes_alike(
+    cases: &[TokenCase],
+    want: impl Fn(&TokenCase) -> Vec<u32>,
+    ours: impl Fn(&str) -> Vec<u32>,
+) {
+    let wrong: Vec<_> = cases
+        .iter()
+        .map(|case| (&case.text, ours(&case.text), want(case)))
+        .filter(|(_, ours, want)| ours != want)
+        .collect();
+    assert!(
+        wrong.is_empty(),
+        "{} of {} differ, e.g. (text, ours, reference) {:?}",
+        wrong.len(),
+        cases.len(),
+        &wrong[..wrong.len().min(3)]
+    );
+}
+
 /// The value after `--name` on the command line (for the examples), or `default`.
 pub fn arg<T: std::str::FromStr>(name: &str, default: T) -> T {
     let args: Vec<String> = std::env::args().collect();
