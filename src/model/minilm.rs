@@ -16,7 +16,10 @@ use burn::prelude::*;
 use burn::tensor::activation::{gelu, softmax};
 
 use super::tokenizer::{TextTokenizer, TokenizerError};
-use super::weights::{NamedTensor, TensorSet, WeightFormat, WeightsError};
+use super::weights::{
+    EncoderLayerNames, NamedTensor, TensorSet, WeightFormat, WeightsError, encoder_layer_tensors,
+    norm_tensors,
+};
 
 /// Width of a MiniLM text embedding.
 pub const TEXT_EMBEDDING_DIM: usize = 384;
@@ -71,26 +74,21 @@ fn expected_tensors() -> Vec<(String, Vec<usize>)> {
             "embeddings.token_type_embeddings.weight".into(),
             vec![TOKEN_TYPES, HIDDEN],
         ),
-        ("embeddings.LayerNorm.weight".into(), vec![HIDDEN]),
-        ("embeddings.LayerNorm.bias".into(), vec![HIDDEN]),
     ];
+    v.extend(norm_tensors("embeddings.LayerNorm", HIDDEN));
+    let names = EncoderLayerNames {
+        attention: [
+            "attention.self.query",
+            "attention.self.key",
+            "attention.self.value",
+            "attention.output.dense",
+        ],
+        mlp: ["intermediate.dense", "output.dense"],
+        norms: ["attention.output.LayerNorm", "output.LayerNorm"],
+    };
     for l in 0..LAYERS {
-        let p = format!("encoder.layer.{l}");
-        for (name, out, inp) in [
-            ("attention.self.query", HIDDEN, HIDDEN),
-            ("attention.self.key", HIDDEN, HIDDEN),
-            ("attention.self.value", HIDDEN, HIDDEN),
-            ("attention.output.dense", HIDDEN, HIDDEN),
-            ("intermediate.dense", INTERMEDIATE, HIDDEN),
-            ("output.dense", HIDDEN, INTERMEDIATE),
-        ] {
-            v.push((format!("{p}.{name}.weight"), vec![out, inp]));
-            v.push((format!("{p}.{name}.bias"), vec![out]));
-        }
-        for ln in ["attention.output.LayerNorm", "output.LayerNorm"] {
-            v.push((format!("{p}.{ln}.weight"), vec![HIDDEN]));
-            v.push((format!("{p}.{ln}.bias"), vec![HIDDEN]));
-        }
+        let prefix = format!("encoder.layer.{l}");
+        v.extend(encoder_layer_tensors(&prefix, &names, HIDDEN, INTERMEDIATE));
     }
     v
 }
