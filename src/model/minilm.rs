@@ -401,9 +401,21 @@ impl TextEmbedder {
         Ok((tokens, batches))
     }
 
-    fn batch_tensor(&self, tokens: &[Vec<u32>], batch: &[usize]) -> Tensor<2> {
-        let rows: Vec<&[u32]> = batch.iter().map(|&i| tokens[i].as_slice()).collect();
-        self.pass(&rows)
+    /// Runs the network over `texts` in the batches [`Self::plan`] makes: the number of texts,
+    /// and for each batch its texts' indices and their unit embeddings on the device (no
+    /// readback yet).
+    fn passes<S: AsRef<str>>(
+        &self,
+        texts: &[S],
+    ) -> Result<(usize, impl Iterator<Item = (Vec<usize>, Tensor<2>)>), TextEmbedderError> {
+        let (tokens, batches) = self.plan(texts)?;
+        let n = tokens.len();
+        let passes = batches.into_iter().map(move |batch| {
+            let rows: Vec<&[u32]> = batch.iter().map(|&i| tokens[i].as_slice()).collect();
+            let embeddings = self.pass(&rows);
+            (batch, embeddings)
+        });
+        Ok((n, passes))
     }
 
     /// Embeds texts; returns `texts.len() × 384` unit vectors, row-major, in input order.
@@ -413,15 +425,14 @@ impl TextEmbedder {
         &self,
         texts: &[S],
     ) -> Result<Vec<f32>, TextEmbedderError> {
-        let (tokens, batches) = self.plan(texts)?;
-        let mut out = vec![0f32; tokens.len() * HIDDEN];
-        for batch in &batches {
-            let data = self
-                .batch_tensor(&tokens, batch)
-                .into_data_async()
-                .await
-                .map_err(|e| TextEmbedderError::Readback(format!("{e:?}")))?;
-            scatter(data, batch, &mut out)?;
+        let (n, passes) = self.passes(texts)?;
+        let mut out = vec![0f32; n * HIDDEN];
+        for (batch, y) in passes {
+            scatter(
+                y.into_data_async().await.map_err(readback)?,
+                &batch,
+                &mut out,
+            )?;
         }
         Ok(out)
     }
@@ -429,17 +440,18 @@ impl TextEmbedder {
     /// [`Self::embed_async`] with a synchronous readback (native, or the CPU backend in wasm):
     /// one vector per text, in input order.
     pub fn embed<S: AsRef<str>>(&self, texts: &[S]) -> Result<Vec<Vec<f32>>, TextEmbedderError> {
-        let (tokens, batches) = self.plan(texts)?;
-        let mut out = vec![0f32; tokens.len() * HIDDEN];
-        for batch in &batches {
-            let data = self
-                .batch_tensor(&tokens, batch)
-                .try_into_data()
-                .map_err(|e| TextEmbedderError::Readback(format!("{e:?}")))?;
-            scatter(data, batch, &mut out)?;
+        let (n, passes) = self.passes(texts)?;
+        let mut out = vec![0f32; n * HIDDEN];
+        for (batch, y) in passes {
+            scatter(y.try_into_data().map_err(readback)?, &batch, &mut out)?;
         }
         Ok(out.chunks_exact(HIDDEN).map(<[f32]>::to_vec).collect())
     }
+}
+
+/// A failed read of embeddings from the device.
+fn readback(e: impl std::fmt::Debug) -> TextEmbedderError {
+    TextEmbedderError::Readback(format!("{e:?}"))
 }
 
 /// Token ids of each text, and the texts' indices grouped into batches.
@@ -450,7 +462,7 @@ fn scatter(data: TensorData, batch: &[usize], out: &mut [f32]) -> Result<(), Tex
     let values = data
         .convert::<f32>()
         .try_into_vec::<f32>()
-        .map_err(|e| TextEmbedderError::Readback(format!("{e:?}")))?;
+        .map_err(readback)?;
     for (row, &i) in values.chunks_exact(HIDDEN).zip(batch) {
         out[i * HIDDEN..(i + 1) * HIDDEN].copy_from_slice(row);
     }
