@@ -110,7 +110,11 @@ fn batching_and_order_do_not_change_vectors() {
     ];
     let batch = model.embed(&texts).unwrap();
     let flat = pollster::block_on(model.embed_async(&texts)).unwrap();
-    assert_eq!(flat, batch.concat(), "the asynchronous readback gives the same rows");
+    assert_eq!(
+        flat,
+        batch.concat(),
+        "the asynchronous readback gives the same rows"
+    );
     for (i, t) in texts.iter().enumerate() {
         let single = model.embed(&[*t]).unwrap();
         assert!(cosine(&batch[i], &single[0]) > 0.99999, "text {i}");
