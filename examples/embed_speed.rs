@@ -5,56 +5,31 @@
 //!
 //!   cargo run --profile bench --example embed_speed [-- --images 64]
 
-use std::path::PathBuf;
+#[path = "../tests/common/mod.rs"]
+mod common;
+
 use std::time::Instant;
 
 use burn::prelude::Device;
-use serde::Deserialize;
+use common::ImageFixture;
 use simil::model::ImageEmbedder;
 
-#[derive(Deserialize)]
-struct Fixture {
-    image_dir: String,
-    images: Vec<FixtureImage>,
-}
-
-#[derive(Deserialize)]
-struct FixtureImage {
-    file: String,
-    embedding: Vec<f32>,
-}
-
-fn cosine(a: &[f32], b: &[f32]) -> f64 {
-    let dot: f64 = a.iter().zip(b).map(|(x, y)| *x as f64 * *y as f64).sum();
-    let na: f64 = a.iter().map(|x| (*x as f64).powi(2)).sum();
-    let nb: f64 = b.iter().map(|x| (*x as f64).powi(2)).sum();
-    dot / (na * nb).sqrt()
-}
-
 fn main() {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let args: Vec<String> = std::env::args().collect();
-    let count: usize = args
-        .iter()
-        .position(|a| a == "--images")
-        .and_then(|i| args.get(i + 1))
-        .map_or(64, |v| v.parse().expect("--images N"));
-    let fixture: Fixture = serde_json::from_slice(
-        &std::fs::read(root.join("tests/fixtures/mobilenet_parity.json")).expect("fixture"),
-    )
-    .expect("fixture JSON");
-    let files: Vec<Vec<u8>> = fixture
-        .images
-        .iter()
-        .map(|img| std::fs::read(root.join(&fixture.image_dir).join(&img.file)).expect("image"))
-        .collect();
+    let count: usize = common::arg("--images", 64);
+    let fixture = ImageFixture::read(
+        "mobilenet_parity.json",
+        "run `node scripts/reference-embed.mjs`",
+    );
+    let files = fixture.encoded(fixture.images.len());
     let device = Device::flex();
     let mut runs = Vec::new();
     let mut parity = Vec::new();
     for weights in ["f32", "int8"] {
         let started = Instant::now();
-        let bytes = std::fs::read(root.join(format!("weights/mobilenet_v2.{weights}.safetensors")))
-            .expect("weights: run node scripts/convert-mobilenet.mjs");
+        let bytes = common::read(
+            format!("weights/mobilenet_v2.{weights}.safetensors"),
+            "run node scripts/convert-mobilenet.mjs",
+        );
         let model = ImageEmbedder::load(&bytes, &device).expect("load");
         // Cold start: weights read + model built + the first image embedded.
         let first: Vec<&[u8]> = vec![&files[0]];
@@ -66,11 +41,7 @@ fn main() {
             .chunks(10)
             .flat_map(|c| model.embed_encoded(c).expect("embed"))
             .collect();
-        let min_cos = vectors
-            .iter()
-            .zip(&fixture.images)
-            .map(|(v, r)| cosine(v, &r.embedding))
-            .fold(f64::INFINITY, f64::min);
+        let (min_cos, _) = common::min_mean_cosine(&vectors, &fixture.embeddings());
         parity.push(serde_json::json!({
             "model": "mobilenet_v2", "weights": weights, "backend": "native-flex",
             "min_cos": min_cos, "n": vectors.len(),

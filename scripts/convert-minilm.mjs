@@ -12,55 +12,14 @@
 //  * `minilm.tokenizer.json`: the model's tokenizer, byte for byte;
 //  * a `.sha256` next to each.
 // The input file is checked against its known SHA-256 first.
-import { createHash } from "node:crypto";
-import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { quantizeRows, readSafetensors, sha256, writeChecksum, writeSafetensors } from "./safetensors.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const MODEL_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db";
 const TOKENIZER_SHA256 = "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037";
-
-const sha256 = (buf) => createHash("sha256").update(buf).digest("hex");
-
-function readSafetensors(buf) {
-  const n = Number(buf.readBigUInt64LE(0));
-  const header = JSON.parse(buf.subarray(8, 8 + n).toString("utf8"));
-  const base = 8 + n;
-  const tensors = [];
-  for (const [name, info] of Object.entries(header)) {
-    if (name === "__metadata__") continue;
-    const [a, b] = info.data_offsets;
-    tensors.push({ name, dtype: info.dtype, shape: info.shape, bytes: buf.subarray(base + a, base + b) });
-  }
-  return tensors;
-}
-
-// Minimal safetensors writer (as in convert-mobilenet.mjs): 8-byte LE header length, JSON header
-// space-padded to 8 bytes, then the tensors' bytes in header order.
-function writeSafetensors(path, tensors, metadata) {
-  const header = { __metadata__: metadata };
-  let offset = 0;
-  const buffers = [];
-  for (const t of tensors) {
-    const bytes = Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength);
-    header[t.name] = { dtype: t.dtype, shape: t.shape, data_offsets: [offset, offset + bytes.length] };
-    offset += bytes.length;
-    buffers.push(bytes);
-  }
-  let json = JSON.stringify(header);
-  json += " ".repeat((8 - (json.length % 8)) % 8);
-  const len = Buffer.alloc(8);
-  len.writeBigUInt64LE(BigInt(Buffer.byteLength(json)));
-  const file = Buffer.concat([len, Buffer.from(json), ...buffers]);
-  writeFileSync(path, file);
-  writeChecksum(path, file);
-  return file.length;
-}
-
-function writeChecksum(path, bytes) {
-  writeFileSync(`${path}.sha256`, `${sha256(bytes)}  ${path.split("/").pop()}\n`);
-}
 
 function main() {
   const [modelDir, out = "weights"] = process.argv.slice(2);
@@ -99,17 +58,8 @@ function main() {
       floats.push({ name: t.name, dtype: "F32", shape: t.shape, data: v });
       continue;
     }
-    const [rows, per] = t.shape;
-    const scale = new Float32Array(rows);
-    const q = new Int8Array(v.length);
-    for (let r = 0; r < rows; r++) {
-      let maxAbs = 0;
-      for (let i = 0; i < per; i++) maxAbs = Math.max(maxAbs, Math.abs(v[r * per + i]));
-      scale[r] = maxAbs > 0 ? maxAbs / 127 : 1;
-      const s = scale[r]; // quantise against the f32 scale the loader will use
-      for (let i = 0; i < per; i++) q[r * per + i] = Math.max(-127, Math.min(127, Math.round(v[r * per + i] / s)));
-    }
-    floats.push({ name: `${t.name}_scale`, dtype: "F32", shape: [rows], data: scale });
+    const { scale, q } = quantizeRows(v, t.shape[0]);
+    floats.push({ name: `${t.name}_scale`, dtype: "F32", shape: [t.shape[0]], data: scale });
     ints.push({ name: t.name, dtype: "I8", shape: t.shape, data: q });
   }
   const int8Path = join(outDir, "minilm.int8.safetensors");
@@ -118,7 +68,7 @@ function main() {
   const tokPath = join(outDir, "minilm.tokenizer.json");
   copyFileSync(join(modelDir, "tokenizer.json"), tokPath);
   writeChecksum(tokPath, tokBytes);
-  console.log(`${kept.length} tensors; ${f32Path}: ${a} bytes; ${int8Path}: ${b} bytes; ${tokPath}`);
+  console.log(`${kept.length} tensors; ${f32Path}: ${a.size} bytes; ${int8Path}: ${b.size} bytes; ${tokPath}`);
 }
 
 main();

@@ -15,11 +15,11 @@
 //  * writes `mobilenet_v2.f32.safetensors` (F32 `<layer>.weight`, `<layer>.bias`) and
 //    `mobilenet_v2.int8.safetensors` (I8 `<layer>.weight`, F32 `<layer>.weight_scale` per output
 //    channel, symmetric, and F32 `<layer>.bias`), each with a `.sha256` next to it.
-import { createHash } from "node:crypto";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { quantizeRows, writeSafetensors } from "./safetensors.mjs";
 
 const require = createRequire(import.meta.url);
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
@@ -143,29 +143,6 @@ export function foldLayer(layer, weights, configs) {
   return { weight, shape: [cout, cinPerGroup, kh, kw], bias };
 }
 
-// Minimal safetensors writer: 8-byte LE header length, JSON header (space padded to 8 bytes),
-// then the tensors' bytes back to back in header order.
-function writeSafetensors(path, tensors, metadata) {
-  const header = { __metadata__: metadata };
-  let offset = 0;
-  const buffers = [];
-  for (const t of tensors) {
-    const bytes = Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength);
-    header[t.name] = { dtype: t.dtype, shape: t.shape, data_offsets: [offset, offset + bytes.length] };
-    offset += bytes.length;
-    buffers.push(bytes);
-  }
-  let json = JSON.stringify(header);
-  json += " ".repeat((8 - (json.length % 8)) % 8);
-  const len = Buffer.alloc(8);
-  len.writeBigUInt64LE(BigInt(Buffer.byteLength(json)));
-  const file = Buffer.concat([len, Buffer.from(json), ...buffers]);
-  writeFileSync(path, file);
-  const sha = createHash("sha256").update(file).digest("hex");
-  writeFileSync(`${path}.sha256`, `${sha}  ${path.split("/").pop()}\n`);
-  return { size: file.length, sha };
-}
-
 // Writes `<base>.f32.safetensors` and `<base>.int8.safetensors` (+ `.sha256`) from folded
 // layers ({ name, weight, shape, bias }); returns [{ path, size, sha }] for both.
 export function writeWeightFiles(outDir, base, folded, metadata) {
@@ -184,19 +161,7 @@ export function writeWeightFiles(outDir, base, folded, metadata) {
   const ints = [];
   for (const l of folded) {
     const [cout] = l.shape;
-    const per = l.weight.length / cout;
-    const scale = new Float32Array(cout);
-    const q = new Int8Array(l.weight.length);
-    for (let o = 0; o < cout; o++) {
-      let maxAbs = 0;
-      for (let i = 0; i < per; i++) maxAbs = Math.max(maxAbs, Math.abs(l.weight[o * per + i]));
-      const s = maxAbs > 0 ? maxAbs / 127 : 1;
-      scale[o] = s;
-      const sf = scale[o]; // quantise against the f32 scale the loader will use
-      for (let i = 0; i < per; i++) {
-        q[o * per + i] = Math.max(-127, Math.min(127, Math.round(l.weight[o * per + i] / sf)));
-      }
-    }
+    const { scale, q } = quantizeRows(l.weight, cout);
     floats.push({ name: `${l.name}.weight_scale`, dtype: "F32", shape: [cout], data: scale });
     floats.push({ name: `${l.name}.bias`, dtype: "F32", shape: [cout], data: Float32Array.from(l.bias) });
     ints.push({ name: `${l.name}.weight`, dtype: "I8", shape: l.shape, data: q });

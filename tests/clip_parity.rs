@@ -5,20 +5,20 @@
 //!
 //! Also writes `tests/out/clip-parity.json` (min cosines), which `bench/text.mjs` reports.
 
-use std::path::PathBuf;
+mod common;
 
 use burn::prelude::*;
+use common::{TokenCase, cosine};
 use serde::Deserialize;
 use simil::model::clip::{Clip, ClipError, image_to_clip_chw};
 use simil::model::clip_tokenizer::{CLIP_MAX_TOKENS, ClipTokenizer};
 use simil::model::weights::WeightsError;
 
 fn fixture(name: &str) -> Vec<u8> {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/clip")
-        .join(name);
-    std::fs::read(&path)
-        .unwrap_or_else(|e| panic!("{}: {e} (run scripts/make_tiny_clip.py)", path.display()))
+    common::read(
+        format!("tests/fixtures/clip/{name}"),
+        "run scripts/make_tiny_clip.py",
+    )
 }
 
 #[derive(Deserialize)]
@@ -26,13 +26,7 @@ struct Tokens {
     max_tokens: usize,
     bos: u32,
     eos: u32,
-    cases: Vec<Case>,
-}
-
-#[derive(Deserialize)]
-struct Case {
-    text: String,
-    ids: Vec<u32>,
+    cases: Vec<TokenCase>,
 }
 
 #[derive(Deserialize)]
@@ -59,19 +53,8 @@ fn load() -> Clip {
     .unwrap()
 }
 
-fn cosine(a: &[f32], b: &[f32]) -> f64 {
-    let dot: f64 = a.iter().zip(b).map(|(x, y)| *x as f64 * *y as f64).sum();
-    let na: f64 = a.iter().map(|x| (*x as f64).powi(2)).sum::<f64>().sqrt();
-    let nb: f64 = b.iter().map(|x| (*x as f64).powi(2)).sum::<f64>().sqrt();
-    dot / (na * nb)
-}
-
 fn min_cosine(ours: &[Vec<f32>], theirs: &[Vec<f32>]) -> f64 {
-    assert_eq!(ours.len(), theirs.len());
-    ours.iter()
-        .zip(theirs)
-        .map(|(a, b)| cosine(a, b))
-        .fold(f64::INFINITY, f64::min)
+    common::min_mean_cosine(ours, theirs).0
 }
 
 /// Standard base64 (the fixture's images), without a crate for it.
@@ -109,18 +92,10 @@ fn tokenizer_matches_transformers() {
     );
     let tok = ClipTokenizer::from_files(&fixture("vocab.json"), &fixture("merges.txt")).unwrap();
     assert_eq!((tok.bos(), tok.eos()), (reference.bos, reference.eos));
-    let wrong: Vec<_> = reference
-        .cases
-        .iter()
-        .filter(|c| tok.encode(&c.text) != c.ids)
-        .map(|c| (&c.text, tok.encode(&c.text), &c.ids))
-        .collect();
-    assert!(
-        wrong.is_empty(),
-        "{} of {} differ, e.g. {:?}",
-        wrong.len(),
-        reference.cases.len(),
-        &wrong[..wrong.len().min(3)]
+    common::assert_tokenizes_alike(
+        &reference.cases,
+        |case| case.ids.clone(),
+        |text| tok.encode(text),
     );
     eprintln!("token ids equal on all {} strings", reference.cases.len());
 }
@@ -157,7 +132,7 @@ fn embeddings_match_transformers() {
         texts.texts.len(),
         decoded.len()
     );
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/out");
+    let dir = common::root().join("tests/out");
     std::fs::create_dir_all(&dir).unwrap();
     let report = serde_json::json!({
         "text": { "min_cos": text_min, "n": texts.texts.len() },
@@ -174,8 +149,7 @@ fn embeddings_match_transformers() {
         .iter()
         .chain(&ours)
     {
-        let norm: f32 = v.iter().map(|x| x * x).sum::<f32>().sqrt();
-        assert!((norm - 1.0).abs() < 1e-4);
+        common::assert_unit_norm(v, 1e-4);
         assert_eq!(v.len(), model.dim());
     }
 }
@@ -233,8 +207,9 @@ fn bad_files_are_typed_errors() {
     assert!(matches!(err(&w, &c, b"{}", &m), ClipError::Tokenizer(_)));
 
     // The MobileNetV2 weights are not CLIP's.
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    if let Ok(mobilenet) = std::fs::read(root.join("weights/mobilenet_v2.int8.safetensors")) {
+    if let Ok(mobilenet) =
+        std::fs::read(common::root().join("weights/mobilenet_v2.int8.safetensors"))
+    {
         let e = err(&mobilenet, &c, &v, &m).to_string();
         assert!(
             e.contains("text_model.embeddings.token_embedding.weight"),

@@ -5,7 +5,7 @@
 //!
 //! Needs `weights/minilm.int8.safetensors` and `weights/minilm.tokenizer.json`.
 
-use std::path::PathBuf;
+mod common;
 
 use burn::prelude::*;
 use simil::model::TextEmbedder;
@@ -25,15 +25,10 @@ const ITEMS: [&str; 10] = [
 ];
 
 fn weights(file: &str) -> Vec<u8> {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("weights")
-        .join(file);
-    std::fs::read(&path).unwrap_or_else(|e| {
-        panic!(
-            "{}: {e} (run scripts/setup.sh's build_text_weights)",
-            path.display()
-        )
-    })
+    common::read(
+        format!("weights/{file}"),
+        "run scripts/setup.sh's build_text_weights",
+    )
 }
 
 fn dot(a: &[f32], b: &[f32]) -> f32 {

@@ -6,79 +6,28 @@
 //! Needs `weights/inception_v3.{f32,int8}.safetensors` (`node scripts/convert-inception.mjs`)
 //! and `node_modules/emoji-datasource-google` (`npm ci`).
 
+mod common;
+
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
 
 use burn::prelude::*;
-use serde::Deserialize;
+use common::{ImageFixture, cosine, read};
 use simil::model::preprocess;
 use simil::model::weights::WeightFormat;
 use simil::model::{Architecture, ImageEmbedder, inception};
 
-#[derive(Deserialize)]
-struct Fixture {
-    image_dir: String,
-    tap: String,
-    images: Vec<FixtureImage>,
-}
-
-#[derive(Deserialize)]
-struct FixtureImage {
-    file: String,
-    input_sum: f64,
-    input_sumsq: f64,
-    input_samples: Vec<(usize, f32)>,
-    embedding: Vec<f32>,
-}
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn read(path: &Path, hint: &str) -> Vec<u8> {
-    std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e} ({hint})", path.display()))
-}
-
-fn fixture() -> Fixture {
-    let bytes = read(
-        &root().join("tests/fixtures/inception_parity.json"),
+fn fixture() -> ImageFixture {
+    ImageFixture::read(
+        "inception_parity.json",
         "run `node scripts/reference-embed.mjs --model inception_v3`",
-    );
-    serde_json::from_slice(&bytes).expect("fixture JSON")
+    )
 }
 
 fn weights(format: &str) -> Vec<u8> {
     read(
-        &root().join(format!("weights/inception_v3.{format}.safetensors")),
+        format!("weights/inception_v3.{format}.safetensors"),
         "run `node scripts/convert-inception.mjs`",
     )
-}
-
-fn cosine(a: &[f32], b: &[f32]) -> f64 {
-    let dot: f64 = a.iter().zip(b).map(|(x, y)| *x as f64 * *y as f64).sum();
-    let na: f64 = a.iter().map(|x| (*x as f64).powi(2)).sum::<f64>().sqrt();
-    let nb: f64 = b.iter().map(|x| (*x as f64).powi(2)).sum::<f64>().sqrt();
-    dot / (na * nb)
-}
-
-/// Embeds the preprocessed inputs; returns (min, mean) cosine to the fixture.
-fn parity(model: &ImageEmbedder, inputs: &[Vec<f32>], fixture: &Fixture) -> (f64, f64) {
-    let size = model.input_size();
-    let mut cos = Vec::new();
-    for (chunk, refs) in inputs.chunks(10).zip(fixture.images.chunks(10)) {
-        let x = preprocess::chw_to_tensor_sized(chunk.concat(), size, model.device());
-        let y = model
-            .forward(x)
-            .unwrap()
-            .into_data()
-            .try_to_vec::<f32>()
-            .unwrap();
-        for (row, r) in y.chunks_exact(model.dim()).zip(refs) {
-            cos.push(cosine(row, &r.embedding));
-        }
-    }
-    let min = cos.iter().cloned().fold(f64::INFINITY, f64::min);
-    (min, cos.iter().sum::<f64>() / cos.len() as f64)
 }
 
 #[test]
@@ -86,36 +35,15 @@ fn inception_matches_tfjs() {
     let fixture = fixture();
     assert!(fixture.images.len() >= 50);
     let size = inception::INPUT_SIZE;
-    let px = size * size;
 
-    // 1. Preprocessing at 299 px, against the tfjs input tensors (NHWC samples and sums).
+    // 1. Preprocessing at 299 px, against the tfjs input tensors (NHWC samples bit for bit,
+    // and sums).
     let inputs: Vec<Vec<f32>> = fixture
-        .images
+        .decoded(fixture.images.len())
         .iter()
-        .map(|img| {
-            let path = root().join(&fixture.image_dir).join(&img.file);
-            let bytes = read(&path, "run `npm ci` (emoji-datasource-google)");
-            preprocess::image_to_chw_sized(&preprocess::decode_image(&bytes).unwrap(), size)
-        })
+        .map(|img| preprocess::image_to_chw_sized(img, size))
         .collect();
-    for (chw, r) in inputs.iter().zip(&fixture.images) {
-        for &(i, v) in &r.input_samples {
-            let (p, c) = (i / 3, i % 3);
-            assert_eq!(chw[c * px + p], v, "{}: input value {i}", r.file);
-        }
-        let sum: f64 = chw.iter().map(|&v| v as f64).sum();
-        let sumsq: f64 = chw.iter().map(|&v| (v as f64).powi(2)).sum();
-        assert!(
-            (sum - r.input_sum).abs() <= 1e-9 * r.input_sum.abs().max(1.0),
-            "{}: sum",
-            r.file
-        );
-        assert!(
-            (sumsq - r.input_sumsq).abs() <= 1e-9 * r.input_sumsq.abs().max(1.0),
-            "{}: sumsq",
-            r.file
-        );
-    }
+    fixture.check_inputs(&inputs, size);
 
     // 2. The network to the fixture's tap, f32 and int8 weights.
     let device = Device::flex();
@@ -123,7 +51,7 @@ fn inception_matches_tfjs() {
     assert_eq!(f32_model.architecture(), Architecture::InceptionV3);
     assert_eq!(f32_model.weight_format(), WeightFormat::F32);
     assert_eq!(f32_model.dim(), fixture.images[0].embedding.len());
-    let (min, mean) = parity(&f32_model, &inputs, &fixture);
+    let (min, mean) = fixture.parity(&f32_model, &inputs);
     eprintln!(
         "InceptionV3 {} f32: min cosine {min:.7} (1 - min = {:.1e}), mean {mean:.7}",
         fixture.tap,
@@ -132,13 +60,7 @@ fn inception_matches_tfjs() {
     assert!(min >= 0.999, "f32 parity: min cosine {min}");
 
     // The decoded-image path (resize inside the embedder) gives the same vectors.
-    let decoded: Vec<image::RgbImage> = fixture.images[..2]
-        .iter()
-        .map(|img| {
-            let bytes = read(&root().join(&fixture.image_dir).join(&img.file), "npm ci");
-            preprocess::decode_image(&bytes).unwrap()
-        })
-        .collect();
+    let decoded = fixture.decoded(2);
     for (v, r) in f32_model
         .embed_batch(&decoded)
         .unwrap()
@@ -150,7 +72,7 @@ fn inception_matches_tfjs() {
 
     let int8_model = ImageEmbedder::load(&weights("int8"), &device).expect("load int8");
     assert_eq!(int8_model.weight_format(), WeightFormat::Int8PerChannel);
-    let (min8, mean8) = parity(&int8_model, &inputs, &fixture);
+    let (min8, mean8) = fixture.parity(&int8_model, &inputs);
     eprintln!("InceptionV3 int8: min cosine {min8:.6}, mean {mean8:.6}");
     assert!(min8 >= 0.99, "int8 parity: min cosine {min8}");
 }

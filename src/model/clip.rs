@@ -32,7 +32,9 @@ use safetensors::SafeTensors;
 use super::clip_tokenizer::{CLIP_MAX_TOKENS, ClipTokenizer, ClipTokenizerError};
 use super::minilm::{Builder, attention};
 use super::preprocess::{hwc_to_chw, resize_bilinear_hwc};
-use super::weights::{TensorSet, WeightFormat, WeightsError};
+use super::weights::{
+    EncoderLayerNames, TensorSet, WeightFormat, WeightsError, encoder_layer_tensors, norm_tensors,
+};
 
 /// CLIP's per-channel image mean (RGB, after scaling to `[0, 1]`).
 pub const CLIP_MEAN: [f32; 3] = [0.481_454_66, 0.457_827_5, 0.408_210_73];
@@ -291,13 +293,22 @@ impl Shapes {
                 vec![self.projection, self.vision_width],
             ),
         ];
-        let mut norm = |name: &str, w: usize| {
-            v.push((format!("{name}.weight"), vec![w]));
-            v.push((format!("{name}.bias"), vec![w]));
+        v.extend(norm_tensors("text_model.final_layer_norm", self.text_width));
+        v.extend(norm_tensors("vision_model.pre_layrnorm", self.vision_width));
+        v.extend(norm_tensors(
+            "vision_model.post_layernorm",
+            self.vision_width,
+        ));
+        let names = EncoderLayerNames {
+            attention: [
+                "self_attn.q_proj",
+                "self_attn.k_proj",
+                "self_attn.v_proj",
+                "self_attn.out_proj",
+            ],
+            mlp: ["mlp.fc1", "mlp.fc2"],
+            norms: ["layer_norm1", "layer_norm2"],
         };
-        norm("text_model.final_layer_norm", self.text_width);
-        norm("vision_model.pre_layrnorm", self.vision_width);
-        norm("vision_model.post_layernorm", self.vision_width);
         for (prefix, n, w, mlp) in [
             (
                 "text_model",
@@ -313,22 +324,8 @@ impl Shapes {
             ),
         ] {
             for l in 0..n {
-                let p = format!("{prefix}.encoder.layers.{l}");
-                for (name, out, inp) in [
-                    ("self_attn.q_proj", w, w),
-                    ("self_attn.k_proj", w, w),
-                    ("self_attn.v_proj", w, w),
-                    ("self_attn.out_proj", w, w),
-                    ("mlp.fc1", mlp, w),
-                    ("mlp.fc2", w, mlp),
-                ] {
-                    v.push((format!("{p}.{name}.weight"), vec![out, inp]));
-                    v.push((format!("{p}.{name}.bias"), vec![out]));
-                }
-                for ln in ["layer_norm1", "layer_norm2"] {
-                    v.push((format!("{p}.{ln}.weight"), vec![w]));
-                    v.push((format!("{p}.{ln}.bias"), vec![w]));
-                }
+                let prefix = format!("{prefix}.encoder.layers.{l}");
+                v.extend(encoder_layer_tensors(&prefix, &names, w, mlp));
             }
         }
         v

@@ -16,7 +16,10 @@ use burn::prelude::*;
 use burn::tensor::activation::{gelu, softmax};
 
 use super::tokenizer::{TextTokenizer, TokenizerError};
-use super::weights::{NamedTensor, TensorSet, WeightFormat, WeightsError};
+use super::weights::{
+    EncoderLayerNames, NamedTensor, TensorSet, WeightFormat, WeightsError, encoder_layer_tensors,
+    norm_tensors,
+};
 
 /// Width of a MiniLM text embedding.
 pub const TEXT_EMBEDDING_DIM: usize = 384;
@@ -71,26 +74,21 @@ fn expected_tensors() -> Vec<(String, Vec<usize>)> {
             "embeddings.token_type_embeddings.weight".into(),
             vec![TOKEN_TYPES, HIDDEN],
         ),
-        ("embeddings.LayerNorm.weight".into(), vec![HIDDEN]),
-        ("embeddings.LayerNorm.bias".into(), vec![HIDDEN]),
     ];
+    v.extend(norm_tensors("embeddings.LayerNorm", HIDDEN));
+    let names = EncoderLayerNames {
+        attention: [
+            "attention.self.query",
+            "attention.self.key",
+            "attention.self.value",
+            "attention.output.dense",
+        ],
+        mlp: ["intermediate.dense", "output.dense"],
+        norms: ["attention.output.LayerNorm", "output.LayerNorm"],
+    };
     for l in 0..LAYERS {
-        let p = format!("encoder.layer.{l}");
-        for (name, out, inp) in [
-            ("attention.self.query", HIDDEN, HIDDEN),
-            ("attention.self.key", HIDDEN, HIDDEN),
-            ("attention.self.value", HIDDEN, HIDDEN),
-            ("attention.output.dense", HIDDEN, HIDDEN),
-            ("intermediate.dense", INTERMEDIATE, HIDDEN),
-            ("output.dense", HIDDEN, INTERMEDIATE),
-        ] {
-            v.push((format!("{p}.{name}.weight"), vec![out, inp]));
-            v.push((format!("{p}.{name}.bias"), vec![out]));
-        }
-        for ln in ["attention.output.LayerNorm", "output.LayerNorm"] {
-            v.push((format!("{p}.{ln}.weight"), vec![HIDDEN]));
-            v.push((format!("{p}.{ln}.bias"), vec![HIDDEN]));
-        }
+        let prefix = format!("encoder.layer.{l}");
+        v.extend(encoder_layer_tensors(&prefix, &names, HIDDEN, INTERMEDIATE));
     }
     v
 }
@@ -403,9 +401,21 @@ impl TextEmbedder {
         Ok((tokens, batches))
     }
 
-    fn batch_tensor(&self, tokens: &[Vec<u32>], batch: &[usize]) -> Tensor<2> {
-        let rows: Vec<&[u32]> = batch.iter().map(|&i| tokens[i].as_slice()).collect();
-        self.pass(&rows)
+    /// Runs the network over `texts` in the batches [`Self::plan`] makes: the number of texts,
+    /// and for each batch its texts' indices and their unit embeddings on the device (no
+    /// readback yet).
+    fn passes<S: AsRef<str>>(
+        &self,
+        texts: &[S],
+    ) -> Result<(usize, impl Iterator<Item = (Vec<usize>, Tensor<2>)>), TextEmbedderError> {
+        let (tokens, batches) = self.plan(texts)?;
+        let n = tokens.len();
+        let passes = batches.into_iter().map(move |batch| {
+            let rows: Vec<&[u32]> = batch.iter().map(|&i| tokens[i].as_slice()).collect();
+            let embeddings = self.pass(&rows);
+            (batch, embeddings)
+        });
+        Ok((n, passes))
     }
 
     /// Embeds texts; returns `texts.len() × 384` unit vectors, row-major, in input order.
@@ -415,15 +425,14 @@ impl TextEmbedder {
         &self,
         texts: &[S],
     ) -> Result<Vec<f32>, TextEmbedderError> {
-        let (tokens, batches) = self.plan(texts)?;
-        let mut out = vec![0f32; tokens.len() * HIDDEN];
-        for batch in &batches {
-            let data = self
-                .batch_tensor(&tokens, batch)
-                .into_data_async()
-                .await
-                .map_err(|e| TextEmbedderError::Readback(format!("{e:?}")))?;
-            scatter(data, batch, &mut out)?;
+        let (n, passes) = self.passes(texts)?;
+        let mut out = vec![0f32; n * HIDDEN];
+        for (batch, y) in passes {
+            scatter(
+                y.into_data_async().await.map_err(readback)?,
+                &batch,
+                &mut out,
+            )?;
         }
         Ok(out)
     }
@@ -431,17 +440,18 @@ impl TextEmbedder {
     /// [`Self::embed_async`] with a synchronous readback (native, or the CPU backend in wasm):
     /// one vector per text, in input order.
     pub fn embed<S: AsRef<str>>(&self, texts: &[S]) -> Result<Vec<Vec<f32>>, TextEmbedderError> {
-        let (tokens, batches) = self.plan(texts)?;
-        let mut out = vec![0f32; tokens.len() * HIDDEN];
-        for batch in &batches {
-            let data = self
-                .batch_tensor(&tokens, batch)
-                .try_into_data()
-                .map_err(|e| TextEmbedderError::Readback(format!("{e:?}")))?;
-            scatter(data, batch, &mut out)?;
+        let (n, passes) = self.passes(texts)?;
+        let mut out = vec![0f32; n * HIDDEN];
+        for (batch, y) in passes {
+            scatter(y.try_into_data().map_err(readback)?, &batch, &mut out)?;
         }
         Ok(out.chunks_exact(HIDDEN).map(<[f32]>::to_vec).collect())
     }
+}
+
+/// A failed read of embeddings from the device.
+fn readback(e: impl std::fmt::Debug) -> TextEmbedderError {
+    TextEmbedderError::Readback(format!("{e:?}"))
 }
 
 /// Token ids of each text, and the texts' indices grouped into batches.
@@ -452,7 +462,7 @@ fn scatter(data: TensorData, batch: &[usize], out: &mut [f32]) -> Result<(), Tex
     let values = data
         .convert::<f32>()
         .try_into_vec::<f32>()
-        .map_err(|e| TextEmbedderError::Readback(format!("{e:?}")))?;
+        .map_err(readback)?;
     for (row, &i) in values.chunks_exact(HIDDEN).zip(batch) {
         out[i * HIDDEN..(i + 1) * HIDDEN].copy_from_slice(row);
     }

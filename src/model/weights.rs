@@ -10,7 +10,7 @@
 //! Every expected tensor must be present with its exact dtype and shape, and nothing else may
 //! be: a file for another architecture or a truncated download fails with a typed error.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use safetensors::{Dtype, SafeTensors};
 
@@ -112,58 +112,23 @@ impl WeightSet {
         let st =
             SafeTensors::deserialize(bytes).map_err(|e| WeightsError::Format(e.to_string()))?;
 
-        let mut known = std::collections::HashSet::new();
+        let mut known = HashSet::new();
         let mut format = None;
         let mut layers = HashMap::with_capacity(expected.len());
         for (layer, shape) in expected {
             let wname = format!("{layer}.weight");
             let bname = format!("{layer}.bias");
             let sname = format!("{layer}.weight_scale");
-            let w = st
-                .tensor(&wname)
-                .map_err(|_| WeightsError::Missing(wname.clone()))?;
-            check_shape(&wname, w.shape(), shape)?;
-            let out = shape[0];
-            let (layer_format, weight) = match w.dtype() {
-                Dtype::F32 => (WeightFormat::F32, f32s(w.data())),
-                Dtype::I8 => {
-                    let s = st
-                        .tensor(&sname)
-                        .map_err(|_| WeightsError::Missing(sname.clone()))?;
-                    check_dtype(&sname, s.dtype())?;
-                    check_shape(&sname, s.shape(), &[out])?;
-                    let scales = f32s(s.data());
-                    let per = shape[1] * shape[2] * shape[3];
-                    let q = w.data();
-                    let weight = (0..q.len())
-                        .map(|i| q[i] as i8 as f32 * scales[i / per])
-                        .collect();
-                    known.insert(sname);
-                    (WeightFormat::Int8PerChannel, weight)
-                }
-                other => {
-                    return Err(WeightsError::Dtype {
-                        name: wname,
-                        expected: "F32 or I8",
-                        got: format!("{other:?}"),
-                    });
-                }
-            };
+            let (layer_format, weight) = read_dequantised(&st, &wname, &sname, shape, &mut known)?;
             match format {
                 None => format = Some(layer_format),
                 Some(f) if f != layer_format => return Err(WeightsError::MixedFormats(wname)),
                 _ => {}
             }
-            let b = st
-                .tensor(&bname)
-                .map_err(|_| WeightsError::Missing(bname.clone()))?;
-            check_dtype(&bname, b.dtype())?;
-            check_shape(&bname, b.shape(), &[out])?;
-            let bias = f32s(b.data());
+            let bias = read_f32(&st, &bname, &shape[..1])?;
             if !weight.iter().chain(&bias).all(|v: &f32| v.is_finite()) {
                 return Err(WeightsError::NonFinite(layer.clone()));
             }
-            known.insert(wname);
             known.insert(bname);
             layers.insert(
                 layer.clone(),
@@ -213,6 +178,106 @@ fn check_dtype(name: &str, got: Dtype) -> Result<(), WeightsError> {
     Ok(())
 }
 
+/// The tensor `name` of `shape`: F32, or I8 with one F32 scale per row (first dimension) in
+/// `scale_name`, dequantised (`q * scale`); with the format it was stored in. Adds the names
+/// it read to `known`.
+fn read_dequantised(
+    st: &SafeTensors<'_>,
+    name: &str,
+    scale_name: &str,
+    shape: &[usize],
+    known: &mut HashSet<String>,
+) -> Result<(WeightFormat, Vec<f32>), WeightsError> {
+    let t = st
+        .tensor(name)
+        .map_err(|_| WeightsError::Missing(name.to_string()))?;
+    check_shape(name, t.shape(), shape)?;
+    let read = match t.dtype() {
+        Dtype::F32 => (WeightFormat::F32, f32s(t.data())),
+        Dtype::I8 => {
+            let scales = read_f32(st, scale_name, &shape[..1])?;
+            let per = shape[1..].iter().product::<usize>().max(1);
+            let values = t
+                .data()
+                .iter()
+                .enumerate()
+                .map(|(i, &q)| q as i8 as f32 * scales[i / per])
+                .collect();
+            known.insert(scale_name.to_string());
+            (WeightFormat::Int8PerChannel, values)
+        }
+        other => {
+            return Err(WeightsError::Dtype {
+                name: name.to_string(),
+                expected: "F32 or I8",
+                got: format!("{other:?}"),
+            });
+        }
+    };
+    known.insert(name.to_string());
+    Ok(read)
+}
+
+/// The F32 tensor `name` of `shape`.
+fn read_f32(st: &SafeTensors<'_>, name: &str, shape: &[usize]) -> Result<Vec<f32>, WeightsError> {
+    let t = st
+        .tensor(name)
+        .map_err(|_| WeightsError::Missing(name.to_string()))?;
+    check_dtype(name, t.dtype())?;
+    check_shape(name, t.shape(), shape)?;
+    Ok(f32s(t.data()))
+}
+
+/// The names a checkpoint gives the parts of one transformer encoder layer (below its prefix).
+pub(crate) struct EncoderLayerNames {
+    /// The query, key, value and output projections (`width × width`).
+    pub attention: [&'static str; 4],
+    /// The MLP's linears: `width → mlp`, then `mlp → width`.
+    pub mlp: [&'static str; 2],
+    /// The two layer norms (over `width`).
+    pub norms: [&'static str; 2],
+}
+
+/// The tensors of one transformer encoder layer at `prefix` (PyTorch layout), named by `names`.
+pub(crate) fn encoder_layer_tensors(
+    prefix: &str,
+    names: &EncoderLayerNames,
+    width: usize,
+    mlp: usize,
+) -> Vec<(String, Vec<usize>)> {
+    let [up, down] = names.mlp;
+    let linears = names
+        .attention
+        .iter()
+        .map(|&name| (name, width, width))
+        .chain([(up, mlp, width), (down, width, mlp)]);
+    let mut v = Vec::new();
+    for (name, out, inp) in linears {
+        v.extend(linear_tensors(&format!("{prefix}.{name}"), out, inp));
+    }
+    for name in names.norms {
+        v.extend(norm_tensors(&format!("{prefix}.{name}"), width));
+    }
+    v
+}
+
+/// The tensors of a linear layer `name` as PyTorch stores them: `{name}.weight` `[out, in]`
+/// and `{name}.bias` `[out]`.
+fn linear_tensors(name: &str, out: usize, inp: usize) -> [(String, Vec<usize>); 2] {
+    [
+        (format!("{name}.weight"), vec![out, inp]),
+        (format!("{name}.bias"), vec![out]),
+    ]
+}
+
+/// The tensors of a layer norm `name` over `width` values: `{name}.weight` and `{name}.bias`.
+pub(crate) fn norm_tensors(name: &str, width: usize) -> [(String, Vec<usize>); 2] {
+    [
+        (format!("{name}.weight"), vec![width]),
+        (format!("{name}.bias"), vec![width]),
+    ]
+}
+
 /// Little-endian f32s from bytes of any alignment.
 fn f32s(bytes: &[u8]) -> Vec<f32> {
     bytes
@@ -259,45 +324,18 @@ impl TensorSet {
     ) -> Result<Self, WeightsError> {
         let st =
             SafeTensors::deserialize(bytes).map_err(|e| WeightsError::Format(e.to_string()))?;
-        let mut known = std::collections::HashSet::new();
+        let mut known = HashSet::new();
         let mut format = WeightFormat::F32;
         let mut tensors = HashMap::with_capacity(expected.len());
         for (name, shape) in expected {
-            let t = st
-                .tensor(name)
-                .map_err(|_| WeightsError::Missing(name.clone()))?;
-            check_shape(name, t.shape(), shape)?;
-            let values = match t.dtype() {
-                Dtype::F32 => f32s(t.data()),
-                Dtype::I8 => {
-                    let sname = format!("{name}_scale");
-                    let s = st
-                        .tensor(&sname)
-                        .map_err(|_| WeightsError::Missing(sname.clone()))?;
-                    check_dtype(&sname, s.dtype())?;
-                    check_shape(&sname, s.shape(), &shape[..1])?;
-                    let scales = f32s(s.data());
-                    let per = shape[1..].iter().product::<usize>().max(1);
-                    known.insert(sname);
-                    format = WeightFormat::Int8PerChannel;
-                    t.data()
-                        .iter()
-                        .enumerate()
-                        .map(|(i, &q)| q as i8 as f32 * scales[i / per])
-                        .collect()
-                }
-                other => {
-                    return Err(WeightsError::Dtype {
-                        name: name.clone(),
-                        expected: "F32 or I8",
-                        got: format!("{other:?}"),
-                    });
-                }
-            };
+            let sname = format!("{name}_scale");
+            let (tensor_format, values) = read_dequantised(&st, name, &sname, shape, &mut known)?;
+            if tensor_format == WeightFormat::Int8PerChannel {
+                format = tensor_format;
+            }
             if !values.iter().all(|v| v.is_finite()) {
                 return Err(WeightsError::NonFinite(name.clone()));
             }
-            known.insert(name.clone());
             tensors.insert(
                 name.clone(),
                 NamedTensor {

@@ -3,27 +3,23 @@
 use std::collections::BTreeMap;
 
 use proptest::prelude::*;
+use rand::{Rng as _, SeedableRng};
+use rand_chacha::ChaCha8Rng;
 use serde_json::{Value, json};
 
 use super::distance::{VecRef, similarity};
 use super::*;
 
-/// Small deterministic generator (splitmix64), so tests need no RNG crate.
-struct Rng(u64);
+/// The seeded generator of simil's tests (ChaCha8), with the draws these tests use.
+struct Rng(ChaCha8Rng);
 
 impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
+    fn seeded(seed: u64) -> Self {
+        Rng(ChaCha8Rng::seed_from_u64(seed))
     }
-    fn unit(&mut self) -> f32 {
-        (self.next() >> 40) as f32 / (1u64 << 24) as f32
-    }
+    /// Roughly normal: the sum of four uniform draws, centred.
     fn gauss(&mut self) -> f32 {
-        (0..4).map(|_| self.unit()).sum::<f32>() - 2.0
+        (0..4).map(|_| self.0.gen_range(0.0..1.0)).sum::<f32>() - 2.0
     }
     fn vector(&mut self, dim: usize) -> Vec<f32> {
         (0..dim).map(|_| self.gauss()).collect()
@@ -59,6 +55,11 @@ fn config(fields: Vec<FieldSpec>, seal_threshold: usize) -> IndexConfig {
         seal_threshold,
         owner: Default::default(),
     }
+}
+
+/// An empty index of `fields` that seals at `seal_threshold` items.
+fn new_index(fields: Vec<FieldSpec>, seal_threshold: usize) -> Index {
+    Index::new(config(fields, seal_threshold)).unwrap()
 }
 
 fn item(id: &str, vectors: &[(&str, Vec<f32>)], payload: Value) -> Item {
@@ -196,14 +197,13 @@ fn config_json_defaults() {
 
 #[test]
 fn upsert_validation_messages() {
-    let mut index = Index::new(config(
+    let mut index = new_index(
         vec![
             field("img", 3, Metric::L2, Storage::F32),
             field("q", 2, Metric::Dot, Storage::Int8),
         ],
         10,
-    ))
-    .unwrap();
+    );
     let e = index
         .upsert(item("a", &[("img", vec![1.0, 2.0])], json!({})))
         .unwrap_err();
@@ -238,7 +238,7 @@ fn upsert_validation_messages() {
 
 #[test]
 fn query_bounds_errors() {
-    let mut index = Index::new(config(vec![field("v", 2, Metric::Dot, Storage::F32)], 10)).unwrap();
+    let mut index = new_index(vec![field("v", 2, Metric::Dot, Storage::F32)], 10);
     index
         .upsert(item("a", &[("v", vec![1.0, 0.0])], json!({})))
         .unwrap();
@@ -297,15 +297,14 @@ fn query_bounds_errors() {
 
 #[test]
 fn scores_per_metric() {
-    let mut index = Index::new(config(
+    let mut index = new_index(
         vec![
             field("c", 2, Metric::Cosine, Storage::F32),
             field("d", 2, Metric::Dot, Storage::F32),
             field("l", 2, Metric::L2, Storage::F32),
         ],
         100,
-    ))
-    .unwrap();
+    );
     let v = vec![3.0, 4.0];
     index
         .upsert(item(
@@ -323,7 +322,7 @@ fn scores_per_metric() {
 
 #[test]
 fn upsert_replaces_and_delete_tombstones() {
-    let mut index = Index::new(config(vec![field("v", 2, Metric::Dot, Storage::F32)], 3)).unwrap();
+    let mut index = new_index(vec![field("v", 2, Metric::Dot, Storage::F32)], 3);
     for i in 0..5 {
         index
             .upsert(item(
@@ -378,14 +377,13 @@ fn upsert_replaces_and_delete_tombstones() {
 
 #[test]
 fn multi_field_weighted_and_min_score() {
-    let mut index = Index::new(config(
+    let mut index = new_index(
         vec![
             field("a", 2, Metric::Dot, Storage::F32),
             field("b", 2, Metric::Cosine, Storage::F32),
         ],
         2,
-    ))
-    .unwrap();
+    );
     index
         .upsert(item(
             "both",
@@ -425,8 +423,7 @@ fn multi_field_weighted_and_min_score() {
 
 #[test]
 fn ties_break_by_id() {
-    let mut index =
-        Index::new(config(vec![field("v", 2, Metric::Dot, Storage::F32)], 100)).unwrap();
+    let mut index = new_index(vec![field("v", 2, Metric::Dot, Storage::F32)], 100);
     for id in ["c", "a", "b"] {
         index
             .upsert(item(id, &[("v", vec![1.0, 1.0])], json!({})))
@@ -507,13 +504,12 @@ fn clustered_index(
     storage: Storage,
     seal_threshold: usize,
 ) -> (Index, Vec<Vec<f32>>) {
-    let mut rng = Rng(42);
+    let mut rng = Rng::seeded(42);
     let data = clustered(&mut rng, n, dim, 50);
-    let mut index = Index::new(config(
+    let mut index = new_index(
         vec![field("v", dim, Metric::Cosine, storage)],
         seal_threshold,
-    ))
-    .unwrap();
+    );
     for (i, v) in data.iter().enumerate() {
         index
             .upsert(item(
@@ -541,7 +537,7 @@ fn filtered_search_matches_brute_force_and_keeps_recall() {
         "one sealed segment expected"
     );
     let items = all_items(&index, n);
-    let mut rng = Rng(7);
+    let mut rng = Rng::seeded(7);
     let filters = [
         json!({"eq": {"field": "g", "value": 3}}),           // 1 %
         json!({"range": {"field": "g", "lt": 30}}),          // 30 %
@@ -589,7 +585,7 @@ fn measure_recall(storage: Storage) -> f64 {
     let n = if cfg!(debug_assertions) { 2000 } else { 5000 };
     let (index, data) = clustered_index(n, 64, storage, n);
     let items = all_items(&index, n);
-    let mut rng = Rng(99);
+    let mut rng = Rng::seeded(99);
     let queries = 30;
     let mut total = 0.0;
     for i in 0..queries {
@@ -613,18 +609,26 @@ fn measure_recall(storage: Storage) -> f64 {
     total / queries as f64
 }
 
+fn assert_recall_at_least(storage: Storage, bar: f64) {
+    let r = measure_recall(storage);
+    eprintln!("recall@10 {storage:?}: {r}");
+    assert!(r >= bar, "recall@10 = {r}");
+}
+
 #[test]
 fn recall_f32() {
-    let r = measure_recall(Storage::F32);
-    eprintln!("recall@10 f32: {r}");
-    assert!(r >= 0.95, "recall@10 = {r}");
+    assert_recall_at_least(Storage::F32, 0.95);
 }
 
 #[test]
 fn recall_int8() {
-    let r = measure_recall(Storage::Int8);
-    eprintln!("recall@10 int8: {r}");
-    assert!(r >= 0.95, "recall@10 = {r}");
+    assert_recall_at_least(Storage::Int8, 0.95);
+}
+
+/// Whether every sealed graph of `index` searches with beam width `ef`.
+fn every_graph_searches_with(index: &Index, ef: usize) -> bool {
+    let mut graphs = index.sealed.iter().flat_map(|s| &s.fields);
+    graphs.all(|f| f.ef() == ef)
 }
 
 #[test]
@@ -642,24 +646,12 @@ fn ef_search_changes_without_a_rebuild_and_persists() {
     ));
     index.set_ef_search(7).unwrap();
     assert_eq!(index.config().hnsw.ef_search, 7);
-    assert!(
-        index
-            .sealed
-            .iter()
-            .flat_map(|s| &s.fields)
-            .all(|f| f.ef() == 7)
-    );
+    assert!(every_graph_searches_with(&index, 7));
     let narrow = index.search(&q).unwrap();
     assert_eq!(narrow.len(), 10);
     let loaded = Index::from_bytes(&index.to_bytes()).unwrap();
     assert_eq!(loaded.config().hnsw.ef_search, 7);
-    assert!(
-        loaded
-            .sealed
-            .iter()
-            .flat_map(|s| &s.fields)
-            .all(|f| f.ef() == 7)
-    );
+    assert!(every_graph_searches_with(&loaded, 7));
     assert_eq!(loaded.search(&q).unwrap(), narrow);
     index.set_ef_search(100).unwrap();
     assert_eq!(
@@ -671,16 +663,14 @@ fn ef_search_changes_without_a_rebuild_and_persists() {
 
 #[test]
 fn recall_int8_only() {
-    let r = measure_recall(Storage::Int8Only);
-    eprintln!("recall@10 int8_only: {r}");
-    assert!(r >= 0.95, "recall@10 = {r}");
+    assert_recall_at_least(Storage::Int8Only, 0.95);
 }
 
 #[test]
 fn code_distances_match_decoded_vectors() {
     // Graph construction compares int8 points by their codes; the result must be the
     // distance between the decoded vectors, for every metric.
-    let mut rng = Rng(21);
+    let mut rng = Rng::seeded(21);
     for metric in [Metric::Cosine, Metric::Dot, Metric::L2] {
         for storage in [Storage::Int8, Storage::Int8Only] {
             let data: Vec<Vec<f32>> = (0..40).map(|_| rng.vector(37)).collect();
@@ -716,15 +706,14 @@ fn code_distances_match_decoded_vectors() {
 // ---------------------------------------------------------------- maintenance
 
 fn small_index(seal_threshold: usize) -> Index {
-    Index::new(config(
+    new_index(
         vec![
             field("v", 4, Metric::L2, Storage::F32),
             field("w", 3, Metric::Cosine, Storage::Int8),
             field("x", 5, Metric::Dot, Storage::Int8Only),
         ],
         seal_threshold,
-    ))
-    .unwrap()
+    )
 }
 
 fn upsert_n(index: &mut Index, rng: &mut Rng, range: std::ops::Range<usize>) {
@@ -745,7 +734,7 @@ fn upsert_n(index: &mut Index, rng: &mut Rng, range: std::ops::Range<usize>) {
 #[test]
 fn seal_and_merge_tiers() {
     let mut index = small_index(10);
-    let mut rng = Rng(1);
+    let mut rng = Rng::seeded(1);
     upsert_n(&mut index, &mut rng, 0..35);
     let job = index
         .plan_maintenance()
@@ -799,7 +788,7 @@ fn seal_and_merge_tiers() {
 #[test]
 fn apply_respects_writes_made_while_building() {
     let mut index = small_index(10);
-    let mut rng = Rng(2);
+    let mut rng = Rng::seeded(2);
     upsert_n(&mut index, &mut rng, 0..12);
     let original = index.get("00004").unwrap().vectors;
     let job = index.plan_maintenance().unwrap();
@@ -844,7 +833,7 @@ fn job_is_send() {
     assert_send::<MaintenanceJob>();
     assert_send::<BuiltSegment>();
     let mut index = small_index(5);
-    upsert_n(&mut index, &mut Rng(3), 0..8);
+    upsert_n(&mut index, &mut Rng::seeded(3), 0..8);
     let job = index.plan_maintenance().unwrap();
     let built = std::thread::spawn(move || job.run()).join().unwrap();
     index.apply(built).unwrap();
@@ -855,7 +844,7 @@ fn job_is_send() {
 
 fn sample_index() -> Index {
     let mut index = small_index(20);
-    let mut rng = Rng(5);
+    let mut rng = Rng::seeded(5);
     upsert_n(&mut index, &mut rng, 0..60);
     index.maintain();
     upsert_n(&mut index, &mut rng, 60..70);
@@ -865,7 +854,7 @@ fn sample_index() -> Index {
 }
 
 fn sample_queries() -> Vec<Query> {
-    let mut rng = Rng(11);
+    let mut rng = Rng::seeded(11);
     let mut qs = Vec::new();
     for exact in [false, true] {
         let mut q = query("v", rng.vector(4), 7);
@@ -910,7 +899,7 @@ fn format_round_trip() {
     assert_eq!(loaded.to_bytes(), bytes);
     // The loaded index keeps working.
     let mut loaded = loaded;
-    upsert_n(&mut loaded, &mut Rng(8), 100..130);
+    upsert_n(&mut loaded, &mut Rng::seeded(8), 100..130);
     loaded.maintain();
     assert_eq!(loaded.len(), index.len() + 30);
 }
@@ -920,15 +909,14 @@ fn format_reads_version_1_and_2_files() {
     // Version 2 only added `int8_only` points, version 3 extra sections: a file with
     // neither, stamped version 1 or 2 (header checksum fixed up), is what those versions
     // wrote and must load unchanged.
-    let mut index = Index::new(config(
+    let mut index = new_index(
         vec![
             field("v", 4, Metric::L2, Storage::F32),
             field("w", 3, Metric::Cosine, Storage::Int8),
         ],
         20,
-    ))
-    .unwrap();
-    let mut rng = Rng(6);
+    );
+    let mut rng = Rng::seeded(6);
     for i in 0..50 {
         let vectors = [("v", rng.vector(4)), ("w", rng.vector(3))];
         index
