@@ -1,8 +1,29 @@
+/**
+ * The kind of a failure (the README's table says when each occurs):
+ * `input` a bad argument; `state` a call out of order (no model loaded, not open);
+ * `index` the vector index refused (dimension, NaN, `k`, a corrupt file); `collection` an
+ * unknown or duplicate collection, or a request the collection cannot serve; `model` a model
+ * file or an image that could not be read; `compute` the device failed; `train` training could
+ * not run; `worker` the worker could not start; `wasm` a wasm module could not load;
+ * `aborted` the call was cancelled (an `AbortError`); `internal` a bug.
+ */
+export type SimilErrorCode =
+  | 'input'
+  | 'state'
+  | 'index'
+  | 'collection'
+  | 'model'
+  | 'compute'
+  | 'train'
+  | 'worker'
+  | 'wasm'
+  | 'aborted'
+  | 'internal';
+
 /** Every failure of simil: `name` is "SimilError", `code` names the kind of failure. */
 export class SimilError extends Error {
   readonly name: 'SimilError';
-  /** "input" | "index" | "model" | "compute" | "collection" | "worker" | "wasm" | "state" | "internal" */
-  readonly code: string;
+  readonly code: SimilErrorCode;
 }
 
 /** How vectors of a field are compared; scores are always "higher is closer". */
@@ -28,11 +49,11 @@ export interface FieldSpec {
 export interface CollectionConfig {
   fields: FieldSpec[];
   /** `heuristic` (default true): diverse links; false builds several times faster, lower recall. */
-  hnsw?: { m?: number; ef_construction?: number; ef_search?: number; heuristic?: boolean };
+  hnsw?: { m?: number; efConstruction?: number; efSearch?: number; heuristic?: boolean };
   /** Items kept in the exact segment before it is sealed into an HNSW graph. */
-  seal_threshold?: number;
+  sealThreshold?: number;
   /** Payload keys (string or string-array values) that `text` queries search with BM25. */
-  text_fields?: string[];
+  textFields?: string[];
 }
 
 /** A payload filter; `field` is a dotted path into the payload. */
@@ -48,7 +69,7 @@ export type Filter =
 /** Options shared by every query. */
 export interface QueryOptions {
   k: number;
-  /** Candidates gathered per field and segment, then rescored exactly (default max(k, ef_search)). */
+  /** Candidates gathered per field and segment, then rescored exactly (default max(k, efSearch)). */
   numCandidates?: number;
   filter?: Filter;
   /** Hits scoring below this are dropped. */
@@ -85,20 +106,14 @@ export interface Hit {
   payload: unknown;
 }
 
-/** Options every long call takes. */
-export interface CallOptions {
-  signal?: AbortSignal;
-  onProgress?: (progress: unknown) => void;
-}
-
 /** A named collection living in the worker. */
 export class Collection {
   readonly name: string;
-  readonly fields: FieldSpec[];
-  add(items: Item[], options?: CallOptions): Promise<number>;
+  /** Adds (or replaces, by id) items; resolves to how many. */
+  add(items: Item[]): Promise<number>;
   delete(ids: string | string[]): Promise<number>;
-  search(query: Query, options?: CallOptions): Promise<Hit[]>;
-  /** Sets the HNSW beam width `ef_search` (recall against speed) without rebuilding the graphs; saved with the collection. */
+  search(query: Query): Promise<Hit[]>;
+  /** Sets the HNSW beam width `efSearch` (recall against speed) without rebuilding the graphs; saved with the collection. */
   setEfSearch(ef: number): Promise<void>;
   count(): Promise<number>;
   get(id: string): Promise<Item | null>;
@@ -107,7 +122,7 @@ export class Collection {
   stats(): Promise<{
     items: number;
     segments: { kind: 'mutable' | 'sealed'; rows: number; live: number }[];
-    fields: { name: string; storage: VectorStorage; bytes_per_vector: number }[];
+    fields: { name: string; storage: VectorStorage; bytesPerVector: number }[];
   }>;
   /** The collection as bytes (versioned, checksummed); learned fields and their heads included. */
   save(): Promise<Uint8Array>;
@@ -127,10 +142,14 @@ export class Collection {
   /** The `minScore` for `match`: for a target precision, or the best F1 without one. */
   calibrate(queries: LabelledQueries & { precision?: number }): Promise<Calibration>;
   /** The nearest item's label when its score reaches `minScore`, else `label: null` (unknown). */
-  match(
-    vector: number[] | Float32Array,
-    options: { field?: string; labelKey: string; minScore: number },
-  ): Promise<{ label: string | null; id: string | null; score: number | null }>;
+  match(vector: number[] | Float32Array, options: { field?: string; labelKey: string; minScore: number }): Promise<Match>;
+}
+
+/** What `match` found. */
+export interface Match {
+  label: string | null;
+  id: string | null;
+  score: number | null;
 }
 
 /** A metric loss `trainHead` can use. */
@@ -191,6 +210,8 @@ export interface TrainHeadResult {
   trainS: number;
   /** The trained head as safetensors bytes. */
   head: Uint8Array;
+  /** The collection's learned fields after installing this one. */
+  learned: LearnedField[];
 }
 
 export interface LearnedField {
@@ -201,8 +222,8 @@ export interface LearnedField {
 }
 
 export interface LabelledQueries {
-  /** The field searched (a learned field takes vectors of its source's space). */
-  field: string;
+  /** The field searched (a learned field takes vectors of its source's space; default: the first field). */
+  field?: string;
   labelKey: string;
   vectors: (number[] | Float32Array)[];
   labels: (string | number)[];
@@ -211,34 +232,40 @@ export interface LabelledQueries {
 export interface Evaluation {
   queries: number;
   k: number;
-  recall_at_k: number;
-  precision_at_k: number;
-  ndcg_at_k: number;
-  map_at_r: number;
+  recallAtK: number;
+  precisionAtK: number;
+  ndcgAtK: number;
+  mapAtR: number;
 }
 
 export interface Calibration {
-  min_score: number;
+  minScore: number;
   precision: number;
   recall: number;
   f1: number;
 }
 
-/** An open engine: one worker, one compute backend. */
+/** What is loaded in the worker now (`models()`); the page never mirrors it. */
+export interface LoadedModels {
+  image: (Omit<ImageModelInfo, 'bytes'> | (Omit<ClipInfo, 'bytes'> & { whitened: false })) | null;
+  text: Omit<TextModelInfo, 'bytes'> | Omit<ClipInfo, 'bytes'> | null;
+}
+
+/** An open engine: one worker; the search module now, models and the trainer on first use. */
 export class Simil {
-  /** The compute backend in use. */
-  readonly backend: 'webgpu' | 'cpu';
+  /** The device models run on once the model module has opened (first model call); null before. */
+  readonly backend: 'webgpu' | 'cpu' | null;
   createCollection(name: string, config: CollectionConfig): Promise<Collection>;
   /** Restores a collection from `Collection.save()` bytes; corrupt bytes reject, changing nothing. */
   loadCollection(name: string, bytes: Uint8Array): Promise<Collection>;
-  randomProjection(
-    rows: Float32Array,
-    shape: { inputDim: number; outputDim: number; seed?: number },
-    options?: CallOptions,
-  ): Promise<Float32Array>;
-  /** The loaded image model, or null before `loadImageModel`. */
-  readonly imageModel: ImageModelInfo | (ClipInfo & { whitened: false }) | null;
-  /** Loads the image embedder (MobileNetV2 by default, or InceptionV3; ImageNet-pretrained) into the worker. */
+  /** The existing collection `name` (rejects with code "collection" when there is none). */
+  collection(name: string): Promise<Collection>;
+  /** The collections' names, in order. */
+  listCollections(): Promise<string[]>;
+  /** Drops a collection; resolves to whether it existed. */
+  deleteCollection(name: string): Promise<boolean>;
+  /** What is loaded: the image model (or CLIP) and the text model (or CLIP). */
+  models(): Promise<LoadedModels>;
   /**
    * Loads the image embedder (MobileNetV2 by default, or InceptionV3; ImageNet-pretrained) into
    * the worker. `whitening`: true (MobileNetV2's default: the PCA whitening learnt at build time
@@ -263,8 +290,6 @@ export class Simil {
       signal?: AbortSignal;
     },
   ): Promise<Float32Array[]>;
-  /** The loaded text model, or null before `loadTextModel`. */
-  readonly textModel: TextModelInfo | ClipInfo | null;
   /** Loads the text embedder (all-MiniLM-L6-v2) into the worker; texts are truncated at 256 tokens. */
   loadTextModel(options?: {
     weights?: 'int8' | 'f32';
@@ -280,7 +305,7 @@ export class Simil {
   /**
    * Loads CLIP from your own Hugging Face `CLIPModel` checkpoint: each file a URL or the file
    * itself. Afterwards `embedImages` and `embedTexts` both run CLIP, into one joint space
-   * (`imageModel` and `textModel` then describe it); loading another image or text model
+   * (`models()` then lists it as both); loading another image or text model
    * unloads it. Texts are truncated at 77 tokens.
    */
   loadClip(files: {
@@ -328,10 +353,16 @@ export interface ImageModelInfo {
   bytes: number;
 }
 
-/** Opens simil in a new module worker; `backend` defaults to "auto" (WebGPU, else CPU). */
+/**
+ * Opens simil in a new module worker (only the search module loads now). `backend` (default
+ * "auto": WebGPU, else CPU) is where models run once the first model call opens the model
+ * module; an unknown name rejects at once. `weightsUrl`: the folder model files load from
+ * (default: `./weights/` beside this module).
+ */
 export function open(options?: {
   backend?: 'auto' | 'webgpu' | 'cpu';
   workerUrl?: string | URL;
+  weightsUrl?: string | URL;
   signal?: AbortSignal;
 }): Promise<Simil>;
 

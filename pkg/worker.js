@@ -1,42 +1,76 @@
-// simil's worker: loads the WebAssembly engine and answers the main thread's calls, one at a
-// time and in order. Replies: { type: 'result' | 'error' | 'progress', id, ... } and, when the
-// engine cannot load at all, { type: 'fatal', error }.
-import init, { Engine } from './wasm/simil.js';
+// simil's worker: answers the page's calls (pkg/protocol.js names them), one at a time and in
+// order. At start it loads only the search module (collections, index, keyword search); the
+// model module is imported on the first model call, the trainer on the first trainHead.
+// Replies: { type: 'result' | 'error' | 'progress', id, ... }, { type: 'state', backend } when
+// the model module has opened, and { type: 'fatal', error } when the search module cannot load.
+import initSearch, { SearchEngine } from './wasm/simil_search.js';
+import { BACKENDS, CALLS } from './protocol.js';
 
-let engine = null;
-const cancelled = new Set();
+/** A SimilError as a plain object the page turns back into one. */
+function fail(code, message) {
+  return { name: code === 'aborted' ? 'AbortError' : 'SimilError', code, message };
+}
 
 function describe(e) {
   return { name: e?.name ?? 'Error', code: e?.code ?? 'internal', message: e?.message ?? String(e) };
 }
 
-async function loadWasm() {
-  try {
-    await init();
-  } catch (e) {
-    const message = `simil's WebAssembly could not be loaded: ${e?.message ?? e}`;
-    self.postMessage({ type: 'fatal', error: { name: 'SimilError', code: 'wasm', message } });
-    throw e;
-  }
-}
-const ready = loadWasm();
+let search = null;
+let backend = 'auto';
+const cancelled = new Set();
 
-function abortError() {
-  return { name: 'AbortError', code: 'aborted', message: 'the call was cancelled' };
+const ready = initSearch().then(() => {
+  search = new SearchEngine();
+}, (e) => {
+  self.postMessage({ type: 'fatal', error: fail('wasm', `simil's WebAssembly could not be loaded: ${e?.message ?? e}`) });
+  throw e;
+});
+
+// ---- Modules by need ----
+
+/** Imports the wasm module `file` once; resolves to its exports after `init`. */
+function lazyModule(file, what) {
+  let loading = null;
+  return () => {
+    loading ??= import(file).then(async (module) => {
+      await module.default();
+      return module;
+    }).catch((e) => {
+      loading = null;
+      throw fail('wasm', `simil's ${what} could not be loaded: ${e?.message ?? e}`);
+    });
+    return loading;
+  };
 }
+const modelModule = lazyModule('./wasm/simil_model.js', 'model module');
+const trainerModule = lazyModule('./wasm/simil_train.js', 'trainer');
+
+let modelEngine = null;
+/** The model engine, opened on the backend `open()` was given, on first use. */
+function model() {
+  modelEngine ??= modelModule().then(({ ModelEngine }) => ModelEngine.open(backend)).then((engine) => {
+    self.postMessage({ type: 'state', backend: engine.backend() });
+    return engine;
+  }).catch((e) => {
+    modelEngine = null;
+    throw e;
+  });
+  return modelEngine;
+}
+
+// ---- Inputs ----
 
 // Images arrive as encoded bytes (Blob, File, ArrayBuffer, Uint8Array) or as pixels
-// (ImageData, ImageBitmap); the engine takes RGBA pixels. Encoded images are decoded here by the
-// browser (any format it reads: PNG, JPEG, WebP, GIF, AVIF), upright as their EXIF orientation
-// says, without colour management (as the native decoder), transparency composited on white.
-// `index` is the image's place in its batch, for errors.
-async function toEngineImage(image, index) {
+// (ImageData, ImageBitmap); the model takes RGBA pixels. Encoded images are decoded here by the
+// browser (PNG, JPEG, WebP, GIF, AVIF), upright as their EXIF orientation says, without colour
+// management, transparency composited on white. `index` is the image's place in its batch.
+async function toPixels(image, index) {
   if (image instanceof ArrayBuffer || image instanceof Uint8Array) image = new Blob([image]);
   if (typeof Blob !== 'undefined' && image instanceof Blob) {
     try {
       image = await createImageBitmap(image, { imageOrientation: 'from-image', colorSpaceConversion: 'none' });
     } catch (e) {
-      throw { name: 'SimilError', code: 'model', message: `image ${index} of the batch: could not decode image (${e.message})` };
+      throw fail('model', `image ${index} of the batch: could not decode image (${e.message})`);
     }
   }
   if (typeof ImageBitmap !== 'undefined' && image instanceof ImageBitmap) {
@@ -52,176 +86,164 @@ async function toEngineImage(image, index) {
     const { data, width, height } = image;
     return { rgba: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), width, height };
   }
-  throw {
-    name: 'SimilError',
-    code: 'input',
-    message: 'an image must be a Blob, File, ArrayBuffer, Uint8Array, ImageData or ImageBitmap',
-  };
+  throw fail('input', 'an image must be a Blob, File, ArrayBuffer, Uint8Array, ImageData or ImageBitmap');
 }
 
-// Runs `embed(batch)` over `items` in batches of `batchSize`, reporting { done, total } after
-// each batch through `call` and checking for cancellation between batches (yielding so that a
-// cancel message can land); resolves to the batches' Float32Arrays concatenated.
+/** A model file: a URL to fetch, or its bytes (Uint8Array, ArrayBuffer, Blob, File). */
+async function toBytes(source, what) {
+  if (source instanceof Uint8Array) return source;
+  if (source instanceof ArrayBuffer) return new Uint8Array(source);
+  if (typeof Blob !== 'undefined' && source instanceof Blob) return new Uint8Array(await source.arrayBuffer());
+  if (typeof source !== 'string') throw fail('input', `${what} must be a URL, a File/Blob, an ArrayBuffer or a Uint8Array`);
+  try {
+    const response = await fetch(source);
+    if (!response.ok) throw new Error(`HTTP ${response.status} ${response.statusText}`);
+    return new Uint8Array(await response.arrayBuffer());
+  } catch (e) {
+    throw fail('model', `could not fetch ${what} from ${source}: ${e.message}`);
+  }
+}
+
+/** Runs `embed(batch)` over `items` in batches, with progress and cancel between batches. */
 async function inBatches(call, items, batchSize, embed) {
   const chunks = [];
   for (let start = 0; start < items.length; start += batchSize) {
-    if (call.cancelled()) throw abortError();
+    call.checkCancelled();
     chunks.push(await embed(items.slice(start, start + batchSize)));
     call.progress({ done: Math.min(start + batchSize, items.length), total: items.length });
     await new Promise((resolve) => setTimeout(resolve, 0));
   }
   const out = new Float32Array(chunks.reduce((n, c) => n + c.length, 0));
-  let offset = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, offset);
-    offset += chunk.length;
-  }
+  chunks.reduce((offset, chunk) => (out.set(chunk, offset), offset + chunk.length), 0);
   return out;
 }
 
-async function fetchBytes(url, what) {
-  try {
-    const response = await fetch(url);
-    if (!response.ok) throw new Error(`HTTP ${response.status} ${response.statusText}`);
-    return new Uint8Array(await response.arrayBuffer());
-  } catch (e) {
-    throw { name: 'SimilError', code: 'model', message: `could not fetch ${what} from ${url}: ${e.message}` };
+/** A query with its shorthand `{ vector, field }` spelt out as `vectors`. */
+function normaliseQuery(collection, { vector, field, vectors, ...rest }) {
+  if (vectors !== undefined) return { vectors, ...rest };
+  if (vector === undefined) {
+    if (typeof rest.text === 'string') return { vectors: [], ...rest };
+    throw fail('input', 'a query needs `vector` (or `vectors` for several fields, or `text`)');
   }
+  return { vectors: [{ field: field ?? firstField(collection), vector, weight: 1 }], ...rest };
 }
 
-// A model file given to loadClip: a URL to fetch, or its bytes (Uint8Array, ArrayBuffer, Blob, File).
-async function toBytes(source, what) {
-  if (typeof source === 'string') return fetchBytes(source, what);
-  if (source instanceof Uint8Array) return source;
-  if (source instanceof ArrayBuffer) return new Uint8Array(source);
-  if (typeof Blob !== 'undefined' && source instanceof Blob) return new Uint8Array(await source.arrayBuffer());
-  throw { name: 'SimilError', code: 'input', message: `${what} must be a URL, a File/Blob, an ArrayBuffer or a Uint8Array` };
+function firstField(collection) {
+  return search.config(collection).fields[0].name;
 }
 
-function collectionCall(method) {
-  return (name, ...args) => engine[method](name, ...args);
+function labelled(collection, { field, labelKey, vectors, labels }) {
+  if (typeof labelKey !== 'string') throw fail('input', '`labelKey` must be a string');
+  return { field: field ?? firstField(collection), labelKey, vectors, labels: Array.isArray(labels) ? labels.map(String) : labels };
 }
 
-const methods = {
-  async open(backend) {
-    await ready;
-    if (engine) throw { name: 'SimilError', code: 'state', message: 'simil is open already' };
-    engine = await Engine.open(backend);
-    return { backend: engine.backend() };
+// ---- Handlers: one per call that is not a plain pass-through (`wasm` in the table) ----
+
+const handlers = {
+  createCollection({ name, config }) {
+    search.createCollection(name, config);
+    return { name };
   },
-  createCollection: collectionCall('createCollection'),
-  add: collectionCall('add'),
-  delete: collectionCall('delete'),
-  search: collectionCall('search'),
-  setEfSearch: collectionCall('setEfSearch'),
-  count: collectionCall('count'),
-  get: collectionCall('get'),
-  stats: collectionCall('stats'),
-  config: collectionCall('config'),
-  save: collectionCall('save'),
-  load: collectionCall('load'),
-  learnedFields: collectionCall('learnedFields'),
-  learnField: collectionCall('learnField'),
-  evaluate: collectionCall('evaluate'),
-  calibrate: collectionCall('calibrate'),
-  matchLabel: collectionCall('matchLabel'),
-  // `whitening`: a URL to fetch, the file's bytes, or null for none.
-  async loadImageModel(url, whitening) {
-    const bytes = await fetchBytes(url, 'the image model');
-    const whiteningBytes = typeof whitening === 'string' ? await fetchBytes(whitening, 'the image whitening') : whitening;
-    const info = engine.loadImageModel(bytes);
-    const { dim } = engine.setImageWhitening(whiteningBytes ?? undefined);
-    return { ...info, dim, whitened: whiteningBytes != null, bytes: bytes.length };
+  loadCollection({ name, bytes }) {
+    search.load(name, bytes);
+    return { name };
   },
-  // Embeds `images` without whitening, learns a whitening from them and installs it; resolves
-  // to the whitening file's bytes. A cancelled call leaves the previous whitening in place.
-  async fitImageWhitening(images, batchSize) {
-    const raw = await methods.embedImages.call(this, images, batchSize, false);
-    return engine.fitImageWhitening(raw);
+  collection({ name }) {
+    search.config(name); // rejects for an unknown name
+    return { name };
   },
-  // Embeds `images` in batches of `batchSize`, with progress and cancellation between batches;
-  // resolves to one Float32Array of n × dim.
-  async embedImages(images, batchSize, whiten = true) {
-    return inBatches(this, images, batchSize, async (batch) =>
-      engine.embedImages(await Promise.all(batch.map((image, i) => toEngineImage(image, i))), whiten));
+  delete({ collection, ids }) {
+    return search.delete(collection, (Array.isArray(ids) ? ids : [ids]).map(String));
   },
-  async loadTextModel(weightsUrl, tokenizerUrl) {
-    const [weights, tokenizer] = await Promise.all(
-      [weightsUrl, tokenizerUrl].map((url) => fetchBytes(url, 'the text model')));
+  search({ collection, query }) {
+    return search.search(collection, normaliseQuery(collection, query));
+  },
+  learnField({ collection, output, options: { source, head } }) {
+    if (!(head instanceof Uint8Array)) throw fail('input', 'learnField(): `head` must be a Uint8Array');
+    return search.learnField(collection, output, source ?? firstField(collection), head);
+  },
+  evaluate({ collection, queries }) {
+    return search.evaluate(collection, labelled(collection, queries), queries.k ?? 10);
+  },
+  calibrate({ collection, queries }) {
+    return search.calibrate(collection, labelled(collection, queries), queries.precision);
+  },
+  match({ collection, vector, options: { field, labelKey, minScore } }) {
+    if (typeof labelKey !== 'string' || typeof minScore !== 'number') throw fail('input', 'match() needs `labelKey` and a numeric `minScore`');
+    return search.matchLabel(collection, field ?? firstField(collection), vector, labelKey, minScore);
+  },
+  async loadImageModel({ url, whitening }) {
+    const engine = await model();
+    const [bytes, white] = await Promise.all([toBytes(url, 'the image model'), whitening == null ? null : toBytes(whitening, 'the image whitening')]);
+    this.checkCancelled(); // a cancelled load installs nothing
+    return { ...engine.loadImageModel(bytes, white ?? undefined), bytes: bytes.length };
+  },
+  async loadTextModel({ url, tokenizerUrl }) {
+    const engine = await model();
+    const [weights, tokenizer] = await Promise.all([toBytes(url, 'the text model'), toBytes(tokenizerUrl, 'the tokenizer')]);
+    this.checkCancelled();
     return { ...engine.loadTextModel(weights, tokenizer), bytes: weights.length };
   },
-  // CLIP from the user's own files: { weights, config, vocab, merges }, each a URL or bytes.
-  async loadClip(files) {
+  async loadClip({ files }) {
+    const engine = await model();
     const names = { weights: 'the CLIP weights', config: 'the CLIP config.json', vocab: 'the CLIP vocab.json', merges: 'the CLIP merges.txt' };
-    const [weights, config, vocab, merges] = await Promise.all(
-      Object.entries(names).map(([key, what]) => toBytes(files[key], what)));
+    const [weights, config, vocab, merges] = await Promise.all(Object.entries(names).map(([key, what]) => toBytes(files[key], what)));
+    this.checkCancelled();
     return { ...engine.loadClip(weights, config, vocab, merges), bytes: weights.length };
   },
-  // Embeds `texts` as embedImages does images; resolves to one Float32Array of n × dim.
-  async embedTexts(texts, batchSize) {
-    if (!texts.every((t) => typeof t === 'string')) {
-      throw { name: 'SimilError', code: 'input', message: 'embedTexts() takes an array of strings' };
-    }
+  async models() {
+    return (await model()).models();
+  },
+  async embedImages({ images, batchSize, whiten }) {
+    const engine = await model();
+    return inBatches(this, images, batchSize, async (batch) =>
+      engine.embedImages(await Promise.all(batch.map((image, i) => toPixels(image, i))), whiten));
+  },
+  async embedTexts({ texts, batchSize }) {
+    if (!texts.every((t) => typeof t === 'string')) throw fail('input', 'embedTexts(): `texts` must be an array of strings');
+    const engine = await model();
     return inBatches(this, texts, batchSize, (batch) => engine.embedTexts(batch));
   },
-  async randomProjection(rows, inputDim, outputDim, seed) {
-    const out = await engine.randomProjection(rows, inputDim, outputDim, BigInt(seed));
-    return out;
+  // Embeds `images` without whitening, learns a whitening from them and installs it; a cancelled
+  // call leaves the previous whitening in place.
+  async fitImageWhitening({ images, batchSize }) {
+    const raw = await handlers.embedImages.call(this, { images, batchSize, whiten: false });
+    return (await model()).fitImageWhitening(raw);
+  },
+  // A test utility, not public API: a seeded random projection on the model's device.
+  async randomProjection({ rows, inputDim, outputDim, seed }) {
+    return (await model()).randomProjection(rows, inputDim, outputDim, BigInt(seed));
   },
 };
 
-// Calls run one after another so that a long call never interleaves with the next.
-let queue = Promise.resolve();
-let waiting = 0;
-
-// Runs `fn` on the engine in turn with the queued calls; resolves to its result.
-function exclusive(fn) {
-  const result = queue.then(fn);
-  queue = result.catch(() => {});
-  return result;
-}
-
-// The trainer is a second wasm module (burn's autodiff and optimiser), fetched on first use.
-let trainerModule = null;
-function loadTrainer() {
-  trainerModule ??= import('./wasm/simil_train.js').then(async (module) => {
-    await module.default();
-    return module;
-  }).catch((e) => {
-    trainerModule = null;
-    throw { name: 'SimilError', code: 'wasm', message: `simil's trainer could not be loaded: ${e?.message ?? e}` };
-  });
-  return trainerModule;
-}
-
-// Long calls that run beside the queue: their work is on the trainer (another wasm instance),
-// in slices of steps, so that searches and other calls are answered between slices; they touch
-// the engine only through `exclusive`.
+// Calls that run beside the queue: training works on the trainer (another wasm instance) in
+// slices of steps, so searches are answered between slices; it touches the search engine only
+// through `exclusive`.
 const background = {
-  // Trains a metric head on the vectors of `options.field` labelled by `options.labelKey`, then
-  // installs it as the learned field `options.output` (re-embedding every item at once). A
-  // cancel between slices drops the run and leaves the collection as it was.
-  async trainHead(name, { field, labelKey, output, backend = engine.backend(), stepsPerSlice = 10 }, training) {
-    const data = await exclusive(() => engine.trainingRows(name, field, labelKey));
+  // Trains a metric head on `field`'s vectors labelled by `labelKey`, then installs it as the
+  // learned field `output`. A cancel between slices drops the run and changes nothing.
+  async trainHead({ collection, options }) {
+    const { field, labelKey, output, backend: trainOn = backend, stepsPerSlice = 10, training } = options;
+    const data = await exclusive(() => search.trainingRows(collection, field, labelKey));
     if (data.classes.length < 2) {
-      throw { name: 'SimilError', code: 'train', message: `trainHead() needs items of at least 2 labels under \`${labelKey}\`; found ${data.classes.length}` };
+      throw fail('train', `trainHead() needs items of at least 2 labels under \`${labelKey}\`; found ${data.classes.length}`);
     }
-    const { HeadTrainer } = await loadTrainer();
-    if (this.cancelled()) throw abortError();
-    const trainer = await HeadTrainer.open(backend, training, data.rows, data.labels, data.unlabelled, data.dim);
+    const { HeadTrainer } = await trainerModule();
+    this.checkCancelled();
+    const trainer = await HeadTrainer.open(trainOn, training, data.rows, data.labels, data.unlabelled, data.dim);
     try {
       let last = null;
       while (!trainer.finished()) {
-        if (this.cancelled()) throw abortError();
+        this.checkCancelled();
         const steps = await trainer.run(stepsPerSlice);
         last = steps[steps.length - 1];
         this.progress(last);
         await new Promise((resolve) => setTimeout(resolve, 0));
       }
-      if (this.cancelled()) throw abortError();
+      this.checkCancelled();
       const head = await trainer.headBytes();
       const losses = trainer.losses();
-      const learned = await exclusive(() => engine.learnField(name, output, field, head));
+      const learned = await exclusive(() => search.learnField(collection, output, field, head));
       scheduleUpkeep();
       return {
         field: output, source: field, backend: trainer.backend(), classes: data.classes,
@@ -234,6 +256,40 @@ const background = {
   },
 };
 
+/** Runs call `method` with named `args` on the module the table names. */
+async function dispatch(method, args, context) {
+  if (method === 'open') return open(args);
+  const spec = CALLS[method] ?? (method === 'randomProjection' ? { module: 'model' } : null);
+  if (!spec) throw fail('input', `unknown method \`${method}\``);
+  if (!search) throw fail('state', 'simil is not open yet');
+  const handler = handlers[method];
+  if (handler) return handler.call(context, args);
+  const { collection, ...rest } = args;
+  const params = spec.params.map(([name]) => rest[name]);
+  return spec.on === 'Collection' ? search[spec.wasm](collection, ...params) : search[spec.wasm](...params);
+}
+
+let opened = false;
+async function open({ backend: wanted }) {
+  await ready;
+  if (opened) throw fail('state', 'simil is open already');
+  if (!BACKENDS.includes(wanted)) throw fail('input', `unknown backend \`${wanted}\`: expected "auto", "webgpu" or "cpu"`);
+  backend = wanted;
+  opened = true;
+  return { backend: null };
+}
+
+// Calls run one after another so that a long call never interleaves with the next.
+let queue = Promise.resolve();
+let waiting = 0;
+
+/** Runs `fn` in turn with the queued calls; resolves to its result. */
+function exclusive(fn) {
+  const result = queue.then(fn);
+  queue = result.catch(() => {});
+  return result;
+}
+
 self.addEventListener('message', (event) => {
   const msg = event.data;
   if (msg.type === 'cancel') {
@@ -242,31 +298,32 @@ self.addEventListener('message', (event) => {
   }
   if (msg.type !== 'call') return;
   if (background[msg.method]) {
-    answer(msg, background);
+    answer(msg, () => background[msg.method].call(context(msg.id), msg.args));
     return;
   }
   waiting++;
   exclusive(async () => {
     waiting--;
     if (cancelled.delete(msg.id)) return;
-    await answer(msg, methods);
+    await answer(msg, () => dispatch(msg.method, msg.args, context(msg.id)));
     scheduleUpkeep();
   });
 });
 
-// Runs `table[method]` for call `id` and posts its result (typed arrays transferred) or error.
-async function answer({ id, method, args }, table) {
+/** What a handler may ask of its call: progress, and whether it was cancelled. */
+function context(id) {
+  return {
+    checkCancelled() {
+      if (cancelled.has(id)) throw fail('aborted', 'the call was cancelled');
+    },
+    progress: (progress) => self.postMessage({ type: 'progress', id, progress }),
+  };
+}
+
+/** Posts the result of `run()` for call `id` (typed arrays transferred) or its error. */
+async function answer({ id }, run) {
   try {
-    const fn = table[method];
-    if (!fn) throw { name: 'SimilError', code: 'input', message: `unknown method \`${method}\`` };
-    if (method !== 'open' && !engine) {
-      throw { name: 'SimilError', code: 'state', message: 'simil is not open yet' };
-    }
-    const context = {
-      cancelled: () => cancelled.has(id),
-      progress: (progress) => self.postMessage({ type: 'progress', id, progress }),
-    };
-    const value = await fn.apply(context, args);
+    const value = await run();
     const transfer = ArrayBuffer.isView(value) ? [value.buffer] : [];
     self.postMessage({ type: 'result', id, value }, transfer);
   } catch (e) {
@@ -276,17 +333,17 @@ async function answer({ id, method, args }, table) {
   }
 }
 
-// Index upkeep (sealing exact segments into HNSW graphs, merging) runs one step at a time,
-// only when no call is waiting, so searches keep answering between steps.
+// Index upkeep (sealing exact segments into HNSW graphs, merging) runs one step at a time, only
+// when no call is waiting, so searches keep answering between steps.
 let upkeepTimer = null;
 function scheduleUpkeep() {
-  if (upkeepTimer !== null || !engine) return;
+  if (upkeepTimer !== null || !search) return;
   upkeepTimer = setTimeout(() => {
     upkeepTimer = null;
     if (waiting > 0) return; // the call that is waiting reschedules upkeep when it is done
     exclusive(() => {
       try {
-        if (engine.maintainStep()) scheduleUpkeep();
+        if (search.maintainStep()) scheduleUpkeep();
       } catch (e) {
         console.warn('simil: index upkeep failed', e);
       }
