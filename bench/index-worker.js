@@ -1,7 +1,7 @@
 // Runs one index engine inside a module Worker (one fresh worker per engine, so heaps do not
 // mix): loads the data set written by `index_bench --dump-data`, builds the index, runs every
 // query single-threaded, and posts recall@10, QPS, p50/p99 latency and build time.
-import initSimil, { Engine } from '/pkg/wasm/simil.js';
+import initSimil, { SearchEngine } from '/pkg/wasm/simil_search.js';
 import { loadHnswlib } from '/node_modules/hnswlib-wasm/dist/hnswlib.js';
 import initEdgeVec, { EdgeVec, EdgeVecConfig } from '/node_modules/edgevec/edgevec.js';
 import * as voyBindings from '/node_modules/voy-search/voy_search_bg.js';
@@ -46,12 +46,12 @@ function measure(data, search) {
 
 const engines = {
   async simil(data, params) {
-    await initSimil({ module_or_path: '/pkg/wasm/simil_bg.wasm' });
-    const engine = await Engine.open('cpu');
+    await initSimil({ module_or_path: '/pkg/wasm/simil_search_bg.wasm' });
+    const engine = new SearchEngine();
     const t0 = performance.now();
     engine.createCollection('bench', {
       fields: [{ name: 'v', dim: data.dim, metric: 'cosine', storage: params.storage }],
-      hnsw: { m: params.m, ef_construction: params.ef_construction, ef_search: params.ef_search },
+      hnsw: { m: params.m, efConstruction: params.ef_construction, efSearch: params.ef_search },
     });
     const batch = 1000;
     for (let start = 0; start < data.n; start += batch) {
@@ -72,7 +72,7 @@ const engines = {
       engine.setEfSearch('bench', ef);
       return { ef_search: ef, ...measure(data, search) };
     });
-    return { ...result, build_s, bytes_per_vector: stats.fields[0].bytes_per_vector, segments: stats.segments.length, sweep };
+    return { ...result, build_s, bytes_per_vector: stats.fields[0].bytesPerVector, segments: stats.segments.length, sweep };
   },
 
   async hnswlib(data, params) {

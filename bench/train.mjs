@@ -101,7 +101,7 @@ if (!keepEmoji) {
           trainSet.push(unlabelled);
         } else queries.push({ vector: item.vectors.pixels, label: String(d) });
       }
-      const exactOnly = { seal_threshold: 1 << 20 };
+      const exactOnly = { sealThreshold: 1 << 20 };
       const train = await simil.createCollection('train', { fields: [{ name: 'pixels', dim, metric: 'cosine' }], ...exactOnly });
       await train.add(trainSet);
       const options = { field: 'pixels', labelKey: 'digit', backend: 'cpu', augment: { side: 28 } };
@@ -118,7 +118,7 @@ if (!keepEmoji) {
         scores[split] = {};
         for (const field of ['pixels', 'untrained', 'learned']) {
           const e = await g.evaluate({ ...set, field });
-          scores[split][field] = { recall_at_1: e.recall_at_k, map_at_r: e.map_at_r };
+          scores[split][field] = { recall_at_1: e.recallAtK, map_at_r: e.mapAtR };
         }
       }
       simil.terminate();

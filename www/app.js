@@ -1,5 +1,6 @@
-// The simil demo: opens the engine exactly as a user of the package would, embeds the sample
-// collection, and searches it when a digit is clicked.
+// The simil demo: opens simil exactly as a user of the package would, indexes the sample digits
+// (each digit's pixels are its vector: only the search module loads), and searches them when a
+// digit is clicked; training a metric head loads the trainer on first use.
 import { open } from '../pkg/index.js';
 
 const $ = (id) => document.getElementById(id);
@@ -38,17 +39,15 @@ async function main() {
   const n = sample.labels.length;
 
   const simil = await open({ backend });
-  $('backend').textContent = simil.backend;
-  setStatus(`Embedding ${n} digits on ${simil.backend}…`, 'loading');
+  $('backend').textContent = backend;
+  setStatus(`Indexing ${n} digits…`, 'loading');
 
-  const rows = Float32Array.from(pixels, (v) => v / 255);
-  const vectors = await simil.randomProjection(rows, { inputDim: DIM, outputDim: 128, seed: 7 });
   const digits = await simil.createCollection('digits', {
-    fields: [{ name: 'pixels', dim: 128, metric: 'cosine' }],
+    fields: [{ name: 'pixels', dim: DIM, metric: 'cosine' }],
   });
   const items = sample.labels.map((label, i) => ({
     id: String(i),
-    vectors: { pixels: Array.from(vectors.subarray(i * 128, (i + 1) * 128)) },
+    vectors: { pixels: Array.from(pixels.subarray(i * DIM, (i + 1) * DIM), (v) => v / 255) },
     payload: { label },
   }));
   await digits.add(items);
@@ -76,7 +75,7 @@ async function main() {
     return el;
   }));
   await query(0);
-  setStatus(`Ready · ${simil.backend} backend · ${n} items`, 'ready');
+  setStatus(`Ready · ${n} items`, 'ready');
   setUpTraining(digits, () => query(current));
 }
 
@@ -102,8 +101,9 @@ function setUpTraining(digits, refresh) {
       const all = await Promise.all(Array.from({ length: await digits.count() }, (_, i) => digits.get(String(i))));
       const queries = { labelKey: 'label', vectors: all.map((it) => it.vectors.pixels), labels: all.map((it) => it.payload.label), k: 2 };
       const [plain, learned] = await Promise.all(['pixels', 'learned'].map((field) => digits.evaluate({ ...queries, field })));
+      $('backend').textContent = result.backend;
       status.textContent = `Trained in ${result.trainS.toFixed(1)} s on ${result.backend}. Precision@2 (the item itself and its nearest neighbour): ` +
-        `plain ${plain.precision_at_k.toFixed(3)}, learned ${learned.precision_at_k.toFixed(3)}.`;
+        `plain ${plain.precisionAtK.toFixed(3)}, learned ${learned.precisionAtK.toFixed(3)}.`;
       status.dataset.state = 'trained';
       $('use-learned').disabled = false;
     } catch (e) {

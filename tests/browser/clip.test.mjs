@@ -65,10 +65,11 @@ async function embedInPage(simil, { dir, texts, rgb, size }) {
   });
   const textVectors = await simil.embedTexts(texts, { batchSize: 16 });
   const imageVectors = await simil.embedImages(pixels, { batchSize: 8 });
+  const loaded = await simil.models();
   return {
     backend: simil.backend,
     info,
-    models: [simil.imageModel?.model, simil.textModel?.model],
+    models: [loaded.image?.model, loaded.text?.model],
     texts: textVectors.map((v) => Array.from(v)),
     images: imageVectors.map((v) => Array.from(v)),
   };

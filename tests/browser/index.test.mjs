@@ -18,7 +18,8 @@ test('filters, sealing, int8, save/load and corruption behave in the worker', as
     const { open } = await import('/pkg/index.js');
     const simil = await open({ backend: 'cpu' });
     const dim = 32;
-    const vectors = await simil.randomProjection(Float32Array.from(pixels), { inputDim: 784, outputDim: dim, seed: 3 });
+    // A test utility of the worker, not public API: a seeded projection on the model's device.
+    const vectors = await simil.channel.call('randomProjection', { rows: Float32Array.from(pixels), inputDim: 784, outputDim: dim, seed: 3 });
     const n = labels.length;
     const item = (i) => ({
       id: `d${i}`,
@@ -27,7 +28,7 @@ test('filters, sealing, int8, save/load and corruption behave in the worker', as
     });
     const c = await simil.createCollection('digits', {
       fields: [{ name: 'v', dim, metric: 'cosine' }, { name: 'q', dim, metric: 'cosine', storage: 'int8' }],
-      seal_threshold: 128,
+      sealThreshold: 128,
     });
     await c.add(Array.from({ length: n }, (_, i) => item(i)));
     const query = (i, extra = {}) => ({ vector: vectors.subarray(i * dim, (i + 1) * dim), k: 10, ...extra });
@@ -73,7 +74,7 @@ test('filters, sealing, int8, save/load and corruption behave in the worker', as
     const badFilter = await capture(c.search(query(0, { filter: { like: { field: 'label' } } })));
     const badEf = await capture(c.setEfSearch(0));
     await c.setEfSearch(24);
-    const ef = (await c.config()).hnsw.ef_search;
+    const ef = (await c.config()).hnsw.efSearch;
     const afterEf = (await c.search(query(10))).map((h) => h.id);
     simil.terminate();
     return {
@@ -120,7 +121,7 @@ test('keyword and hybrid queries rank what either signal finds, and survive save
     const at = (deg) => [Math.cos((deg * Math.PI) / 180), Math.sin((deg * Math.PI) / 180)];
     const c = await simil.createCollection('shop', {
       fields: [{ name: 'v', dim: 2, metric: 'cosine' }],
-      text_fields: ['name', 'tags'],
+      textFields: ['name', 'tags'],
     });
     await c.add([
       { id: 'strawberry', vectors: { v: at(5) }, payload: { name: 'strawberry', aisle: 1 } },
@@ -145,7 +146,7 @@ test('keyword and hybrid queries rank what either signal finds, and survive save
   assert.deepEqual(r.filtered, ['piano']);
   assert.deepEqual(r.reloaded, r.hybrid);
   assert.equal(r.noText?.name, 'SimilError');
-  assert.match(r.noText.message, /text_fields/);
+  assert.match(r.noText.message, /textFields/);
   assert.deepEqual(errors, []);
   await page.close();
 });

@@ -28,7 +28,7 @@ test('trainHead trains, cancels cleanly, reproduces, and its learned field searc
       vectors: { pixels: row(i) },
       payload: labels[i] <= 6 ? { digit: String(labels[i]), truth: String(labels[i]) } : { truth: String(labels[i]) },
     });
-    const c = await simil.createCollection('digits', { fields: [{ name: 'pixels', dim, metric: 'cosine' }], seal_threshold: 128 });
+    const c = await simil.createCollection('digits', { fields: [{ name: 'pixels', dim, metric: 'cosine' }], sealThreshold: 128 });
     await c.add(Array.from({ length: n }, (_, i) => item(i)));
     const probe = async () => {
       const out = [];
@@ -78,7 +78,7 @@ test('trainHead trains, cancels cleanly, reproduces, and its learned field searc
       if (top.some((h) => h.payload.truth === queries.labels[q])) hits++;
     }
     const calibration = await c.calibrate({ ...queries, field: 'learned' });
-    const matched = await c.match(row(5), { field: 'learned', labelKey: 'truth', minScore: calibration.min_score });
+    const matched = await c.match(row(5), { field: 'learned', labelKey: 'truth', minScore: calibration.minScore });
     const unknown = await c.match(row(5), { field: 'learned', labelKey: 'truth', minScore: 1.5 });
 
     const bytes = await c.save();
@@ -132,10 +132,10 @@ test('trainHead trains, cancels cleanly, reproduces, and its learned field searc
   assert.ok(r.findsNew.some((h) => h.id === 'new') && r.findsNew.some((h) => h.id === 'd011'));
   for (const e of [r.evalLearned, r.evalPixels]) {
     assert.equal(e.k, 5);
-    for (const key of ['recall_at_k', 'precision_at_k', 'ndcg_at_k', 'map_at_r']) assert.ok(e[key] >= 0 && e[key] <= 1, key);
+    for (const key of ['recallAtK', 'precisionAtK', 'ndcgAtK', 'mapAtR']) assert.ok(e[key] >= 0 && e[key] <= 1, key);
   }
-  assert.equal(r.evalLearned.recall_at_k, r.recallHere, 'evaluate agrees with plain searches');
-  assert.ok(r.calibration.min_score <= 1 && r.calibration.f1 > 0);
+  assert.equal(r.evalLearned.recallAtK, r.recallHere, 'evaluate agrees with plain searches');
+  assert.ok(r.calibration.minScore <= 1 && r.calibration.f1 > 0);
   assert.equal(r.matched.label, r.label5);
   assert.equal(r.matched.id, 'd005');
   assert.equal(r.unknown.label, null);

@@ -56,7 +56,7 @@ pub enum CollectionError {
     Exists(String),
     /// A keyword (`text`) query on a collection that has no `text_fields`.
     #[error(
-        "this collection has no text_fields to search with `text`; create it with text_fields: [...]"
+        "this collection has no textFields to search with `text`; create it with textFields: [...]"
     )]
     NoTextFields,
     /// A keyword query longer than [`MAX_QUERY_TEXT`](crate::collection::MAX_QUERY_TEXT).
