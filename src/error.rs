@@ -39,6 +39,9 @@ pub enum Error {
     /// Training a metric model failed or was given bad data.
     #[error(transparent)]
     Train(#[from] TrainError),
+    /// The model engine was asked for something its loaded models cannot do.
+    #[error(transparent)]
+    Engine(#[from] EngineError),
 }
 
 impl Error {
@@ -55,6 +58,7 @@ impl Error {
             Error::Index(_) => "index",
             Error::Collection(_) => "collection",
             Error::Train(_) => "train",
+            Error::Engine(e) => e.code(),
         }
     }
 }
@@ -191,4 +195,47 @@ pub enum CollectionError {
     /// No score threshold reaches the calibration target on these queries.
     #[error("no score threshold reaches the calibration target on these queries")]
     NoThreshold,
+}
+
+/// Failures of the model engine ([`crate::engine::Engine`]): a call its loaded models cannot
+/// serve (code `state`) or input that does not fit them (code `input`).
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum EngineError {
+    /// Embedding images with no image model and no CLIP loaded.
+    #[error("no image model is loaded: call loadImageModel() or loadClip() first")]
+    NoImageModel,
+    /// Embedding texts with no text model and no CLIP loaded.
+    #[error("no text model is loaded: call loadTextModel() or loadClip() first")]
+    NoTextModel,
+    /// Setting or fitting a whitening with no image model loaded (CLIP is never whitened).
+    #[error("whitening applies to an image model, and none is loaded: call loadImageModel() first")]
+    NoWhiteningTarget,
+    /// A whitening whose input dimension differs from the image model's output.
+    #[error("the whitening takes {whitening} values, the image model gives {model}")]
+    WhiteningDim {
+        /// The whitening's input dimension.
+        whitening: usize,
+        /// The image model's output dimension.
+        model: usize,
+    },
+    /// Row-major vectors whose length is not a multiple of the row length.
+    #[error("{values} values are not rows of {dim}")]
+    Rows {
+        /// Values given.
+        values: usize,
+        /// The row length.
+        dim: usize,
+    },
+}
+
+impl EngineError {
+    /// `"state"` when the call needs a model that is not loaded, `"input"` otherwise.
+    pub fn code(&self) -> &'static str {
+        match self {
+            EngineError::NoImageModel
+            | EngineError::NoTextModel
+            | EngineError::NoWhiteningTarget => "state",
+            EngineError::WhiteningDim { .. } | EngineError::Rows { .. } => "input",
+        }
+    }
 }

@@ -9,6 +9,7 @@
 
 pub mod collection;
 pub mod compute;
+pub mod engine;
 pub mod error;
 pub mod eval;
 pub mod model;
