@@ -33,6 +33,9 @@ pub enum Error {
     /// Training a metric model failed or was given bad data.
     #[error(transparent)]
     Train(#[from] TrainError),
+    /// The model engine was asked for something its loaded models cannot do.
+    #[error(transparent)]
+    Engine(#[from] EngineError),
 }
 
 impl Error {
@@ -44,6 +47,7 @@ impl Error {
             Error::Model(_) | Error::Embedder(_) | Error::Text(_) | Error::Clip(_) => "model",
             Error::Search(e) => e.code(),
             Error::Train(_) => "train",
+            Error::Engine(e) => e.code(),
         }
     }
 }
@@ -103,4 +107,47 @@ pub enum ModelError {
     /// A model parameter is out of its range.
     #[error("{0}")]
     InvalidConfig(String),
+}
+
+/// Failures of the model engine ([`crate::engine::Engine`]): a call its loaded models cannot
+/// serve (code `state`) or input that does not fit them (code `input`).
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum EngineError {
+    /// Embedding images with no image model and no CLIP loaded.
+    #[error("no image model is loaded: call loadImageModel() or loadClip() first")]
+    NoImageModel,
+    /// Embedding texts with no text model and no CLIP loaded.
+    #[error("no text model is loaded: call loadTextModel() or loadClip() first")]
+    NoTextModel,
+    /// Setting or fitting a whitening with no image model loaded (CLIP is never whitened).
+    #[error("whitening applies to an image model, and none is loaded: call loadImageModel() first")]
+    NoWhiteningTarget,
+    /// A whitening whose input dimension differs from the image model's output.
+    #[error("the whitening takes {whitening} values, the image model gives {model}")]
+    WhiteningDim {
+        /// The whitening's input dimension.
+        whitening: usize,
+        /// The image model's output dimension.
+        model: usize,
+    },
+    /// Row-major vectors whose length is not a multiple of the row length.
+    #[error("{values} values are not rows of {dim}")]
+    Rows {
+        /// Values given.
+        values: usize,
+        /// The row length.
+        dim: usize,
+    },
+}
+
+impl EngineError {
+    /// `"state"` when the call needs a model that is not loaded, `"input"` otherwise.
+    pub fn code(&self) -> &'static str {
+        match self {
+            EngineError::NoImageModel
+            | EngineError::NoTextModel
+            | EngineError::NoWhiteningTarget => "state",
+            EngineError::WhiteningDim { .. } | EngineError::Rows { .. } => "input",
+        }
+    }
 }

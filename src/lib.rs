@@ -4,17 +4,17 @@
 //! pure-Rust `flex` CPU backend, the vectors live in an in-memory [`index`], and the
 //! [`collection`] ties a model, its fields and an index together.
 //!
-//! The core is plain Rust that builds and tests natively; the browser bindings live in the
-//! `web` module, compiled for `wasm32` only.
+//! The core is plain Rust that builds and tests natively; the browser bindings are thin crates
+//! of their own (`crates/simil-web-*`) that convert JS values and call it. The search core
+//! (collections, index, keyword search, learned fields, evaluation) is the crate
+//! `simil-search`, which has no burn, re-exported here at its old paths.
 
 pub mod compute;
+pub mod engine;
 pub mod error;
 pub mod model;
 pub mod text;
 pub mod train;
-
-#[cfg(target_arch = "wasm32")]
-mod web;
 
 /// Collections: fields, keyword fields and learned fields over one index (the search core).
 pub use simil_search::collection;

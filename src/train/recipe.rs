@@ -8,7 +8,11 @@
 use serde::Deserialize;
 
 use super::loss::{Distance, Loss};
-use super::{Augment, HeadConfig, SelfSupervised, TrainConfig, TrainError};
+use super::{
+    Augment, HeadConfig, HeadInit, MetricHead, SelfSupervised, TrainConfig, TrainError, TrainSet,
+    Trainer,
+};
+use crate::compute::Compute;
 
 /// Augmentation of square grey images; unset ranges take [`Augment::digits`]'s.
 #[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
@@ -151,6 +155,32 @@ impl HeadTrainingOptions {
     }
 }
 
+impl HeadTrainingOptions {
+    /// Prepares a run of a metric head as these options say, with autodiff on `compute`:
+    /// `rows` (n × `dim`, row-major) labelled by `labels`, and `unlabelled` (m × `dim`) for
+    /// the self-supervised term. The head's initial weights come from the options' seed.
+    pub fn trainer(
+        &self,
+        compute: &Compute,
+        rows: &[f32],
+        labels: &[u32],
+        unlabelled: &[f32],
+        dim: usize,
+    ) -> Result<Trainer<MetricHead>, TrainError> {
+        let (head, config) = self.resolve(dim, usable_classes(labels))?;
+        let device = compute.device().clone().autodiff();
+        let model = head.init(config.seed, &device)?;
+        let set = TrainSet {
+            inputs: rows,
+            labels,
+            unlabelled,
+            dim,
+            augment: self.augment(),
+        };
+        Trainer::new(model, set, &config, &device)
+    }
+}
+
 /// Classes of `labels` with at least two items (the ones a balanced batch can use).
 pub fn usable_classes(labels: &[u32]) -> usize {
     let mut counts = std::collections::HashMap::new();
@@ -200,6 +230,25 @@ mod tests {
         assert!(resolve(r#"{"steps": 0}"#).is_err());
         assert!(resolve(r#"{"learningRate": -1}"#).is_err());
         assert!(resolve(r#"{"loss": "hinge"}"#).is_err());
+    }
+
+    #[test]
+    fn options_prepare_a_head_run_that_stops_when_its_steps_are_done() {
+        let options: HeadTrainingOptions = serde_json::from_str(
+            r#"{"steps": 3, "hidden": [], "output": 2, "selfSupervised": false}"#,
+        )
+        .unwrap();
+        let rows: Vec<f32> = (0..12 * 4).map(|i| ((i * 7) % 5) as f32 / 5.0).collect();
+        let labels: Vec<u32> = (0..12).map(|i| i % 3).collect();
+        let compute = Compute::cpu();
+        let mut trainer = options.trainer(&compute, &rows, &labels, &[], 4).unwrap();
+        let first = pollster::block_on(trainer.run(2)).unwrap();
+        assert_eq!(first.iter().map(|p| p.step).collect::<Vec<_>>(), [1, 2]);
+        let rest = pollster::block_on(trainer.run(5)).unwrap();
+        assert_eq!((rest.len(), rest[0].steps), (1, 3));
+        assert!(trainer.is_finished());
+        assert!(pollster::block_on(trainer.run(1)).unwrap().is_empty());
+        assert!(options.trainer(&compute, &rows, &labels, &[], 5).is_err());
     }
 
     #[test]

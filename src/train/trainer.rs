@@ -81,8 +81,9 @@ pub struct TrainSet<'a> {
     pub augment: Option<Augment>,
 }
 
-/// One finished step.
-#[derive(Debug, Clone, Copy, PartialEq)]
+/// One finished step (`{ step, steps, loss, elapsedS }` in JS).
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Progress {
     /// Steps done so far (1-based).
     pub step: usize,
@@ -263,6 +264,19 @@ impl<M: MetricModel> Trainer<M> {
             loss: value,
             elapsed_s: self.start.elapsed().as_secs_f64(),
         })
+    }
+
+    /// Runs up to `steps` more steps, fewer when the run finishes first; returns their
+    /// progress.
+    pub async fn run(&mut self, steps: usize) -> Result<Vec<Progress>, TrainError> {
+        let mut done = Vec::new();
+        for _ in 0..steps {
+            if self.is_finished() {
+                break;
+            }
+            done.push(self.step().await?);
+        }
+        Ok(done)
     }
 
     /// The model as trained so far, for inference (without autodiff).

@@ -1,0 +1,85 @@
+//! The trainer module's exports: [`HeadTrainer`], one head-training run at a time, taken in
+//! slices of steps so that the worker can report progress, answer searches and honour a cancel
+//! between slices. It only converts JS values and dispatches to [`simil::train`].
+
+use js_sys::{Float32Array, Uint8Array, Uint32Array};
+use simil::compute::{BackendChoice, Compute};
+use simil::train::{HeadTrainingOptions, MetricHead, Trainer};
+use simil_web_edge::{from_js, js_error, to_js};
+use wasm_bindgen::prelude::*;
+
+#[wasm_bindgen(start)]
+fn start() {
+    simil_web_edge::init();
+}
+
+/// A `SimilError` carrying `error`'s code and message.
+fn fail(error: impl Into<simil::Error>) -> JsValue {
+    let error = error.into();
+    js_error(error.code(), &error.to_string())
+}
+
+/// A metric head being trained on labelled rows (and unlabelled ones for the self-supervised
+/// term), with burn's autodiff on WebGPU or the CPU.
+#[wasm_bindgen]
+pub struct HeadTrainer {
+    trainer: Trainer<MetricHead>,
+    backend: &'static str,
+}
+
+#[wasm_bindgen]
+impl HeadTrainer {
+    /// Opens `backend` (`"auto"`, `"webgpu"` or `"cpu"`) and prepares a run: `rows` (n × dim,
+    /// row-major) labelled by `labels`, `unlabelled` (m × dim) for the self-supervised term,
+    /// trained as `options` says (see `HeadTrainingOptions`; every field optional).
+    pub async fn open(
+        backend: String,
+        options: JsValue,
+        rows: Float32Array,
+        labels: Uint32Array,
+        unlabelled: Float32Array,
+        dim: usize,
+    ) -> Result<HeadTrainer, JsValue> {
+        let options: HeadTrainingOptions = if options.is_undefined() || options.is_null() {
+            HeadTrainingOptions::default()
+        } else {
+            from_js("training options", options)?
+        };
+        let choice: BackendChoice = backend.parse().map_err(fail)?;
+        let compute = Compute::open(choice).await.map_err(fail)?;
+        let (rows, labels, unlabelled) = (rows.to_vec(), labels.to_vec(), unlabelled.to_vec());
+        let trainer = options.trainer(&compute, &rows, &labels, &unlabelled, dim);
+        let backend = compute.kind().name();
+        Ok(HeadTrainer {
+            trainer: trainer.map_err(fail)?,
+            backend,
+        })
+    }
+
+    /// The backend training runs on: `"webgpu"` or `"cpu"`.
+    pub fn backend(&self) -> String {
+        self.backend.to_string()
+    }
+
+    /// Runs up to `steps` more steps; resolves to their `[{ step, steps, loss, elapsedS }]`.
+    pub async fn run(&mut self, steps: usize) -> Result<JsValue, JsValue> {
+        to_js(&self.trainer.run(steps).await.map_err(fail)?)
+    }
+
+    /// Whether every planned step is done.
+    pub fn finished(&self) -> bool {
+        self.trainer.is_finished()
+    }
+
+    /// The loss of every step so far.
+    pub fn losses(&self) -> Float32Array {
+        Float32Array::from(self.trainer.losses())
+    }
+
+    /// The head as trained so far, as safetensors bytes (what `learnField` takes).
+    #[wasm_bindgen(js_name = headBytes)]
+    pub async fn head_bytes(&self) -> Result<Uint8Array, JsValue> {
+        let bytes = self.trainer.model().to_safetensors().await.map_err(fail)?;
+        Ok(Uint8Array::from(bytes.as_slice()))
+    }
+}
