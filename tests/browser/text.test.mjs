@@ -5,7 +5,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
-import { launch, openPage, ROOT } from './harness.mjs';
+import { cosine, inPage, launch, ROOT } from './harness.mjs';
 
 const BARS = { f32: 0.999, int8: 0.99 };
 
@@ -31,32 +31,6 @@ function f16ToF32(h) {
   return sign * 2 ** (exp - 15) * (1 + frac / 1024);
 }
 
-/** Runs `body(simil, arg)` in a fresh page with simil open on `backend`. */
-async function inPage(backend, body, arg) {
-  const { page, errors } = await openPage(env);
-  const result = await page.evaluate(async ({ backend, body, arg }) => {
-    const { open } = await import('/pkg/index.js');
-    const simil = await open({ backend });
-    try {
-      // eslint-disable-next-line no-new-func
-      return await new Function('simil', 'arg', `return (${body})(simil, arg);`)(simil, arg);
-    } finally {
-      simil.terminate();
-    }
-  }, { backend, body: body.toString(), arg });
-  await page.close();
-  return { result, errors };
-}
-
-function cosine(a, b) {
-  let dot = 0, na = 0, nb = 0;
-  for (let j = 0; j < a.length; j++) {
-    dot += a[j] * b[j];
-    na += a[j] * a[j];
-    nb += b[j] * b[j];
-  }
-  return dot / Math.sqrt(na * nb);
-}
 
 // SwiftShader runs WebGPU on the CPU, slowly (all 121 sentences took over 9 minutes there):
 // WebGPU checks the first 12 sentences, the CPU backend all of them (>= 100).
@@ -67,7 +41,7 @@ for (const backend of ['webgpu', 'cpu']) {
   for (const weights of WEIGHTS[backend]) {
     test(`text embeddings on ${backend} (${weights}) match sentence-transformers: cosine >= ${BARS[weights]}`, async () => {
       const texts = sentences.slice(0, SUBSET[backend]);
-      const { result, errors } = await inPage(backend, async (simil, { weights, sentences }) => {
+      const { result, errors } = await inPage(env, backend, async (simil, { weights, sentences }) => {
         const info = await simil.loadTextModel({ weights });
         const progress = [];
         const vectors = await simil.embedTexts(sentences, { batchSize: 32, onProgress: (p) => progress.push(p) });
@@ -90,15 +64,8 @@ for (const backend of ['webgpu', 'cpu']) {
 }
 
 test('a cancelled text run stops between batches; bad input rejects with a SimilError', async () => {
-  const { result, errors } = await inPage('cpu', async (simil, sentences) => {
-    const fail = async (promise) => {
-      try {
-        await promise;
-        return null;
-      } catch (e) {
-        return { name: e.name, code: e.code, message: e.message };
-      }
-    };
+  const { result, errors } = await inPage(env, 'cpu', async (simil, sentences, tools) => {
+    const fail = tools.settle;
     const noModel = await fail(simil.embedTexts(['a']));
     const badUrl = await fail(simil.loadTextModel({ url: '/no/such/minilm.safetensors' }));
     const badWeights = await fail(simil.loadTextModel({ weights: 'f16' }));

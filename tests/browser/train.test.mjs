@@ -4,21 +4,17 @@
 // calibrate and match; and a short run on WebGPU.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { launch, mnist, openPage } from './harness.mjs';
+import { inPage, launch, mnist } from './harness.mjs';
 
+const digits = await mnist(30);
 let env;
-let digits;
 before(async () => {
-  digits = await mnist(30);
   env = await launch();
 });
 after(async () => env?.close());
 
 test('trainHead trains, cancels cleanly, reproduces, and its learned field searches, evaluates and persists', async () => {
-  const { page, errors } = await openPage(env);
-  const r = await page.evaluate(async ({ pixels, labels }) => {
-    const { open } = await import('/pkg/index.js');
-    const simil = await open({ backend: 'cpu' });
+  const { result: r, errors } = await inPage(env, 'cpu', async (simil, { pixels, labels }) => {
     const dim = 784;
     const n = labels.length;
     const row = (i) => Float32Array.from(pixels.slice(i * dim, (i + 1) * dim));
@@ -147,10 +143,7 @@ test('trainHead trains, cancels cleanly, reproduces, and its learned field searc
 });
 
 test('trainHead runs on WebGPU (burn-wgpu through SwiftShader)', async () => {
-  const { page, errors } = await openPage(env);
-  const r = await page.evaluate(async ({ pixels, labels }) => {
-    const { open } = await import('/pkg/index.js');
-    const simil = await open({ backend: 'webgpu' });
+  const { result: r, errors } = await inPage(env, 'webgpu', async (simil, { pixels, labels }) => {
     const dim = 784;
     const c = await simil.createCollection('digits', { fields: [{ name: 'pixels', dim, metric: 'cosine' }] });
     await c.add(labels.map((label, i) => ({

@@ -178,24 +178,19 @@ fn head(input: usize, output: usize, seed: u64) -> DenseHead {
     DenseHead::from_safetensors(&write_saved(&config, &layers).unwrap()).unwrap()
 }
 
-/// Deterministic values in [-1, 1).
-struct Lcg(u64);
-impl Lcg {
-    fn next(&mut self) -> f32 {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        ((self.0 >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
-    }
+/// The tests' one seeded generator (as every crate's tests use).
+type TestRng = rand_chacha::ChaCha8Rng;
+
+fn rng(seed: u64) -> TestRng {
+    TestRng::seed_from_u64(seed)
 }
 
 const CLASSES: [&str; 3] = ["a", "b", "c"];
 
 /// A vector of cluster `class` (around `2·e_class`) in 8-d.
-fn cluster_vector(rng: &mut Lcg, class: usize) -> Vec<f32> {
+fn cluster_vector(rng: &mut TestRng, class: usize) -> Vec<f32> {
     (0..8)
-        .map(|d| if d == class { 2.0 } else { 0.0 } + 0.5 * rng.next())
+        .map(|d| if d == class { 2.0 } else { 0.0 } + 0.5 * rng.gen_range(-1.0f32..1.0))
         .collect()
 }
 
@@ -216,7 +211,7 @@ fn clusters() -> Collection {
         text_fields: vec!["word".into()],
     };
     let mut c = Collection::new(config).unwrap();
-    let mut rng = Lcg(7);
+    let mut rng = rng(7);
     let items = (0..30)
         .map(|i| Item {
             id: format!("i{i:02}"),
@@ -277,7 +272,7 @@ fn learned_field_search_matches_brute_force_through_the_head() {
             head: h.config().clone(),
         }]
     );
-    let mut rng = Lcg(99);
+    let mut rng = rng(99);
     let queries: Vec<Vec<f32>> = (0..6).map(|i| cluster_vector(&mut rng, i % 3)).collect();
     // Exact (mutable segment) first, then through the sealed graphs.
     for q in &queries {
@@ -332,7 +327,7 @@ fn learned_field_follows_adds_deletes_and_upserts() {
             .map(|h| h.id)
             .collect()
     };
-    let mut rng = Lcg(5);
+    let mut rng = rng(5);
     let q = cluster_vector(&mut rng, 1);
     assert!(all(&c, &q).contains(&"i01".to_string()));
     assert_eq!(c.delete(&["i01".to_string()]), 1);
@@ -399,7 +394,7 @@ fn filters_and_hybrid_queries_work_on_a_learned_field() {
     let h = head(8, 6, 3);
     c.learn_field("h", "v", h.clone()).unwrap();
     while c.maintain_step().unwrap() {}
-    let mut rng = Lcg(11);
+    let mut rng = rng(11);
     let q = cluster_vector(&mut rng, 0);
     let mut query = Query::nearest("h", q.clone(), 5);
     query.filter = Some(Filter::Eq {
@@ -444,7 +439,7 @@ fn learned_fields_survive_a_reload_and_damage_is_an_error() {
     let h = head(8, 6, 4);
     c.learn_field("h", "v", h.clone()).unwrap();
     c.maintain_step().unwrap(); // The main index sealed, the learned one not yet.
-    let mut rng = Lcg(21);
+    let mut rng = rng(21);
     let queries: Vec<Vec<f32>> = (0..4).map(|i| cluster_vector(&mut rng, i % 3)).collect();
     for _ in 0..2 {
         let bytes = c.to_bytes();
@@ -497,7 +492,7 @@ fn relearning_replaces_the_head_and_bad_requests_change_nothing() {
     assert_eq!(c.learned_fields().len(), 1);
     assert_eq!(c.learned_fields()[0].dim, 5);
     assert_eq!(c.get("i00").unwrap().vectors["h"].len(), 5);
-    let mut rng = Lcg(3);
+    let mut rng = rng(3);
     assert_like_brute_force(&c, &second, &cluster_vector(&mut rng, 2));
 
     let before = c.learned_fields();
