@@ -5,6 +5,33 @@
 use js_sys::{Array, Float32Array, Reflect};
 use wasm_bindgen::prelude::*;
 
+pub use serde::Serialize;
+
+/// Declares what every binding module has: its start-up (`init`), `fail` (a core error
+/// `$error` as a `SimilError` with its code) and `reply` (a core result as JS data).
+#[macro_export]
+macro_rules! binding_module {
+    ($error:ty) => {
+        #[wasm_bindgen::prelude::wasm_bindgen(start)]
+        fn start() {
+            $crate::init();
+        }
+
+        /// A core error as a `SimilError` carrying its code and message.
+        fn fail(error: impl Into<$error>) -> wasm_bindgen::JsValue {
+            let error: $error = error.into();
+            $crate::js_error(error.code(), &error.to_string())
+        }
+
+        /// `result`'s value as plain JS data, or its error as a `SimilError`.
+        fn reply<T: $crate::Serialize>(
+            result: Result<T, impl Into<$error>>,
+        ) -> Result<wasm_bindgen::JsValue, wasm_bindgen::JsValue> {
+            $crate::to_js(&result.map_err(fail)?)
+        }
+    };
+}
+
 /// Runs once when a module is instantiated (call it from the crate's `#[wasm_bindgen(start)]`).
 ///
 /// Static constructors (burn/cubecl register kernels with `inventory`) must run once. When no

@@ -7,19 +7,10 @@ use simil::compute::BackendChoice;
 use simil::engine::{ClipFiles, Engine, ImageInput};
 use simil::model::EmbedderError;
 use simil::model::preprocess::PreprocessError;
-use simil_web_edge::{js_error, to_js};
+
 use wasm_bindgen::prelude::*;
 
-#[wasm_bindgen(start)]
-fn start() {
-    simil_web_edge::init();
-}
-
-/// A `SimilError` carrying `error`'s code and message.
-fn fail(error: impl Into<simil::Error>) -> JsValue {
-    let error = error.into();
-    js_error(error.code(), &error.to_string())
-}
+simil_web_edge::binding_module!(simil::Error);
 
 /// One `{ rgba: Uint8Array, width, height }` of a batch (the worker decodes images with the
 /// browser's decoders, so this module carries none).
@@ -73,24 +64,14 @@ impl ModelEngine {
         whitening: Option<Vec<u8>>,
     ) -> Result<JsValue, JsValue> {
         let whitening = whitening.as_deref();
-        to_js(
-            &self
-                .engine
-                .load_image_model(bytes, whitening)
-                .map_err(fail)?,
-        )
+        reply(self.engine.load_image_model(bytes, whitening))
     }
 
     /// Sets the image model's whitening, or removes it when `bytes` is absent; returns the
     /// image model's info (its `dim` is the output dimension).
     #[wasm_bindgen(js_name = setImageWhitening)]
     pub fn set_image_whitening(&mut self, bytes: Option<Vec<u8>>) -> Result<JsValue, JsValue> {
-        to_js(
-            &self
-                .engine
-                .set_image_whitening(bytes.as_deref())
-                .map_err(fail)?,
-        )
+        reply(self.engine.set_image_whitening(bytes.as_deref()))
     }
 
     /// Learns the image whitening from unwhitened vectors (`n × dim`), installs it and
@@ -119,12 +100,7 @@ impl ModelEngine {
         weights: &[u8],
         tokenizer: &[u8],
     ) -> Result<JsValue, JsValue> {
-        to_js(
-            &self
-                .engine
-                .load_text_model(weights, tokenizer)
-                .map_err(fail)?,
-        )
+        reply(self.engine.load_text_model(weights, tokenizer))
     }
 
     /// Loads CLIP from its checkpoint's files; returns `{ dim, weights, model: "clip",
@@ -143,7 +119,7 @@ impl ModelEngine {
             vocab,
             merges,
         };
-        to_js(&self.engine.load_clip(files).map_err(fail)?)
+        reply(self.engine.load_clip(files))
     }
 
     /// Embeds a batch of texts through CLIP or the text model; resolves to the `n × dim` unit
@@ -156,7 +132,7 @@ impl ModelEngine {
 
     /// What is loaded now: `{ image: info | null, text: info | null }`.
     pub fn models(&self) -> Result<JsValue, JsValue> {
-        to_js(&self.engine.models())
+        simil_web_edge::to_js(&self.engine.models())
     }
 
     /// A seeded random projection of `rows` (a test utility, not public API).

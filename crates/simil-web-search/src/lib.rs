@@ -5,24 +5,16 @@
 
 mod convert;
 
-use js_sys::{Float32Array, Uint8Array, Uint32Array};
+use js_sys::{Float32Array, Object, Reflect, Uint8Array, Uint32Array};
 use simil_search::eval::{self, CalibrationTarget};
 use simil_search::head::DenseHead;
 use simil_search::{Catalog, Collection};
-use simil_web_edge::{from_js, js_error, to_js};
+use simil_web_edge::{from_js, to_js};
 use wasm_bindgen::prelude::*;
 
 use convert::{read_f32s, read_items, read_labelled, read_request};
 
-#[wasm_bindgen(start)]
-fn start() {
-    simil_web_edge::init();
-}
-
-/// A search-core error as a `SimilError`.
-fn fail(e: simil_search::Error) -> JsValue {
-    js_error(e.code(), &e.to_string())
-}
+simil_web_edge::binding_module!(simil_search::Error);
 
 /// The collections of one worker.
 #[wasm_bindgen]
@@ -53,8 +45,7 @@ impl SearchEngine {
     #[wasm_bindgen(js_name = createCollection)]
     pub fn create_collection(&mut self, name: &str, config: JsValue) -> Result<(), JsValue> {
         let config = from_js("collection config", config)?;
-        self.catalog.create(name, config).map_err(fail)?;
-        Ok(())
+        self.catalog.create(name, config).map(drop).map_err(fail)
     }
 
     /// Adds or replaces `[{ id, vectors: { field: numbers }, payload }]`; returns how many.
@@ -64,8 +55,7 @@ impl SearchEngine {
     }
 
     /// Deletes items by id; returns how many existed.
-    pub fn delete(&mut self, name: &str, ids: JsValue) -> Result<usize, JsValue> {
-        let ids: Vec<String> = from_js("ids", ids)?;
+    pub fn delete(&mut self, name: &str, ids: Vec<String>) -> Result<usize, JsValue> {
         Ok(self.coll_mut(name)?.delete(&ids))
     }
 
@@ -73,7 +63,7 @@ impl SearchEngine {
     /// `[{ id, score, payload }]`, best first.
     pub fn search(&self, name: &str, request: JsValue) -> Result<JsValue, JsValue> {
         let request = read_request(request)?;
-        to_js(&self.coll(name)?.search(&request).map_err(fail)?)
+        reply(self.coll(name)?.search(&request))
     }
 
     /// Sets the HNSW `efSearch` of a collection without rebuilding.
@@ -133,24 +123,16 @@ impl SearchEngine {
     /// `field`'s vectors labelled by `payload[labelKey]`, to train a head on:
     /// `{ dim, rows, labels, classes, unlabelled }`.
     #[wasm_bindgen(js_name = trainingRows)]
-    pub fn training_rows(
-        &self,
-        name: &str,
-        field: &str,
-        label_key: &str,
-    ) -> Result<JsValue, JsValue> {
-        let t = self
-            .coll(name)?
-            .training_rows(field, label_key)
-            .map_err(fail)?;
-        let out = js_sys::Object::new();
-        let set = |key: &str, value: &JsValue| js_sys::Reflect::set(&out, &key.into(), value);
+    pub fn training_rows(&self, name: &str, field: &str, key: &str) -> Result<Object, JsValue> {
+        let t = self.coll(name)?.training_rows(field, key).map_err(fail)?;
+        let out = Object::new();
+        let set = |key: &str, value: &JsValue| Reflect::set(&out, &key.into(), value);
         set("dim", &t.dim.into())?;
         set("rows", &Float32Array::from(t.rows.as_slice()))?;
         set("labels", &Uint32Array::from(t.labels.as_slice()))?;
         set("classes", &to_js(&t.classes)?)?;
         set("unlabelled", &Float32Array::from(t.unlabelled.as_slice()))?;
-        Ok(out.into())
+        Ok(out)
     }
 
     /// Installs a trained head (safetensors bytes) as learned field `output` computed from
@@ -163,7 +145,7 @@ impl SearchEngine {
         source: &str,
         head: &[u8],
     ) -> Result<JsValue, JsValue> {
-        let head = DenseHead::from_safetensors(head).map_err(|e| fail(e.into()))?;
+        let head = DenseHead::from_safetensors(head).map_err(fail)?;
         let collection = self.coll_mut(name)?;
         collection.learn_field(output, source, head).map_err(fail)?;
         to_js(&collection.learned_fields())
@@ -178,7 +160,7 @@ impl SearchEngine {
     /// Retrieval metrics of labelled queries `{ field, labelKey, vectors, labels }`.
     pub fn evaluate(&self, name: &str, queries: JsValue, k: usize) -> Result<JsValue, JsValue> {
         let queries = read_labelled(queries)?;
-        to_js(&eval::evaluate(self.coll(name)?, &queries, k).map_err(fail)?)
+        reply(eval::evaluate(self.coll(name)?, &queries, k))
     }
 
     /// The `minScore` for `matchLabel` calibrated on labelled queries, for a target
@@ -189,10 +171,9 @@ impl SearchEngine {
         queries: JsValue,
         precision: Option<f64>,
     ) -> Result<JsValue, JsValue> {
-        let queries = read_labelled(queries)?;
+        let (queries, c) = (read_labelled(queries)?, self.coll(name)?);
         let target = CalibrationTarget::from_precision(precision).map_err(fail)?;
-        let c = self.coll(name)?;
-        to_js(&eval::collection::calibrate(c, &queries, target).map_err(fail)?)
+        reply(eval::collection::calibrate(c, &queries, target))
     }
 
     /// The nearest item's label when its score reaches `minScore`: `{ label, id, score }`.
@@ -202,14 +183,10 @@ impl SearchEngine {
         name: &str,
         field: &str,
         vector: JsValue,
-        label_key: &str,
-        min_score: f32,
+        key: &str,
+        min: f32,
     ) -> Result<JsValue, JsValue> {
-        let vector = read_f32s("vector", &vector)?;
-        let c = self.coll(name)?;
-        to_js(
-            &eval::collection::match_label(c, field, &vector, label_key, min_score)
-                .map_err(fail)?,
-        )
+        let (vector, c) = (read_f32s("vector", &vector)?, self.coll(name)?);
+        reply(eval::collection::match_label(c, field, &vector, key, min))
     }
 }

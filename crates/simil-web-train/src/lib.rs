@@ -5,19 +5,10 @@
 use js_sys::{Float32Array, Uint8Array, Uint32Array};
 use simil::compute::{BackendChoice, Compute};
 use simil::train::{HeadTrainingOptions, MetricHead, Trainer};
-use simil_web_edge::{from_js, js_error, to_js};
+use simil_web_edge::from_js;
 use wasm_bindgen::prelude::*;
 
-#[wasm_bindgen(start)]
-fn start() {
-    simil_web_edge::init();
-}
-
-/// A `SimilError` carrying `error`'s code and message.
-fn fail(error: impl Into<simil::Error>) -> JsValue {
-    let error = error.into();
-    js_error(error.code(), &error.to_string())
-}
+simil_web_edge::binding_module!(simil::Error);
 
 /// A metric head being trained on labelled rows (and unlabelled ones for the self-supervised
 /// term), with burn's autodiff on WebGPU or the CPU.
@@ -63,7 +54,7 @@ impl HeadTrainer {
 
     /// Runs up to `steps` more steps; resolves to their `[{ step, steps, loss, elapsedS }]`.
     pub async fn run(&mut self, steps: usize) -> Result<JsValue, JsValue> {
-        to_js(&self.trainer.run(steps).await.map_err(fail)?)
+        reply(self.trainer.run(steps).await)
     }
 
     /// Whether every planned step is done.
