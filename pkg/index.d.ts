@@ -247,7 +247,7 @@ export interface Calibration {
 
 /** What is loaded in the worker now (`models()`); the page never mirrors it. */
 export interface LoadedModels {
-  image: (Omit<ImageModelInfo, 'bytes'> | (Omit<ClipInfo, 'bytes'> & { whitened: false })) | null;
+  image: Omit<ImageModelInfo, 'bytes'> | Omit<ClipInfo, 'bytes'> | null;
   text: Omit<TextModelInfo, 'bytes'> | Omit<ClipInfo, 'bytes'> | null;
 }
 
@@ -378,6 +378,8 @@ export interface ClipInfo {
   model: 'clip';
   /** Side of the square image the vision tower sees. */
   inputSize: number;
+  /** CLIP's image vectors are never whitened. */
+  whitened: false;
   /** Longest text in tokens (77); longer texts are truncated. */
   maxTokens: number;
   /** Size of the weights file in bytes. */

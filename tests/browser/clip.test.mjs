@@ -56,7 +56,7 @@ for (const backend of ['cpu', 'webgpu']) {
       { dir: DIR, texts: texts.texts, rgb: images.rgb_base64, size: images.size });
     assert.deepEqual(errors, []);
     assert.equal(result.backend, backend);
-    assert.deepEqual(result.info, { dim: 24, weights: 'f32', model: 'clip', inputSize: 32, maxTokens: 77, bytes: result.info.bytes });
+    assert.deepEqual(result.info, { dim: 24, weights: 'f32', model: 'clip', inputSize: 32, whitened: false, maxTokens: 77, bytes: result.info.bytes });
     assert.deepEqual(result.models, ['clip', 'clip']);
     assert.equal(result.texts.length, texts.texts.length);
     assert.equal(result.images.length, images.embeds.length);

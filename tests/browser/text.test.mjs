@@ -90,7 +90,7 @@ test('a cancelled text run stops between batches; bad input rejects with a Simil
     };
   }, sentences);
   assert.deepEqual(errors, []);
-  assert.equal(result.noModel.code, 'input');
+  assert.equal(result.noModel.code, 'state', 'embedding before a model loads is a call out of order');
   assert.match(result.noModel.message, /loadTextModel/);
   assert.equal(result.badUrl.code, 'model');
   assert.match(result.badUrl.message, /no\/such/);
