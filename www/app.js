@@ -39,7 +39,7 @@ async function main() {
   const n = sample.labels.length;
 
   const simil = await open({ backend });
-  $('backend').textContent = backend;
+  $('backend').textContent = backend === 'auto' ? 'best available (WebGPU or CPU)' : backend;
   setStatus(`Indexing ${n} digits…`, 'loading');
 
   const digits = await simil.createCollection('digits', {

@@ -13,7 +13,7 @@ test('demo becomes ready with no console error and answers a click', async () =>
   const { page, errors } = await openPage(env, '/www/');
   await page.waitForSelector('#status[data-state="ready"], #status[data-state="error"]', { timeout: 120_000 });
   assert.equal(await page.getAttribute('#status', 'data-state'), 'ready', await page.textContent('#status'));
-  assert.equal(await page.textContent('#backend'), 'auto');
+  assert.equal(await page.textContent('#backend'), 'best available (WebGPU or CPU)');
   assert.match(await page.textContent('#status'), /Ready · 300 items/);
   await page.click('#gallery .digit:nth-child(150)');
   await page.waitForFunction(() => document.querySelector('#query span')?.textContent === 'query: 4');
