@@ -5,7 +5,6 @@
 //! `weights/minilm.int8.safetensors` + `weights/minilm.tokenizer.json`; CLIP is the tiny
 //! fixture in `tests/fixtures/clip/`.
 
-#[allow(dead_code)]
 mod common;
 
 use image::RgbImage;
@@ -18,9 +17,7 @@ use simil::model::whitening::{DEFAULT_SHRINKAGE, Whitening};
 use simil::model::{ImageEmbedder, TextEmbedder};
 
 fn read(path: &str) -> Vec<u8> {
-    let path = common::root().join(path);
-    std::fs::read(&path)
-        .unwrap_or_else(|e| panic!("{}: {e} (run scripts/setup.sh)", path.display()))
+    common::read(path, "run scripts/setup.sh")
 }
 
 fn mobilenet() -> Vec<u8> {
