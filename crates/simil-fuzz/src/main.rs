@@ -114,23 +114,26 @@ fn fuzz(t: &Target, inputs: u64, seed: u64) {
     );
 }
 
-/// Keeps the seeds and `count` generated inputs of at most 4 KB (the smallest of each few
-/// tries) in `corpus/<target>/`.
+/// Keeps `count` generated inputs of at most 16 KB (the smallest of each four tries) in
+/// `corpus/<target>/`, with the seeds of at most 16 KB (the replay test runs every seed too).
 fn write_corpus(t: &Target, count: u64, seed: u64) {
     let seeds = (t.seeds)();
     let mut rng = Rng::new(seed ^ hash(t.name.as_bytes()) ^ 0xC0);
     let dir = corpus_dir().join(t.name);
     std::fs::create_dir_all(&dir).expect("corpus folder");
     let mut kept = 0;
-    for s in &seeds {
+    for s in seeds.iter().filter(|s| s.len() <= LIMIT) {
         std::fs::write(dir.join(format!("seed-{:016x}", hash(s))), s).expect("write");
     }
-    while kept < count {
+    const LIMIT: usize = 16 << 10;
+    let mut tries = 0;
+    while kept < count && tries < count * 100 {
+        tries += 1;
         let input = (0..4)
             .map(|_| (t.generate)(&mut rng, &seeds))
             .min_by_key(|i| i.len())
             .unwrap_or_default();
-        if input.len() <= 4096 {
+        if input.len() <= LIMIT {
             std::fs::write(dir.join(format!("gen-{:016x}", hash(&input))), &input).expect("write");
             kept += 1;
         }

@@ -314,3 +314,11 @@ pub fn collection_configs() -> Vec<Vec<u8>> {
     .map(|v| serde_json::to_vec(v).expect("json"))
     .collect()
 }
+
+/// The tiny CLIP checkpoint of the parity test (`tests/fixtures/clip/model.safetensors`).
+pub fn clip_model_files() -> Vec<Vec<u8>> {
+    vec![
+        std::fs::read(repo_root().join("tests/fixtures/clip/model.safetensors"))
+            .expect("the CLIP fixture"),
+    ]
+}

@@ -5,6 +5,7 @@ use std::sync::OnceLock;
 
 use arbitrary::{Arbitrary, Unstructured};
 use serde_json::{Value, json};
+use simil::model::clip::Clip;
 use simil::model::clip_tokenizer::ClipTokenizer;
 use simil::model::tokenizer::TextTokenizer;
 use simil::model::weights::{TensorSet, WeightSet, read_metadata};
@@ -68,6 +69,13 @@ pub const TARGETS: &[Target] = &[
         seeds: seeds::weight_files,
         generate: gen_safetensors,
         run: run_weights,
+    },
+    Target {
+        name: "clip_model",
+        about: "simil::model::clip::Clip::load (shapes read from the weights) on the CPU, then embed",
+        seeds: seeds::clip_model_files,
+        generate: gen_safetensors,
+        run: run_clip_model,
     },
     Target {
         name: "wordpiece",
@@ -509,6 +517,25 @@ fn run_clip(input: &[u8]) {
     let ids = clip().encode(&text);
     assert!(ids.len() <= simil::model::clip_tokenizer::CLIP_MAX_TOKENS);
     assert!(ids.iter().all(|&id| (id as usize) < clip().vocab_size()));
+}
+
+fn run_clip_model(input: &[u8]) {
+    static FILES: OnceLock<[Vec<u8>; 3]> = OnceLock::new();
+    let [config, vocab, merges] = FILES.get_or_init(|| {
+        let dir = repo_root().join("tests/fixtures/clip");
+        ["config.json", "vocab.json", "merges.txt"]
+            .map(|f| std::fs::read(dir.join(f)).expect("CLIP fixture"))
+    });
+    let compute = simil::Compute::cpu();
+    if let Ok(clip) = Clip::load(input, config, vocab, merges, compute.device()) {
+        let texts = clip.embed_texts(&["a photo of a cat"]);
+        assert_eq!(texts.map(|t| t[0].len()).ok(), Some(clip.dim()));
+        let side = clip.image_size();
+        if side <= 64 {
+            let images = clip.embed_pixels(vec![0.25; 3 * side * side]);
+            assert_eq!(images.map(|t| t[0].len()).ok(), Some(clip.dim()));
+        }
+    }
 }
 
 fn search_collection() -> &'static Collection {
