@@ -300,7 +300,21 @@ pub fn search_requests() -> Vec<Vec<u8>> {
     ]
     .iter()
     .map(|v| serde_json::to_vec(v).expect("json"))
+    .chain([100, 127, 128, 5000].map(deep_filter))
     .collect()
+}
+
+/// A request whose filter nests `depth` `not`s (serde_json stops at 128 levels).
+fn deep_filter(depth: usize) -> Vec<u8> {
+    let filter = format!(
+        "{}{{\"exists\":{{\"field\":\"n\"}}}}{}",
+        "{\"not\":".repeat(depth),
+        "}".repeat(depth)
+    );
+    format!(
+        "{{\"vectors\":[{{\"field\":\"v\",\"vector\":[1,0,0,0]}}],\"k\":3,\"filter\":{filter}}}"
+    )
+    .into_bytes()
 }
 
 /// Collection configurations (camelCase and the snake_case aliases).
@@ -321,4 +335,31 @@ pub fn clip_model_files() -> Vec<Vec<u8>> {
         std::fs::read(repo_root().join("tests/fixtures/clip/model.safetensors"))
             .expect("the CLIP fixture"),
     ]
+}
+
+/// Image model files: headers naming each network (and taps, known and not) with no tensors,
+/// and the converted MobileNetV2 int8 weights when `weights/` holds them (not in CI).
+pub fn image_model_files() -> Vec<Vec<u8>> {
+    let mut files: Vec<Vec<u8>> = [
+        ("mobilenet_v2", None),
+        ("inception_v3", Some("Mixed_7c")),
+        ("inception_v3", Some("Mixed_6e")),
+        ("inception_v3", Some("Mixed_9z")),
+        ("inception_v3", None),
+        ("resnet", None),
+    ]
+    .iter()
+    .map(|(model, tap)| {
+        let mut meta = std::collections::HashMap::from([("model".to_string(), model.to_string())]);
+        if let Some(tap) = tap {
+            meta.insert("tap".to_string(), tap.to_string());
+        }
+        let none: Vec<(&str, safetensors::tensor::TensorView<'_>)> = Vec::new();
+        safetensors::serialize(none, Some(meta)).expect("serialize")
+    })
+    .collect();
+    if let Ok(f) = std::fs::read(repo_root().join("weights/mobilenet_v2.int8.safetensors")) {
+        files.push(f);
+    }
+    files
 }

@@ -5,6 +5,7 @@ use std::sync::OnceLock;
 
 use arbitrary::{Arbitrary, Unstructured};
 use serde_json::{Value, json};
+use simil::model::ImageEmbedder;
 use simil::model::clip::Clip;
 use simil::model::clip_tokenizer::ClipTokenizer;
 use simil::model::tokenizer::TextTokenizer;
@@ -69,6 +70,13 @@ pub const TARGETS: &[Target] = &[
         seeds: seeds::weight_files,
         generate: gen_safetensors,
         run: run_weights,
+    },
+    Target {
+        name: "image_model",
+        about: "simil::ImageEmbedder::load (the network named by the metadata) on the CPU",
+        seeds: seeds::image_model_files,
+        generate: gen_safetensors,
+        run: run_image_model,
     },
     Target {
         name: "clip_model",
@@ -517,6 +525,13 @@ fn run_clip(input: &[u8]) {
     let ids = clip().encode(&text);
     assert!(ids.len() <= simil::model::clip_tokenizer::CLIP_MAX_TOKENS);
     assert!(ids.iter().all(|&id| (id as usize) < clip().vocab_size()));
+}
+
+fn run_image_model(input: &[u8]) {
+    let compute = simil::Compute::cpu();
+    if let Ok(embedder) = ImageEmbedder::load(input, compute.device()) {
+        assert!(embedder.dim() > 0);
+    }
 }
 
 fn run_clip_model(input: &[u8]) {
