@@ -412,54 +412,98 @@ fn probe_queries(fields: &[(String, usize)]) -> Vec<Query> {
 }
 
 fn run_collection(input: &[u8]) {
-    if let Ok(c) = Collection::from_bytes(input) {
-        let mut fields: Vec<(String, usize)> = c
-            .config()
-            .index
-            .fields
+    let Ok(mut c) = Collection::from_bytes(input) else {
+        return;
+    };
+    let main: Vec<(String, usize)> = c
+        .config()
+        .index
+        .fields
+        .iter()
+        .map(|f| (f.name.clone(), f.dim))
+        .collect();
+    let mut fields = main.clone();
+    fields.extend(
+        c.learned_fields()
             .iter()
-            .map(|f| (f.name.clone(), f.dim))
-            .collect();
-        fields.extend(
-            c.learned_fields()
-                .iter()
-                .map(|l| (l.name.clone(), l.head.input)),
-        );
+            .map(|l| (l.name.clone(), l.head.input)),
+    );
+    let search = |c: &Collection| {
         for q in probe_queries(&fields) {
             let _ = c.search(&SearchRequest {
                 query: q,
                 text: Some("red thing".into()),
             });
         }
-        let _ = c.stats();
-        let again = Collection::from_bytes(&c.to_bytes());
-        assert!(
-            again.is_ok(),
-            "a loaded collection saves to a file that loads: {:?}",
-            again.err()
-        );
+    };
+    search(&c);
+    let _ = c.stats();
+    // A loaded collection keeps working: writes, upkeep (merging the loaded segments), search,
+    // and a save that loads again.
+    let _ = c.add(new_items(&main));
+    let _ = c.delete(&["item-2".to_string(), "new-0".to_string()]);
+    for _ in 0..8 {
+        if !matches!(c.maintain_step(), Ok(true)) {
+            break;
+        }
     }
+    search(&c);
+    let again = Collection::from_bytes(&c.to_bytes());
+    assert!(
+        again.is_ok(),
+        "a loaded collection saves to a file that loads: {:?}",
+        again.err()
+    );
+}
+
+/// Two items with a vector for each of `fields` (`(name, dim)`).
+fn new_items(fields: &[(String, usize)]) -> Vec<Item> {
+    (0..2)
+        .map(|i| Item {
+            id: format!("new-{i}"),
+            vectors: fields
+                .iter()
+                .map(|(n, d)| {
+                    (
+                        n.clone(),
+                        (0..*d).map(|k| (k + i) as f32 * 0.5 - 1.0).collect(),
+                    )
+                })
+                .collect(),
+            payload: json!({ "name": "red thing", "tags": ["odd"], "n": i }),
+        })
+        .collect()
 }
 
 fn run_index(input: &[u8]) {
-    if let Ok(index) = Index::from_bytes(input) {
-        let fields: Vec<(String, usize)> = index
-            .config()
-            .fields
-            .iter()
-            .map(|f| (f.name.clone(), f.dim))
-            .collect();
+    let Ok(mut index) = Index::from_bytes(input) else {
+        return;
+    };
+    let fields: Vec<(String, usize)> = index
+        .config()
+        .fields
+        .iter()
+        .map(|f| (f.name.clone(), f.dim))
+        .collect();
+    let search = |index: &Index| {
         for q in probe_queries(&fields) {
             let _ = index.search(&q);
         }
-        let _ = index.stats();
-        let again = Index::from_bytes(&index.to_bytes());
-        assert!(
-            again.is_ok(),
-            "a loaded index saves to a file that loads: {:?}",
-            again.err()
-        );
+    };
+    search(&index);
+    let _ = index.stats();
+    for item in new_items(&fields) {
+        let _ = index.upsert(item);
     }
+    index.delete("item-3");
+    index.maintain();
+    search(&index);
+    let again = Index::from_bytes(&index.to_bytes());
+    assert!(
+        again.is_ok(),
+        "a loaded index saves to a file that loads: {:?}",
+        again.err()
+    );
 }
 
 fn run_head(input: &[u8]) {
