@@ -23,7 +23,7 @@ use serde_json::Value;
 use super::codec::{Reader, Writer};
 use super::hnsw::{RowSet, SealedField};
 use super::segment::{MutableSegment, Row, SealedSegment, Segment};
-use super::{ExtraSection, Index, IndexConfig, IndexError, Location};
+use super::{ExtraSection, Index, IndexConfig, IndexError, Location, check_vector};
 
 const MAGIC: &[u8; 4] = b"SIML";
 /// Format version written by this build. Version 2 added `int8_only` graph
@@ -208,7 +208,14 @@ pub(crate) fn decode(
         for spec in &config.fields {
             vectors.push(match r.u8()? {
                 0 => None,
-                1 => Some(r.f32s(spec.dim)?.into()),
+                1 => {
+                    let v = r.f32s(spec.dim)?;
+                    // As `upsert` checks: an int8 field's values within the f16 range, or
+                    // sealing the row would write a file this reader refuses.
+                    check_vector(spec, &v)
+                        .map_err(|e| IndexError::Corrupt(format!("row `{id}`: {e}")))?;
+                    Some(v.into())
+                }
                 _ => return Err(IndexError::Corrupt("bad vector flag".into())),
             });
         }
