@@ -35,6 +35,8 @@ const MIN_VERSION: u32 = 1;
 const MAX_SECTIONS: usize = 1 << 16;
 const MAX_ROWS: usize = u32::MAX as usize - 1;
 const MAX_ID_BYTES: usize = 1 << 16;
+/// Largest item version, segment id or generation a file may hold.
+const MAX_COUNTER: u64 = 1 << 62;
 const META: &[u8; 4] = b"META";
 const MUTABLE: &[u8; 4] = b"MUTB";
 const SEGMENT: &[u8; 4] = b"SEGM";
@@ -197,6 +199,13 @@ pub(crate) fn decode(
     let meta: Meta =
         serde_json::from_slice(meta).map_err(|e| IndexError::Corrupt(format!("metadata: {e}")))?;
     meta.config.validate()?;
+    // The counters grow by one per write: one near the top of u64 would overflow at the next.
+    if [meta.next_seq, meta.next_segment, meta.generation]
+        .iter()
+        .any(|&c| c > MAX_COUNTER)
+    {
+        return Err(IndexError::Corrupt("counter out of range".into()));
+    }
     let config = meta.config;
 
     let mut r = Reader::new(mutable, "mutable segment");

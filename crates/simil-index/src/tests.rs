@@ -1144,6 +1144,26 @@ fn format_rejects_mutable_rows_that_upsert_would_refuse() {
     Index::from_bytes(&loaded.to_bytes()).unwrap();
 }
 
+/// Found by crates/simil-fuzz: a file whose metadata put `next_seq`, `next_segment` or
+/// `generation` at the top of u64 loaded, and the next write overflowed the counter.
+#[test]
+fn format_rejects_counters_at_the_top_of_u64() {
+    let bytes = sample_index().to_bytes();
+    let (o, l) = section_spans(&bytes)[0];
+    let meta: Value = serde_json::from_slice(&bytes[o..o + l]).unwrap();
+    for key in ["next_seq", "next_segment", "generation"] {
+        let with = |value: u64| {
+            let mut m = meta.clone();
+            m[key] = json!(value);
+            replace_section(&bytes, 0, &serde_json::to_vec(&m).unwrap())
+        };
+        assert!(Index::from_bytes(&with(u64::MAX)).is_err(), "{key}");
+        let mut index = Index::from_bytes(&with(1 << 62)).unwrap();
+        upsert_n(&mut index, &mut Rng(7), 100..140);
+        index.maintain();
+    }
+}
+
 // ---------------------------------------------------------------- property tests
 
 #[derive(Debug, Clone)]
