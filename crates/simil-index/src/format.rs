@@ -23,7 +23,7 @@ use serde_json::Value;
 use super::codec::{Reader, Writer};
 use super::hnsw::{RowSet, SealedField};
 use super::segment::{MutableSegment, Row, SealedSegment, Segment};
-use super::{ExtraSection, Index, IndexConfig, IndexError, Location};
+use super::{ExtraSection, Index, IndexConfig, IndexError, Location, check_vector};
 
 const MAGIC: &[u8; 4] = b"SIML";
 /// Format version written by this build. Version 2 added `int8_only` graph
@@ -35,6 +35,8 @@ const MIN_VERSION: u32 = 1;
 const MAX_SECTIONS: usize = 1 << 16;
 const MAX_ROWS: usize = u32::MAX as usize - 1;
 const MAX_ID_BYTES: usize = 1 << 16;
+/// Largest item version, segment id or generation a file may hold.
+const MAX_COUNTER: u64 = 1 << 62;
 const META: &[u8; 4] = b"META";
 const MUTABLE: &[u8; 4] = b"MUTB";
 const SEGMENT: &[u8; 4] = b"SEGM";
@@ -197,6 +199,13 @@ pub(crate) fn decode(
     let meta: Meta =
         serde_json::from_slice(meta).map_err(|e| IndexError::Corrupt(format!("metadata: {e}")))?;
     meta.config.validate()?;
+    // The counters grow by one per write: one near the top of u64 would overflow at the next.
+    if [meta.next_seq, meta.next_segment, meta.generation]
+        .iter()
+        .any(|&c| c > MAX_COUNTER)
+    {
+        return Err(IndexError::Corrupt("counter out of range".into()));
+    }
     let config = meta.config;
 
     let mut r = Reader::new(mutable, "mutable segment");
@@ -208,7 +217,14 @@ pub(crate) fn decode(
         for spec in &config.fields {
             vectors.push(match r.u8()? {
                 0 => None,
-                1 => Some(r.f32s(spec.dim)?.into()),
+                1 => {
+                    let v = r.f32s(spec.dim)?;
+                    // As `upsert` checks: an int8 field's values within the f16 range, or
+                    // sealing the row would write a file this reader refuses.
+                    check_vector(spec, &v)
+                        .map_err(|e| IndexError::Corrupt(format!("row `{id}`: {e}")))?;
+                    Some(v.into())
+                }
                 _ => return Err(IndexError::Corrupt("bad vector flag".into())),
             });
         }

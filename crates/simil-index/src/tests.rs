@@ -1098,6 +1098,60 @@ fn format_rejects_hostile_graph_with_valid_checksums() {
     );
 }
 
+/// Found by crates/simil-fuzz: a file whose mutable rows hold an int8 field's value beyond the
+/// f16 range (which `upsert` refuses) loaded, and once sealed the index wrote a file it could
+/// not read back (its f16 rescoring vectors infinite). The reader checks rows as `upsert` does.
+#[test]
+fn format_rejects_mutable_rows_that_upsert_would_refuse() {
+    let spec = field("w", 2, Metric::Dot, Storage::Int8);
+    let mut index = Index::new(config(vec![spec], 8)).unwrap();
+    index
+        .upsert(item("a", &[("w", vec![60000.0, -1.0])], json!({})))
+        .unwrap();
+    let bytes = index.to_bytes();
+    let (o, l) = section_spans(&bytes)[1];
+    let mut body = bytes[o..o + l].to_vec();
+    let at = body
+        .windows(4)
+        .position(|w| w == 60000f32.to_le_bytes())
+        .unwrap();
+    body[at..at + 4].copy_from_slice(&1e6f32.to_le_bytes());
+    let evil = replace_section(&bytes, 1, &body);
+    assert!(matches!(Index::from_bytes(&evil), Err(IndexError::Corrupt(m)) if m.contains("f16")));
+
+    // At the cap the row loads, seals, and the sealed file loads again.
+    let mut loaded = Index::from_bytes(&bytes).unwrap();
+    for i in 0..8 {
+        let v = vec![i as f32, 1.0];
+        loaded
+            .upsert(item(&format!("n{i}"), &[("w", v)], json!({})))
+            .unwrap();
+    }
+    loaded.maintain();
+    assert!(loaded.stats().segments.len() > 1);
+    Index::from_bytes(&loaded.to_bytes()).unwrap();
+}
+
+/// Found by crates/simil-fuzz: a file whose metadata put `next_seq`, `next_segment` or
+/// `generation` at the top of u64 loaded, and the next write overflowed the counter.
+#[test]
+fn format_rejects_counters_at_the_top_of_u64() {
+    let bytes = sample_index().to_bytes();
+    let (o, l) = section_spans(&bytes)[0];
+    let meta: Value = serde_json::from_slice(&bytes[o..o + l]).unwrap();
+    for key in ["next_seq", "next_segment", "generation"] {
+        let with = |value: u64| {
+            let mut m = meta.clone();
+            m[key] = json!(value);
+            replace_section(&bytes, 0, &serde_json::to_vec(&m).unwrap())
+        };
+        assert!(Index::from_bytes(&with(u64::MAX)).is_err(), "{key}");
+        let mut index = Index::from_bytes(&with(1 << 62)).unwrap();
+        upsert_n(&mut index, &mut Rng(7), 100..140);
+        index.maintain();
+    }
+}
+
 // ---------------------------------------------------------------- property tests
 
 #[derive(Debug, Clone)]
