@@ -1147,7 +1147,7 @@ fn format_rejects_counters_at_the_top_of_u64() {
         };
         assert!(Index::from_bytes(&with(u64::MAX)).is_err(), "{key}");
         let mut index = Index::from_bytes(&with(1 << 62)).unwrap();
-        upsert_n(&mut index, &mut Rng(7), 100..140);
+        upsert_n(&mut index, &mut Rng::seeded(7), 100..140);
         index.maintain();
     }
 }
