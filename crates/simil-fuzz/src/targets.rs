@@ -399,6 +399,15 @@ fn gen_config(rng: &mut Rng, seeds: &[Vec<u8>]) -> Vec<u8> {
     serde_json::to_vec(&config).unwrap_or_default()
 }
 
+/// `(name, dim)` of each vector field of `config`.
+fn field_dims(config: &simil_search::index::IndexConfig) -> Vec<(String, usize)> {
+    config
+        .fields
+        .iter()
+        .map(|f| (f.name.clone(), f.dim))
+        .collect()
+}
+
 /// A query for each vector field of `fields` (`(name, dim)`), `k` 3, some with a filter.
 fn probe_queries(fields: &[(String, usize)]) -> Vec<Query> {
     fields
@@ -415,13 +424,7 @@ fn run_collection(input: &[u8]) {
     let Ok(mut c) = Collection::from_bytes(input) else {
         return;
     };
-    let main: Vec<(String, usize)> = c
-        .config()
-        .index
-        .fields
-        .iter()
-        .map(|f| (f.name.clone(), f.dim))
-        .collect();
+    let main = field_dims(&c.config().index);
     let mut fields = main.clone();
     fields.extend(
         c.learned_fields()
@@ -479,12 +482,7 @@ fn run_index(input: &[u8]) {
     let Ok(mut index) = Index::from_bytes(input) else {
         return;
     };
-    let fields: Vec<(String, usize)> = index
-        .config()
-        .fields
-        .iter()
-        .map(|f| (f.name.clone(), f.dim))
-        .collect();
+    let fields = field_dims(index.config());
     let search = |index: &Index| {
         for q in probe_queries(&fields) {
             let _ = index.search(&q);
