@@ -77,7 +77,7 @@ export interface QueryOptions {
   /** Brute force over every item instead of the graphs. */
   exact?: boolean;
   /**
-   * Keywords searched with BM25 over the collection's `text_fields`. With a vector too, the
+   * Keywords searched with BM25 over the collection's `textFields`. With a vector too, the
    * two rankings are fused by reciprocal rank (hybrid search, `score` = Σ 1/(60 + rank));
    * alone, hits come by BM25 score. `filter` applies to both.
    */
@@ -119,11 +119,7 @@ export class Collection {
   get(id: string): Promise<Item | null>;
   /** The configuration: fields, HNSW parameters, seal threshold and text fields. */
   config(): Promise<Required<CollectionConfig>>;
-  stats(): Promise<{
-    items: number;
-    segments: { kind: 'mutable' | 'sealed'; rows: number; live: number }[];
-    fields: { name: string; storage: VectorStorage; bytesPerVector: number }[];
-  }>;
+  stats(): Promise<CollectionStats>;
   /** The collection as bytes (versioned, checksummed); learned fields and their heads included. */
   save(): Promise<Uint8Array>;
   /**
@@ -143,6 +139,13 @@ export class Collection {
   calibrate(queries: LabelledQueries & { precision?: number }): Promise<Calibration>;
   /** The nearest item's label when its score reaches `minScore`, else `label: null` (unknown). */
   match(vector: number[] | Float32Array, options: { field?: string; labelKey: string; minScore: number }): Promise<Match>;
+}
+
+/** What `stats` reports: items, the index's segments and the bytes each field's vector takes. */
+export interface CollectionStats {
+  items: number;
+  segments: { kind: 'mutable' | 'sealed'; rows: number; live: number }[];
+  fields: { name: string; storage: VectorStorage; bytesPerVector: number }[];
 }
 
 /** What `match` found. */

@@ -11,6 +11,9 @@
 // 'trainer' (fetched on the first trainHead). A long call's `onProgress` and `signal` ride in its
 // last argument.
 // A `search` call with `wasm` is passed through as `SearchEngine[wasm](collection, ...params)`.
+// `returns` is the type index.d.ts declares the method to resolve to (the test holds them equal).
+// Transfers: arguments are copied (a caller's buffers stay usable); a typed-array result
+// (`save`, `fitImageWhitening`, the embeddings) is transferred back, never copied.
 
 /** @type {Record<string, { on: 'Simil' | 'Collection', params: [string, string][], module: string, long?: boolean, wasm?: string, returns: string }>} */
 export const CALLS = {
@@ -23,7 +26,7 @@ export const CALLS = {
   // ---- Simil: models ----
   loadImageModel: { on: 'Simil', params: [['options', 'object?']], module: 'model', long: true, returns: 'ImageModelInfo' },
   loadTextModel: { on: 'Simil', params: [['options', 'object?']], module: 'model', long: true, returns: 'TextModelInfo' },
-  loadClip: { on: 'Simil', params: [['files', 'object']], module: 'model', long: true, returns: 'ClipModelInfo' },
+  loadClip: { on: 'Simil', params: [['files', 'object']], module: 'model', long: true, returns: 'ClipInfo' },
   models: { on: 'Simil', params: [], module: 'model', returns: 'LoadedModels' },
   embedImages: { on: 'Simil', params: [['images', 'array'], ['options', 'object?']], module: 'model', long: true, returns: 'Float32Array[]' },
   embedTexts: { on: 'Simil', params: [['texts', 'array'], ['options', 'object?']], module: 'model', long: true, returns: 'Float32Array[]' },
@@ -34,7 +37,7 @@ export const CALLS = {
   search: { on: 'Collection', params: [['query', 'object']], module: 'search', returns: 'Hit[]' },
   get: { on: 'Collection', params: [['id', 'string']], module: 'search', wasm: 'get', returns: 'Item | null' },
   count: { on: 'Collection', params: [], module: 'search', wasm: 'count', returns: 'number' },
-  config: { on: 'Collection', params: [], module: 'search', wasm: 'config', returns: 'CollectionConfig' },
+  config: { on: 'Collection', params: [], module: 'search', wasm: 'config', returns: 'Required<CollectionConfig>' },
   stats: { on: 'Collection', params: [], module: 'search', wasm: 'stats', returns: 'CollectionStats' },
   save: { on: 'Collection', params: [], module: 'search', wasm: 'save', returns: 'Uint8Array' },
   setEfSearch: { on: 'Collection', params: [['ef', 'integer']], module: 'search', wasm: 'setEfSearch', returns: 'void' },
@@ -42,7 +45,7 @@ export const CALLS = {
   learnField: { on: 'Collection', params: [['output', 'string'], ['options', 'object']], module: 'search', returns: 'LearnedField[]' },
   trainHead: { on: 'Collection', params: [['options', 'object']], module: 'trainer', long: true, returns: 'TrainHeadResult' },
   evaluate: { on: 'Collection', params: [['queries', 'object']], module: 'search', returns: 'Evaluation' },
-  calibrate: { on: 'Collection', params: [['queries', 'object']], module: 'search', returns: 'ScoreCalibration' },
+  calibrate: { on: 'Collection', params: [['queries', 'object']], module: 'search', returns: 'Calibration' },
   match: { on: 'Collection', params: [['vector', 'vector'], ['options', 'object']], module: 'search', returns: 'Match' },
 };
 
