@@ -14,9 +14,25 @@ after(async () => env?.close());
 test('filters, sealing, int8, save/load and corruption behave in the worker', async () => {
   const { result: r, errors } = await inPage(env, 'cpu', async (simil, { pixels, labels }) => {
     const dim = 32;
-    // A test utility of the worker, not public API: a seeded projection on the model's device.
-    const vectors = await simil.channel.call('randomProjection', { rows: Float32Array.from(pixels), inputDim: 784, outputDim: dim, seed: 3 });
+    // The digits through a seeded Gaussian random projection, 784 → dim, written here: the index
+    // needs vectors, not a model (this page never fetches the model module).
+    let seed = 3;
+    const uniform = () => {
+      seed = (seed + 0x6d2b79f5) | 0; // mulberry32
+      let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+      t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    };
+    const gauss = () => Math.sqrt(-2 * Math.log(1 - uniform())) * Math.cos(2 * Math.PI * uniform());
+    const projection = Float32Array.from({ length: 784 * dim }, gauss);
     const n = labels.length;
+    const vectors = new Float32Array(n * dim);
+    for (let i = 0; i < n; i++) {
+      for (let k = 0; k < 784; k++) {
+        const x = pixels[i * 784 + k];
+        if (x !== 0) for (let j = 0; j < dim; j++) vectors[i * dim + j] += x * projection[k * dim + j];
+      }
+    }
     const item = (i) => ({
       id: `d${i}`,
       vectors: { v: vectors.subarray(i * dim, (i + 1) * dim), q: vectors.subarray(i * dim, (i + 1) * dim) },
