@@ -22,7 +22,7 @@ export const CALLS = {
   loadCollection: { on: 'Simil', params: [['name', 'string'], ['bytes', 'bytes']], module: 'search', returns: 'Collection' },
   collection: { on: 'Simil', params: [['name', 'string']], module: 'search', returns: 'Collection' },
   listCollections: { on: 'Simil', params: [], module: 'search', wasm: 'names', returns: 'string[]' },
-  deleteCollection: { on: 'Simil', params: [['name', 'string']], module: 'search', wasm: 'dropCollection', returns: 'boolean' },
+  deleteCollection: { on: 'Simil', params: [['name', 'string']], module: 'search', returns: 'boolean' },
   // ---- Simil: models ----
   loadImageModel: { on: 'Simil', params: [['options', 'object?']], module: 'model', long: true, returns: 'ImageModelInfo' },
   loadTextModel: { on: 'Simil', params: [['options', 'object?']], module: 'model', long: true, returns: 'TextModelInfo' },

@@ -128,8 +128,12 @@ function normaliseQuery(collection, { vector, field, vectors, ...rest }) {
   return { vectors: [{ field: field ?? firstField(collection), vector, weight: 1 }], ...rest };
 }
 
+// The first vector field of each collection (a query's default field), read once per
+// collection rather than on every query; a collection created, loaded or dropped forgets it.
+const firstFields = new Map();
 function firstField(collection) {
-  return search.config(collection).fields[0].name;
+  if (!firstFields.has(collection)) firstFields.set(collection, search.config(collection).fields[0].name);
+  return firstFields.get(collection);
 }
 
 function labelled(collection, { field, labelKey, vectors, labels }) {
@@ -142,11 +146,17 @@ function labelled(collection, { field, labelKey, vectors, labels }) {
 const handlers = {
   createCollection({ name, config }) {
     search.createCollection(name, config);
+    firstFields.delete(name);
     return { name };
   },
   loadCollection({ name, bytes }) {
     search.load(name, bytes);
+    firstFields.delete(name);
     return { name };
+  },
+  deleteCollection({ name }) {
+    firstFields.delete(name);
+    return search.dropCollection(name);
   },
   collection({ name }) {
     search.config(name); // rejects for an unknown name

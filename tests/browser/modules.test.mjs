@@ -35,9 +35,20 @@ test('opening a saved collection and searching it fetches no model or trainer mo
       { id: 'b', vectors: { v: [0, 1, 0] }, payload: { title: 'green pear' } },
       { id: 'c', vectors: { v: [0.9, 0.1, 0] }, payload: { title: 'red cherry' } },
     ]);
-    return Array.from(await c.save());
+    const bytes = Array.from(await c.save());
+    // Collections by name: listed, reopened, dropped.
+    const listed = await simil.listCollections();
+    const again = await (await simil.collection('notes')).count();
+    const missing = await simil.collection('nope').catch((e) => e.code);
+    const dropped = [await simil.deleteCollection('notes'), await simil.deleteCollection('notes')];
+    return { bytes, listed, again, missing, dropped, after: await simil.listCollections() };
   });
   await first.page.close();
+  assert.deepEqual(saved.listed, ['notes']);
+  assert.equal(saved.again, 3);
+  assert.equal(saved.missing, 'collection');
+  assert.deepEqual(saved.dropped, [true, false]);
+  assert.deepEqual(saved.after, []);
 
   const { page, errors } = await openPage(env);
   const requested = wasmRequests(page);
@@ -48,7 +59,7 @@ test('opening a saved collection and searching it fetches no model or trainer mo
     const byVector = await c.search({ vector: [1, 0, 0], k: 2 });
     const byWords = await c.search({ text: 'red', k: 3 });
     return { byVector: byVector.map((h) => h.id), byWords: byWords.map((h) => h.id).sort() };
-  }, saved);
+  }, saved.bytes);
   assert.deepEqual(result, { byVector: ['a', 'c'], byWords: ['a', 'c'] });
   assert.ok(requested.includes('simil_search'), `requests: ${requested}`);
   assert.ok(!requested.includes('simil_model'), `the model module was fetched: ${requested}`);
