@@ -615,13 +615,7 @@ fn run_config(input: &[u8]) {
     let Ok(mut c) = Collection::new(config) else {
         return;
     };
-    let fields: Vec<(String, usize)> = c
-        .config()
-        .index
-        .fields
-        .iter()
-        .map(|f| (f.name.clone(), f.dim))
-        .collect();
+    let fields = field_dims(&c.config().index);
     let items: Vec<Item> = (0..3)
         .map(|i| Item {
             id: format!("i{i}"),

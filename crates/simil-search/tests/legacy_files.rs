@@ -33,7 +33,8 @@ fn a_version_3_collection_loads_with_its_keyword_fields_learned_field_and_answer
     let c = Collection::from_bytes(FILE).unwrap();
     assert_eq!(c.len(), 9);
     assert_eq!(c.config().text_fields, ["name", "tags"]);
-    let index = &c.config().index;
+    let config = c.config();
+    let index = &config.index;
     assert_eq!((index.hnsw.m, index.hnsw.ef_construction), (8, 40));
     assert_eq!((index.hnsw.ef_search, index.seal_threshold), (30, 6));
     assert!(index.owner.is_empty(), "{:?}", index.owner);

@@ -85,7 +85,7 @@ impl SearchEngine {
 
     /// The configuration a collection was made with.
     pub fn config(&self, name: &str) -> Result<JsValue, JsValue> {
-        to_js(self.coll(name)?.config())
+        to_js(&self.coll(name)?.config())
     }
 
     /// Items, segments and bytes per vector of a collection.

@@ -63,6 +63,11 @@ impl Keywords {
         keywords
     }
 
+    /// The payload keys read for text.
+    pub(super) fn fields(&self) -> &[String] {
+        &self.fields
+    }
+
     /// Records (or clears) the text of item `id` with `payload`.
     pub(super) fn set(&mut self, id: &str, payload: &Value) {
         if self.fields.is_empty() {

@@ -35,8 +35,7 @@ const CONFIG: [u8; 4] = *b"COLL";
 /// Items with vector fields and payloads, searchable by similarity and by keywords.
 pub struct Collection {
     index: Index,
-    /// The configuration beyond the index's (its `index` part mirrors `index.config()`).
-    config: CollectionConfig,
+    /// The keyword side; it holds the collection's `text_fields`.
     keywords: Keywords,
     /// Vector fields computed through a trained head from one of the `index` fields.
     learned: Vec<Learned>,
@@ -48,14 +47,13 @@ impl Collection {
     pub fn new(config: impl Into<CollectionConfig>) -> Result<Self> {
         let config = config.into();
         config.validate()?;
-        Ok(Self::around(Index::new(config.index.clone())?, config))
+        Ok(Self::around(Index::new(config.index)?, config.text_fields))
     }
 
-    fn around(index: Index, config: CollectionConfig) -> Self {
+    fn around(index: Index, text_fields: Vec<String>) -> Self {
         Collection {
-            keywords: Keywords::new(config.text_fields.clone(), &index),
+            keywords: Keywords::new(text_fields, &index),
             index,
-            config,
             learned: Vec::new(),
         }
     }
@@ -132,8 +130,15 @@ impl Collection {
     }
 
     /// The fields and parameters this collection was made with.
-    pub fn config(&self) -> &CollectionConfig {
-        &self.config
+    pub fn config(&self) -> CollectionConfig {
+        CollectionConfig {
+            // Keys the index kept for its owner (an old file's `text_fields`) are read already.
+            index: IndexConfig {
+                owner: Default::default(),
+                ..self.index.config().clone()
+            },
+            text_fields: self.keywords.fields().to_vec(),
+        }
     }
 
     /// The payload of item `id`, if any.
@@ -177,7 +182,6 @@ impl Collection {
         for l in &mut self.learned {
             l.index.set_ef_search(ef)?;
         }
-        self.config.index = self.index.config().clone();
         Ok(())
     }
 
@@ -190,7 +194,7 @@ impl Collection {
     /// section holding its keyword fields and one `HEAD` section per learned field: its
     /// name, source, head and index.
     pub fn to_bytes(&self) -> Vec<u8> {
-        let own = serde_json::json!({ "textFields": self.config.text_fields });
+        let own = serde_json::json!({ "textFields": self.keywords.fields() });
         let extra = std::iter::once((CONFIG, own.to_string().into_bytes()))
             .chain(self.learned.iter().map(Learned::section))
             .collect();
@@ -216,14 +220,11 @@ impl Collection {
             None => Vec::new(),
         };
         let config = CollectionConfig {
-            index: IndexConfig {
-                owner: Default::default(),
-                ..index.config().clone()
-            },
+            index: index.config().clone(),
             text_fields,
         };
         config.validate()?;
-        let mut collection = Self::around(index, config);
+        let mut collection = Self::around(index, config.text_fields);
         for (tag, body) in sections {
             if tag == HEAD {
                 let learned = collection.read_learned(&body)?;
