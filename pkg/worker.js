@@ -118,14 +118,35 @@ async function inBatches(call, items, batchSize, embed) {
   return out;
 }
 
-/** A query with its shorthand `{ vector, field }` spelt out as `vectors`. */
+// Vectors cross into the search module as the bytes of a Float32Array, which it copies in one
+// go (number by number, serde would spend most of a query's time on them). Anything else is
+// passed on as it is, for the module to reject with a message that names it.
+function f32Bytes(vector) {
+  if (!Array.isArray(vector) && !(ArrayBuffer.isView(vector) && !(vector instanceof DataView))) return vector;
+  const floats = vector instanceof Float32Array ? vector : Float32Array.from(vector, Number);
+  return new Uint8Array(floats.buffer, floats.byteOffset, floats.byteLength);
+}
+
+const isObject = (value) => value !== null && typeof value === 'object' && !Array.isArray(value);
+
+/** Items with each `vectors[field]` as f32 bytes (the caller's objects are not changed). */
+function itemsAsBytes(items) {
+  return items.map((item) => (isObject(item) && isObject(item.vectors)
+    ? { ...item, vectors: Object.fromEntries(Object.entries(item.vectors).map(([f, v]) => [f, f32Bytes(v)])) }
+    : item));
+}
+
+/** A query with its shorthand `{ vector, field }` spelt out as `vectors`, as f32 bytes. */
 function normaliseQuery(collection, { vector, field, vectors, ...rest }) {
-  if (vectors !== undefined) return { vectors, ...rest };
+  if (vectors !== undefined) {
+    const spelt = Array.isArray(vectors) ? vectors.map((e) => (isObject(e) ? { ...e, vector: f32Bytes(e.vector) } : e)) : vectors;
+    return { vectors: spelt, ...rest };
+  }
   if (vector === undefined) {
     if (typeof rest.text === 'string') return { vectors: [], ...rest };
     throw fail('input', 'a query needs `vector` (or `vectors` for several fields, or `text`)');
   }
-  return { vectors: [{ field: field ?? firstField(collection), vector, weight: 1 }], ...rest };
+  return { vectors: [{ field: field ?? firstField(collection), vector: f32Bytes(vector), weight: 1 }], ...rest };
 }
 
 // The first vector field of each collection (a query's default field), read once per
@@ -138,7 +159,11 @@ function firstField(collection) {
 
 function labelled(collection, { field, labelKey, vectors, labels }) {
   if (typeof labelKey !== 'string') throw fail('input', '`labelKey` must be a string');
-  return { field: field ?? firstField(collection), labelKey, vectors, labels: Array.isArray(labels) ? labels.map(String) : labels };
+  return {
+    field: field ?? firstField(collection), labelKey,
+    vectors: Array.isArray(vectors) ? vectors.map(f32Bytes) : vectors,
+    labels: Array.isArray(labels) ? labels.map(String) : labels,
+  };
 }
 
 // ---- Handlers: one per call that is not a plain pass-through (`wasm` in the table) ----
@@ -161,6 +186,9 @@ const handlers = {
   collection({ name }) {
     search.config(name); // rejects for an unknown name
     return { name };
+  },
+  add({ collection, items }) {
+    return search.add(collection, itemsAsBytes(items));
   },
   delete({ collection, ids }) {
     return search.delete(collection, (Array.isArray(ids) ? ids : [ids]).map(String));
@@ -220,10 +248,6 @@ const handlers = {
     const raw = await handlers.embedImages.call(this, { images, batchSize, whiten: false });
     return (await model()).fitImageWhitening(raw);
   },
-  // A test utility, not public API: a seeded random projection on the model's device.
-  async randomProjection({ rows, inputDim, outputDim, seed }) {
-    return (await model()).randomProjection(rows, inputDim, outputDim, BigInt(seed));
-  },
 };
 
 // Calls that run beside the queue: training works on the trainer (another wasm instance) in
@@ -240,7 +264,7 @@ const background = {
     }
     const { HeadTrainer } = await trainerModule();
     this.checkCancelled();
-    const trainer = await HeadTrainer.open(trainOn, training, data.rows, data.labels, data.unlabelled, data.dim);
+    const trainer = await HeadTrainer.open(trainOn, training ?? {}, data.rows, data.labels, data.unlabelled, data.dim);
     try {
       let last = null;
       while (!trainer.finished()) {
@@ -269,7 +293,7 @@ const background = {
 /** Runs call `method` with named `args` on the module the table names. */
 async function dispatch(method, args, context) {
   if (method === 'open') return open(args);
-  const spec = CALLS[method] ?? (method === 'randomProjection' ? { module: 'model' } : null);
+  const spec = CALLS[method];
   if (!spec) throw fail('input', `unknown method \`${method}\``);
   if (!search) throw fail('state', 'simil is not open yet');
   const handler = handlers[method];

@@ -14,6 +14,7 @@ pub mod codec;
 mod config;
 mod distance;
 mod error;
+pub mod f32s;
 mod filter;
 mod format;
 mod graph;

@@ -14,7 +14,7 @@ pub struct Item {
     /// Unique id (1 to 1024 bytes); upserting an existing id replaces the item.
     pub id: String,
     /// Vectors by field name; fields may be omitted.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::f32s::by_field")]
     pub vectors: BTreeMap<String, Vec<f32>>,
     /// Arbitrary JSON returned with hits and used by filters.
     #[serde(default)]
@@ -31,6 +31,7 @@ pub struct FieldQuery {
     /// Field name.
     pub field: String,
     /// Query vector, of the field's dimension.
+    #[serde(deserialize_with = "crate::f32s::vector")]
     pub vector: Vec<f32>,
     /// Weight of this field's similarity in the total score (default 1).
     #[serde(default = "one")]

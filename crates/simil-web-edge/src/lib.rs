@@ -2,13 +2,15 @@
 //! conversion of JS values to and from Rust. The bindings themselves only convert and
 //! dispatch; every rule lives in the plain-Rust crates they call.
 
-use js_sys::{Array, Float32Array, Reflect};
+use js_sys::Reflect;
 use wasm_bindgen::prelude::*;
 
 pub use serde::Serialize;
+pub use serde::de::DeserializeOwned;
 
-/// Declares what every binding module has: its start-up (`init`), `fail` (a core error
-/// `$error` as a `SimilError` with its code) and `reply` (a core result as JS data).
+/// Declares what every binding module has: its start-up (`init`), `Failure` (any core error
+/// `$error` converts into it with `?`; it reaches JS as a `SimilError` with the error's code),
+/// `read` (JS data into a Rust type) and `reply` (a core result as JS data).
 #[macro_export]
 macro_rules! binding_module {
     ($error:ty) => {
@@ -17,17 +19,35 @@ macro_rules! binding_module {
             $crate::init();
         }
 
-        /// A core error as a `SimilError` carrying its code and message.
-        fn fail(error: impl Into<$error>) -> wasm_bindgen::JsValue {
-            let error: $error = error.into();
-            $crate::js_error(error.code(), &error.to_string())
+        /// A failed call: a `SimilError` carrying the code and message of a core error.
+        pub struct Failure(wasm_bindgen::JsValue);
+
+        impl<E: Into<$error>> From<E> for Failure {
+            fn from(error: E) -> Self {
+                let error: $error = error.into();
+                Failure($crate::js_error(error.code(), &error.to_string()))
+            }
         }
 
-        /// `result`'s value as plain JS data, or its error as a `SimilError`.
-        fn reply<T: $crate::Serialize>(
-            result: Result<T, impl Into<$error>>,
-        ) -> Result<wasm_bindgen::JsValue, wasm_bindgen::JsValue> {
-            $crate::to_js(&result.map_err(fail)?)
+        impl From<Failure> for wasm_bindgen::JsValue {
+            fn from(failure: Failure) -> Self {
+                failure.0
+            }
+        }
+
+        /// Reads `value` as a `T`, or fails with code `input` naming `what`.
+        #[allow(dead_code)]
+        fn read<T: $crate::DeserializeOwned>(
+            what: &str,
+            value: wasm_bindgen::JsValue,
+        ) -> Result<T, Failure> {
+            $crate::from_js(what, value).map_err(Failure)
+        }
+
+        /// `value` as plain JS data.
+        #[allow(dead_code)]
+        fn reply<T: $crate::Serialize>(value: T) -> Result<wasm_bindgen::JsValue, Failure> {
+            $crate::to_js(&value).map_err(Failure)
         }
     };
 }
@@ -71,22 +91,4 @@ pub fn to_js<T: serde::Serialize + ?Sized>(value: &T) -> Result<JsValue, JsValue
     value
         .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
         .map_err(|e| bad_input("result", e))
-}
-
-/// The numbers of a JS array or typed array, copied in one call (serde would make one call per
-/// number, ~0.3 µs each: most of a query's time at 384 dimensions). Non-numbers turn into NaN,
-/// which the index then rejects. `None` for anything else.
-pub fn lift_f32s(value: &JsValue) -> Option<Vec<f32>> {
-    if let Some(floats) = value.dyn_ref::<Float32Array>() {
-        return Some(floats.to_vec());
-    }
-    (Array::is_array(value) || js_sys::ArrayBuffer::is_view(value))
-        .then(|| Float32Array::new(value).to_vec())
-}
-
-/// A shallow copy of object `value` with `key` set to `replacement`.
-pub fn with_key(value: &JsValue, key: &str, replacement: &JsValue) -> JsValue {
-    let copy = js_sys::Object::assign(&js_sys::Object::new(), value.unchecked_ref());
-    let _ = Reflect::set(&copy, &key.into(), replacement);
-    copy.into()
 }

@@ -1,18 +1,14 @@
 //! The search wasm module (`pkg/wasm/simil_search.js`) every simil page loads: collections,
 //! the index, filters, keyword and hybrid search, learned fields, evaluation and the saved
 //! file, without any model runtime. It only converts values and dispatches to
-//! `simil_search`; every rule lives there.
-
-mod convert;
+//! `simil_search`; every rule lives there. Vectors arrive as numbers or as the bytes of a
+//! `Float32Array` (`simil_index::f32s` reads both).
 
 use js_sys::{Float32Array, Object, Reflect, Uint8Array, Uint32Array};
+use simil_search::Catalog;
 use simil_search::eval::{self, CalibrationTarget};
 use simil_search::head::DenseHead;
-use simil_search::{Catalog, Collection};
-use simil_web_edge::{from_js, to_js};
 use wasm_bindgen::prelude::*;
-
-use convert::{read_f32s, read_items, read_labelled, read_request};
 
 simil_web_edge::binding_module!(simil_search::Error);
 
@@ -21,16 +17,6 @@ simil_web_edge::binding_module!(simil_search::Error);
 #[derive(Default)]
 pub struct SearchEngine {
     catalog: Catalog,
-}
-
-impl SearchEngine {
-    fn coll(&self, name: &str) -> Result<&Collection, JsValue> {
-        self.catalog.get(name).map_err(fail)
-    }
-
-    fn coll_mut(&mut self, name: &str) -> Result<&mut Collection, JsValue> {
-        self.catalog.get_mut(name).map_err(fail)
-    }
 }
 
 #[wasm_bindgen]
@@ -43,70 +29,71 @@ impl SearchEngine {
 
     /// Creates a collection from `{ fields, hnsw, sealThreshold, textFields }`.
     #[wasm_bindgen(js_name = createCollection)]
-    pub fn create_collection(&mut self, name: &str, config: JsValue) -> Result<(), JsValue> {
-        let config = from_js("collection config", config)?;
-        self.catalog.create(name, config).map(drop).map_err(fail)
+    pub fn create_collection(&mut self, name: &str, config: JsValue) -> Result<(), Failure> {
+        self.catalog
+            .create(name, read("collection config", config)?)?;
+        Ok(())
     }
 
-    /// Adds or replaces `[{ id, vectors: { field: numbers }, payload }]`; returns how many.
-    pub fn add(&mut self, name: &str, items: JsValue) -> Result<usize, JsValue> {
-        let items = read_items(items)?;
-        self.coll_mut(name)?.add(items).map_err(fail)
+    /// Adds or replaces `[{ id, vectors: { field: vector }, payload }]`; returns how many.
+    pub fn add(&mut self, name: &str, items: JsValue) -> Result<usize, Failure> {
+        let items = read("items", items)?;
+        Ok(self.catalog.get_mut(name)?.add(items)?)
     }
 
     /// Deletes items by id; returns how many existed.
-    pub fn delete(&mut self, name: &str, ids: Vec<String>) -> Result<usize, JsValue> {
-        Ok(self.coll_mut(name)?.delete(&ids))
+    pub fn delete(&mut self, name: &str, ids: Vec<String>) -> Result<usize, Failure> {
+        Ok(self.catalog.get_mut(name)?.delete(&ids))
     }
 
     /// Searches with `{ vectors: [{ field, vector, weight }], k, text, filter, … }`; returns
     /// `[{ id, score, payload }]`, best first.
-    pub fn search(&self, name: &str, request: JsValue) -> Result<JsValue, JsValue> {
-        let request = read_request(request)?;
-        reply(self.coll(name)?.search(&request))
+    pub fn search(&self, name: &str, request: JsValue) -> Result<JsValue, Failure> {
+        let request = read("query", request)?;
+        reply(self.catalog.get(name)?.search(&request)?)
     }
 
     /// Sets the HNSW `efSearch` of a collection without rebuilding.
     #[wasm_bindgen(js_name = setEfSearch)]
-    pub fn set_ef_search(&mut self, name: &str, ef: usize) -> Result<(), JsValue> {
-        self.coll_mut(name)?.set_ef_search(ef).map_err(fail)
+    pub fn set_ef_search(&mut self, name: &str, ef: usize) -> Result<(), Failure> {
+        Ok(self.catalog.get_mut(name)?.set_ef_search(ef)?)
     }
 
     /// One step of index upkeep over the collections; whether there was work.
     #[wasm_bindgen(js_name = maintainStep)]
-    pub fn maintain_step(&mut self) -> Result<bool, JsValue> {
-        self.catalog.maintain_step().map_err(fail)
+    pub fn maintain_step(&mut self) -> Result<bool, Failure> {
+        Ok(self.catalog.maintain_step()?)
     }
 
     /// The item `{ id, vectors, payload }` with `id`, or `null`.
-    pub fn get(&self, name: &str, id: &str) -> Result<JsValue, JsValue> {
-        to_js(&self.coll(name)?.get(id))
+    pub fn get(&self, name: &str, id: &str) -> Result<JsValue, Failure> {
+        reply(self.catalog.get(name)?.get(id))
     }
 
     /// The configuration a collection was made with.
-    pub fn config(&self, name: &str) -> Result<JsValue, JsValue> {
-        to_js(&self.coll(name)?.config())
+    pub fn config(&self, name: &str) -> Result<JsValue, Failure> {
+        reply(self.catalog.get(name)?.config())
     }
 
     /// Items, segments and bytes per vector of a collection.
-    pub fn stats(&self, name: &str) -> Result<JsValue, JsValue> {
-        to_js(&self.coll(name)?.stats())
+    pub fn stats(&self, name: &str) -> Result<JsValue, Failure> {
+        reply(self.catalog.get(name)?.stats())
     }
 
     /// The number of items in a collection.
-    pub fn count(&self, name: &str) -> Result<usize, JsValue> {
-        Ok(self.coll(name)?.len())
+    pub fn count(&self, name: &str) -> Result<usize, Failure> {
+        Ok(self.catalog.get(name)?.len())
     }
 
     /// A collection as bytes (versioned, checksummed), to keep and `load` later.
-    pub fn save(&self, name: &str) -> Result<Uint8Array, JsValue> {
-        Ok(Uint8Array::from(self.coll(name)?.to_bytes().as_slice()))
+    pub fn save(&self, name: &str) -> Result<Uint8Array, Failure> {
+        Ok(self.catalog.get(name)?.to_bytes().as_slice().into())
     }
 
     /// Restores saved bytes as collection `name` (replacing it only when they load); returns
     /// its item count.
-    pub fn load(&mut self, name: &str, bytes: &[u8]) -> Result<usize, JsValue> {
-        self.catalog.load(name, bytes).map_err(fail)
+    pub fn load(&mut self, name: &str, bytes: &[u8]) -> Result<usize, Failure> {
+        Ok(self.catalog.load(name, bytes)?)
     }
 
     /// The collections' names, in order.
@@ -123,14 +110,15 @@ impl SearchEngine {
     /// `field`'s vectors labelled by `payload[labelKey]`, to train a head on:
     /// `{ dim, rows, labels, classes, unlabelled }`.
     #[wasm_bindgen(js_name = trainingRows)]
-    pub fn training_rows(&self, name: &str, field: &str, key: &str) -> Result<Object, JsValue> {
-        let t = self.coll(name)?.training_rows(field, key).map_err(fail)?;
+    pub fn training_rows(&self, name: &str, field: &str, key: &str) -> Result<Object, Failure> {
+        let t = self.catalog.get(name)?.training_rows(field, key)?;
         let out = Object::new();
-        let set = |key: &str, value: &JsValue| Reflect::set(&out, &key.into(), value);
+        let set =
+            |key: &str, value: &JsValue| Reflect::set(&out, &key.into(), value).map_err(Failure);
         set("dim", &t.dim.into())?;
         set("rows", &Float32Array::from(t.rows.as_slice()))?;
         set("labels", &Uint32Array::from(t.labels.as_slice()))?;
-        set("classes", &to_js(&t.classes)?)?;
+        set("classes", &reply(&t.classes)?)?;
         set("unlabelled", &Float32Array::from(t.unlabelled.as_slice()))?;
         Ok(out)
     }
@@ -144,23 +132,22 @@ impl SearchEngine {
         output: &str,
         source: &str,
         head: &[u8],
-    ) -> Result<JsValue, JsValue> {
-        let head = DenseHead::from_safetensors(head).map_err(fail)?;
-        let collection = self.coll_mut(name)?;
-        collection.learn_field(output, source, head).map_err(fail)?;
-        to_js(&collection.learned_fields())
+    ) -> Result<JsValue, Failure> {
+        let collection = self.catalog.get_mut(name)?;
+        collection.learn_field(output, source, DenseHead::from_safetensors(head)?)?;
+        reply(collection.learned_fields())
     }
 
     /// The learned fields: `[{ name, source, dim, head }]`.
     #[wasm_bindgen(js_name = learnedFields)]
-    pub fn learned_fields(&self, name: &str) -> Result<JsValue, JsValue> {
-        to_js(&self.coll(name)?.learned_fields())
+    pub fn learned_fields(&self, name: &str) -> Result<JsValue, Failure> {
+        reply(self.catalog.get(name)?.learned_fields())
     }
 
     /// Retrieval metrics of labelled queries `{ field, labelKey, vectors, labels }`.
-    pub fn evaluate(&self, name: &str, queries: JsValue, k: usize) -> Result<JsValue, JsValue> {
-        let queries = read_labelled(queries)?;
-        reply(eval::evaluate(self.coll(name)?, &queries, k))
+    pub fn evaluate(&self, name: &str, queries: JsValue, k: usize) -> Result<JsValue, Failure> {
+        let queries = read("queries", queries)?;
+        reply(eval::evaluate(self.catalog.get(name)?, &queries, k)?)
     }
 
     /// The `minScore` for `matchLabel` calibrated on labelled queries, for a target
@@ -170,10 +157,16 @@ impl SearchEngine {
         name: &str,
         queries: JsValue,
         precision: Option<f64>,
-    ) -> Result<JsValue, JsValue> {
-        let (queries, c) = (read_labelled(queries)?, self.coll(name)?);
-        let target = CalibrationTarget::from_precision(precision).map_err(fail)?;
-        reply(eval::collection::calibrate(c, &queries, target))
+    ) -> Result<JsValue, Failure> {
+        let (queries, target) = (
+            read("queries", queries)?,
+            CalibrationTarget::from_precision(precision)?,
+        );
+        reply(eval::collection::calibrate(
+            self.catalog.get(name)?,
+            &queries,
+            target,
+        )?)
     }
 
     /// The nearest item's label when its score reaches `minScore`: `{ label, id, score }`.
@@ -182,11 +175,13 @@ impl SearchEngine {
         &self,
         name: &str,
         field: &str,
-        vector: JsValue,
+        vector: &[f32],
         key: &str,
         min: f32,
-    ) -> Result<JsValue, JsValue> {
-        let (vector, c) = (read_f32s("vector", &vector)?, self.coll(name)?);
-        reply(eval::collection::match_label(c, field, &vector, key, min))
+    ) -> Result<JsValue, Failure> {
+        let collection = self.catalog.get(name)?;
+        reply(eval::collection::match_label(
+            collection, field, vector, key, min,
+        )?)
     }
 }

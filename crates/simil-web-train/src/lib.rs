@@ -5,7 +5,6 @@
 use js_sys::{Float32Array, Uint8Array, Uint32Array};
 use simil::compute::{BackendChoice, Compute};
 use simil::train::{HeadTrainingOptions, MetricHead, Trainer};
-use simil_web_edge::from_js;
 use wasm_bindgen::prelude::*;
 
 simil_web_edge::binding_module!(simil::Error);
@@ -22,7 +21,8 @@ pub struct HeadTrainer {
 impl HeadTrainer {
     /// Opens `backend` (`"auto"`, `"webgpu"` or `"cpu"`) and prepares a run: `rows` (n × dim,
     /// row-major) labelled by `labels`, `unlabelled` (m × dim) for the self-supervised term,
-    /// trained as `options` says (see `HeadTrainingOptions`; every field optional).
+    /// trained as `options` says (see `HeadTrainingOptions`; every field optional, `{}` for
+    /// the defaults).
     pub async fn open(
         backend: String,
         options: JsValue,
@@ -30,21 +30,13 @@ impl HeadTrainer {
         labels: Uint32Array,
         unlabelled: Float32Array,
         dim: usize,
-    ) -> Result<HeadTrainer, JsValue> {
-        let options: HeadTrainingOptions = if options.is_undefined() || options.is_null() {
-            HeadTrainingOptions::default()
-        } else {
-            from_js("training options", options)?
-        };
-        let choice: BackendChoice = backend.parse().map_err(fail)?;
-        let compute = Compute::open(choice).await.map_err(fail)?;
+    ) -> Result<HeadTrainer, Failure> {
+        let options: HeadTrainingOptions = read("training options", options)?;
+        let compute = Compute::open(backend.parse::<BackendChoice>()?).await?;
         let (rows, labels, unlabelled) = (rows.to_vec(), labels.to_vec(), unlabelled.to_vec());
-        let trainer = options.trainer(&compute, &rows, &labels, &unlabelled, dim);
+        let trainer = options.trainer(&compute, &rows, &labels, &unlabelled, dim)?;
         let backend = compute.kind().name();
-        Ok(HeadTrainer {
-            trainer: trainer.map_err(fail)?,
-            backend,
-        })
+        Ok(HeadTrainer { trainer, backend })
     }
 
     /// The backend training runs on: `"webgpu"` or `"cpu"`.
@@ -53,8 +45,8 @@ impl HeadTrainer {
     }
 
     /// Runs up to `steps` more steps; resolves to their `[{ step, steps, loss, elapsedS }]`.
-    pub async fn run(&mut self, steps: usize) -> Result<JsValue, JsValue> {
-        reply(self.trainer.run(steps).await)
+    pub async fn run(&mut self, steps: usize) -> Result<JsValue, Failure> {
+        reply(self.trainer.run(steps).await?)
     }
 
     /// Whether every planned step is done.
@@ -69,8 +61,13 @@ impl HeadTrainer {
 
     /// The head as trained so far, as safetensors bytes (what `learnField` takes).
     #[wasm_bindgen(js_name = headBytes)]
-    pub async fn head_bytes(&self) -> Result<Uint8Array, JsValue> {
-        let bytes = self.trainer.model().to_safetensors().await.map_err(fail)?;
-        Ok(Uint8Array::from(bytes.as_slice()))
+    pub async fn head_bytes(&self) -> Result<Uint8Array, Failure> {
+        Ok(self
+            .trainer
+            .model()
+            .to_safetensors()
+            .await?
+            .as_slice()
+            .into())
     }
 }

@@ -20,6 +20,7 @@ pub struct LabelledQueries {
     #[serde(alias = "label_key")]
     pub label_key: String,
     /// The query vectors.
+    #[serde(deserialize_with = "simil_index::f32s::vectors")]
     pub vectors: Vec<Vec<f32>>,
     /// Each query's label.
     pub labels: Vec<String>,
