@@ -3,9 +3,9 @@
 //! Each error carries a short machine-readable [`Error::code`] that the JS bindings copy onto
 //! the `Error` object they throw, next to the readable message.
 
-use crate::model::clip::ClipError;
-use crate::model::{EmbedderError, TextEmbedderError};
 use crate::train::TrainError;
+
+pub use crate::model::ModelError;
 
 pub use simil_search::error::CollectionError;
 
@@ -15,18 +15,9 @@ pub enum Error {
     /// The compute device could not be set up or failed while running.
     #[error(transparent)]
     Compute(#[from] ComputeError),
-    /// A model rejected its input or its weights.
+    /// A model rejected its files or an input, or its device readback failed.
     #[error(transparent)]
     Model(#[from] ModelError),
-    /// The image embedder rejected its weights or an image.
-    #[error(transparent)]
-    Embedder(#[from] EmbedderError),
-    /// The text embedder rejected its weights, its tokeniser or a text.
-    #[error(transparent)]
-    Text(#[from] TextEmbedderError),
-    /// The CLIP loader rejected its files, or CLIP an input.
-    #[error(transparent)]
-    Clip(#[from] ClipError),
     /// The search core (index, collections, learned heads, whitening) rejected a request.
     #[error(transparent)]
     Search(#[from] simil_search::Error),
@@ -44,7 +35,7 @@ impl Error {
     pub fn code(&self) -> &'static str {
         match self {
             Error::Compute(_) => "compute",
-            Error::Model(_) | Error::Embedder(_) | Error::Text(_) | Error::Clip(_) => "model",
+            Error::Model(_) => "model",
             Error::Search(e) => e.code(),
             Error::Train(_) => "train",
             Error::Engine(e) => e.code(),
@@ -89,24 +80,6 @@ pub enum ComputeError {
         /// What the device reported.
         message: String,
     },
-}
-
-/// Failures of a model: bad input shapes or bad weights.
-#[derive(Debug, thiserror::Error)]
-pub enum ModelError {
-    /// The input does not have the shape the model expects.
-    #[error("{model} expects {expected}, got {got}")]
-    InputShape {
-        /// The model's name.
-        model: &'static str,
-        /// What it expects, in words.
-        expected: String,
-        /// What it was given, in words.
-        got: String,
-    },
-    /// A model parameter is out of its range.
-    #[error("{0}")]
-    InvalidConfig(String),
 }
 
 /// Failures of the model engine ([`crate::engine::Engine`]): a call its loaded models cannot

@@ -10,7 +10,8 @@ mod common;
 use burn::prelude::*;
 use common::{TokenCase, cosine};
 use serde::Deserialize;
-use simil::model::clip::{Clip, ClipError, image_to_clip_chw};
+use simil::model::ModelError;
+use simil::model::clip::{Clip, image_to_clip_chw};
 use simil::model::clip_tokenizer::{CLIP_MAX_TOKENS, ClipTokenizer};
 use simil::model::weights::WeightsError;
 
@@ -168,10 +169,12 @@ fn larger_images_are_cropped_and_resized() {
     assert!((chw[0] - expected).abs() < 1e-5, "{} vs {expected}", chw[0]);
     let v = model.embed_images(&[img]).unwrap();
     assert_eq!(v[0].len(), 24);
-    assert!(matches!(
-        model.embed_pixels(vec![0.0; 10]),
-        Err(ClipError::InputShape { size: 32, got: 10 })
-    ));
+    let e = model.embed_pixels(vec![0.0; 10]).unwrap_err();
+    assert!(matches!(e, ModelError::InputShape { model: "CLIP", .. }));
+    assert_eq!(
+        e.to_string(),
+        "CLIP expects images as [n, 3, 32, 32] values, got 10 values"
+    );
 }
 
 #[test]
@@ -186,9 +189,9 @@ fn bad_files_are_typed_errors() {
     let err = |w: &[u8], c: &[u8], v: &[u8], m: &[u8]| Clip::load(w, c, v, m, &device).unwrap_err();
     assert!(matches!(
         err(b"not safetensors", &c, &v, &m),
-        ClipError::Weights(WeightsError::Format(_))
+        ModelError::Weights(WeightsError::Format(_))
     ));
-    assert!(matches!(err(&w, b"{", &v, &m), ClipError::Config(_)));
+    assert!(matches!(err(&w, b"{", &v, &m), ModelError::Config(_)));
     let gelu_tanh = String::from_utf8(c.clone())
         .unwrap()
         .replace("\"quick_gelu\"", "\"gelu_pytorch_tanh\"");
@@ -202,9 +205,12 @@ fn bad_files_are_typed_errors() {
         .replace("\"num_attention_heads\": 4", "\"num_attention_heads\": 3");
     assert!(matches!(
         err(&w, three_heads.as_bytes(), &v, &m),
-        ClipError::Architecture(_)
+        ModelError::Architecture(_)
     ));
-    assert!(matches!(err(&w, &c, b"{}", &m), ClipError::Tokenizer(_)));
+    assert!(matches!(
+        err(&w, &c, b"{}", &m),
+        ModelError::ClipTokenizer(_)
+    ));
 
     // The MobileNetV2 weights are not CLIP's.
     if let Ok(mobilenet) =
@@ -239,7 +245,7 @@ fn bad_files_are_typed_errors() {
     let missing = rewrite("vision_model.post_layernorm.bias", None);
     assert!(matches!(
         err(&missing, &c, &v, &m),
-        ClipError::Weights(WeightsError::Missing(name)) if name == "vision_model.post_layernorm.bias"
+        ModelError::Weights(WeightsError::Missing(name)) if name == "vision_model.post_layernorm.bias"
     ));
     let reshaped = rewrite(
         "",
@@ -247,7 +253,7 @@ fn bad_files_are_typed_errors() {
     );
     assert!(matches!(
         err(&reshaped, &c, &v, &m),
-        ClipError::Weights(WeightsError::Shape { name, .. }) if name == "text_model.encoder.layers.1.mlp.fc2.bias"
+        ModelError::Weights(WeightsError::Shape { name, .. }) if name == "text_model.encoder.layers.1.mlp.fc2.bias"
     ));
     // A vocabulary with one token more than the embedding table has rows.
     let mut vocab: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(&v).unwrap();
@@ -255,7 +261,8 @@ fn bad_files_are_typed_errors() {
     let bigger = serde_json::to_vec(&vocab).unwrap();
     assert!(matches!(
         err(&w, &c, &bigger, &m),
-        ClipError::VocabMismatch {
+        ModelError::VocabMismatch {
+            name: "CLIP",
             tokenizer: 815,
             model: 814
         }

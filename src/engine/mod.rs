@@ -18,7 +18,7 @@ use crate::model::preprocess;
 use crate::model::tokenizer::MAX_TOKENS;
 use crate::model::whitening::DEFAULT_SHRINKAGE;
 use crate::model::{
-    EmbedderError, ImageEmbedder, RandomProjection, TEXT_EMBEDDING_DIM, TextEmbedder, Whitening,
+    ImageEmbedder, ModelError, RandomProjection, TEXT_EMBEDDING_DIM, TextEmbedder, Whitening,
 };
 
 pub use models::{ImageInput, LoadedModels, ModelInfo};
@@ -297,7 +297,7 @@ where
         let image = image
             .into()
             .into_rgb()
-            .map_err(|source| EmbedderError::ImageAt { index, source })?;
+            .map_err(|source| ModelError::ImageAt { index, source })?;
         chw.extend(prepare(&image, size));
     }
     Ok(chw)

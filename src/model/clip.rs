@@ -29,7 +29,8 @@ use burn::tensor::module::embedding;
 use image::RgbImage;
 use safetensors::SafeTensors;
 
-use super::clip_tokenizer::{CLIP_MAX_TOKENS, ClipTokenizer, ClipTokenizerError};
+use super::clip_tokenizer::{CLIP_MAX_TOKENS, ClipTokenizer};
+use super::error::{ModelError, read_f32};
 use super::minilm::{Builder, attention};
 use super::preprocess::{hwc_to_chw, resize_bilinear_hwc};
 use super::weights::{
@@ -40,42 +41,6 @@ use super::weights::{
 pub const CLIP_MEAN: [f32; 3] = [0.481_454_66, 0.457_827_5, 0.408_210_73];
 /// CLIP's per-channel image standard deviation.
 pub const CLIP_STD: [f32; 3] = [0.268_629_54, 0.261_302_6, 0.275_777_1];
-
-/// Failures of the CLIP loader and embedder.
-#[derive(Debug, thiserror::Error)]
-pub enum ClipError {
-    /// The weights file is unusable (not safetensors, or a tensor missing or mis-shaped).
-    #[error(transparent)]
-    Weights(#[from] WeightsError),
-    /// `vocab.json` or `merges.txt` is unusable.
-    #[error(transparent)]
-    Tokenizer(#[from] ClipTokenizerError),
-    /// `config.json` is unusable.
-    #[error("invalid CLIP config.json: {0}")]
-    Config(String),
-    /// The tensors do not make a CLIP model together with the config.
-    #[error("not a CLIP checkpoint simil can run: {0}")]
-    Architecture(String),
-    /// The tokeniser's vocabulary does not match the token-embedding table.
-    #[error("CLIP tokenizer has {tokenizer} tokens, the model's vocabulary {model}")]
-    VocabMismatch {
-        /// One more than the tokeniser's highest id.
-        tokenizer: usize,
-        /// Rows of the token-embedding table.
-        model: usize,
-    },
-    /// The pixel input does not have the shape the vision tower needs.
-    #[error("CLIP takes images as [n, 3, {size}, {size}] values, got {got} values")]
-    InputShape {
-        /// The model's image side.
-        size: usize,
-        /// How many values were given.
-        got: usize,
-    },
-    /// Reading the embeddings back from the device failed.
-    #[error("reading CLIP embeddings from the device failed: {0}")]
-    Readback(String),
-}
 
 /// The activation of the encoders' MLPs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -96,9 +61,9 @@ fn tower_config(
     json: &serde_json::Value,
     key: &str,
     default_heads: usize,
-) -> Result<TowerConfig, ClipError> {
+) -> Result<TowerConfig, ModelError> {
     let c = &json[key];
-    let bad = |field: &str| ClipError::Config(format!("`{key}.{field}` is not valid"));
+    let bad = |field: &str| ModelError::Config(format!("`{key}.{field}` is not valid"));
     let heads = match &c["num_attention_heads"] {
         serde_json::Value::Null => default_heads,
         v => v
@@ -110,7 +75,7 @@ fn tower_config(
         "quick_gelu" => Act::QuickGelu,
         "gelu" => Act::Gelu,
         other => {
-            return Err(ClipError::Config(format!(
+            return Err(ModelError::Config(format!(
                 "`{key}.hidden_act` `{other}`: simil runs `quick_gelu` and `gelu`"
             )));
         }
@@ -211,13 +176,13 @@ struct Shapes {
 }
 
 impl Shapes {
-    fn read(st: &SafeTensors) -> Result<Self, ClipError> {
-        let shape = |name: &str, rank: usize| -> Result<Vec<usize>, ClipError> {
+    fn read(st: &SafeTensors) -> Result<Self, ModelError> {
+        let shape = |name: &str, rank: usize| -> Result<Vec<usize>, ModelError> {
             let t = st
                 .tensor(name)
                 .map_err(|_| WeightsError::Missing(name.to_string()))?;
             if t.shape().len() != rank {
-                return Err(ClipError::Architecture(format!(
+                return Err(ModelError::Architecture(format!(
                     "`{name}` has shape {:?}, expected rank {rank}",
                     t.shape()
                 )));
@@ -250,10 +215,10 @@ impl Shapes {
     }
 
     /// The image side: `positions = (side / patch)² + 1`.
-    fn image_size(&self) -> Result<usize, ClipError> {
+    fn image_size(&self) -> Result<usize, ModelError> {
         let grid = (self.positions.saturating_sub(1) as f64).sqrt().round() as usize;
         if grid == 0 || grid * grid + 1 != self.positions {
-            return Err(ClipError::Architecture(format!(
+            return Err(ModelError::Architecture(format!(
                 "{} vision positions are not a square grid plus the class token",
                 self.positions
             )));
@@ -368,11 +333,11 @@ impl Clip {
         vocab_json: &[u8],
         merges_txt: &[u8],
         device: &Device,
-    ) -> Result<Self, ClipError> {
+    ) -> Result<Self, ModelError> {
         let config: serde_json::Value =
-            serde_json::from_slice(config_json).map_err(|e| ClipError::Config(e.to_string()))?;
+            serde_json::from_slice(config_json).map_err(|e| ModelError::Config(e.to_string()))?;
         if !config.is_object() {
-            return Err(ClipError::Config("not a JSON object".into()));
+            return Err(ModelError::Config("not a JSON object".into()));
         }
         let text_config = tower_config(&config, "text_config", 8)?;
         let vision_config = tower_config(&config, "vision_config", 12)?;
@@ -388,16 +353,17 @@ impl Clip {
             ("vision", shapes.vision_width, vision_config.heads),
         ] {
             if !width.is_multiple_of(heads) {
-                return Err(ClipError::Architecture(format!(
+                return Err(ModelError::Architecture(format!(
                     "the {tower} width {width} does not split into {heads} heads"
                 )));
             }
         }
         if shapes.text_layers == 0 || shapes.vision_layers == 0 || shapes.context < 2 {
-            return Err(ClipError::Architecture("an empty tower".into()));
+            return Err(ModelError::Architecture("an empty tower".into()));
         }
         if tokenizer.vocab_size() != shapes.vocab {
-            return Err(ClipError::VocabMismatch {
+            return Err(ModelError::VocabMismatch {
+                name: "CLIP",
                 tokenizer: tokenizer.vocab_size(),
                 model: shapes.vocab,
             });
@@ -541,13 +507,14 @@ impl Clip {
         super::l2_normalize(self.visual_projection.forward(cls).reshape([n, d]))
     }
 
-    fn pixels_tensor(&self, chw: Vec<f32>) -> Result<Tensor<4>, ClipError> {
+    fn pixels_tensor(&self, chw: Vec<f32>) -> Result<Tensor<4>, ModelError> {
         let size = self.image_size;
         let per = 3 * size * size;
         if chw.is_empty() || !chw.len().is_multiple_of(per) {
-            return Err(ClipError::InputShape {
-                size,
-                got: chw.len(),
+            return Err(ModelError::InputShape {
+                model: "CLIP",
+                expected: format!("images as [n, 3, {size}, {size}] values"),
+                got: format!("{} values", chw.len()),
             });
         }
         let n = chw.len() / per;
@@ -559,11 +526,11 @@ impl Clip {
 
     /// Embeds texts (each truncated at [`Self::max_tokens`] tokens); one unit vector per
     /// text. Synchronous readback: native, or the CPU backend in wasm.
-    pub fn embed_texts<S: AsRef<str>>(&self, texts: &[S]) -> Result<Vec<Vec<f32>>, ClipError> {
+    pub fn embed_texts<S: AsRef<str>>(&self, texts: &[S]) -> Result<Vec<Vec<f32>>, ModelError> {
         if texts.is_empty() {
             return Ok(Vec::new());
         }
-        self.rows(read(self.texts_tensor(texts).try_into_data())?)
+        self.rows(read_f32(self.texts_tensor(texts).try_into_data())?)
     }
 
     /// [`Self::embed_texts`] with an asynchronous readback (every device, WebGPU included):
@@ -571,28 +538,28 @@ impl Clip {
     pub async fn embed_texts_async<S: AsRef<str>>(
         &self,
         texts: &[S],
-    ) -> Result<Vec<f32>, ClipError> {
+    ) -> Result<Vec<f32>, ModelError> {
         if texts.is_empty() {
             return Ok(Vec::new());
         }
-        read(self.texts_tensor(texts).into_data_async().await)
+        read_f32(self.texts_tensor(texts).into_data_async().await)
     }
 
     /// Embeds normalised pixels (concatenated [`image_to_clip_chw`] outputs,
     /// `n × 3 × size × size`); one unit vector per image. Synchronous readback.
-    pub fn embed_pixels(&self, chw: Vec<f32>) -> Result<Vec<Vec<f32>>, ClipError> {
+    pub fn embed_pixels(&self, chw: Vec<f32>) -> Result<Vec<Vec<f32>>, ModelError> {
         let x = self.pixels_tensor(chw)?;
-        self.rows(read(self.image_forward(x).try_into_data())?)
+        self.rows(read_f32(self.image_forward(x).try_into_data())?)
     }
 
     /// [`Self::embed_pixels`] with an asynchronous readback: `n × dim` values, row-major.
-    pub async fn embed_pixels_async(&self, chw: Vec<f32>) -> Result<Vec<f32>, ClipError> {
+    pub async fn embed_pixels_async(&self, chw: Vec<f32>) -> Result<Vec<f32>, ModelError> {
         let x = self.pixels_tensor(chw)?;
-        read(self.image_forward(x).into_data_async().await)
+        read_f32(self.image_forward(x).into_data_async().await)
     }
 
     /// Embeds decoded images; one unit vector per image. Synchronous readback.
-    pub fn embed_images(&self, images: &[RgbImage]) -> Result<Vec<Vec<f32>>, ClipError> {
+    pub fn embed_images(&self, images: &[RgbImage]) -> Result<Vec<Vec<f32>>, ModelError> {
         if images.is_empty() {
             return Ok(Vec::new());
         }
@@ -603,16 +570,9 @@ impl Clip {
         self.embed_pixels(chw)
     }
 
-    fn rows(&self, flat: Vec<f32>) -> Result<Vec<Vec<f32>>, ClipError> {
+    fn rows(&self, flat: Vec<f32>) -> Result<Vec<Vec<f32>>, ModelError> {
         Ok(flat.chunks_exact(self.dim).map(<[f32]>::to_vec).collect())
     }
-}
-
-fn read<E: std::fmt::Debug>(data: Result<TensorData, E>) -> Result<Vec<f32>, ClipError> {
-    data.map_err(|e| ClipError::Readback(format!("{e:?}")))?
-        .convert::<f32>()
-        .try_into_vec::<f32>()
-        .map_err(|e| ClipError::Readback(format!("{e:?}")))
 }
 
 /// One image as CLIP's input `[3, size, size]`: the centred square, resized to `size`

@@ -15,7 +15,8 @@ use burn::nn::{Embedding, LayerNorm, LayerNormConfig, Linear};
 use burn::prelude::*;
 use burn::tensor::activation::{gelu, softmax};
 
-use super::tokenizer::{TextTokenizer, TokenizerError};
+use super::error::{ModelError, read_f32};
+use super::tokenizer::TextTokenizer;
 use super::weights::{
     EncoderLayerNames, NamedTensor, TensorSet, WeightFormat, WeightsError, encoder_layer_tensors,
     norm_tensors,
@@ -36,28 +37,6 @@ const LAYER_NORM_EPS: f64 = 1e-12;
 const PADDED_TOKENS_PER_PASS: usize = 4096;
 /// Added to the attention scores of padding positions (their weight underflows to 0).
 const MASKED: f32 = -1e9;
-
-/// Failures of the text embedder.
-#[derive(Debug, thiserror::Error)]
-pub enum TextEmbedderError {
-    /// The weights file is unusable.
-    #[error(transparent)]
-    Weights(#[from] WeightsError),
-    /// The tokeniser file is unusable, or a text could not be tokenised.
-    #[error(transparent)]
-    Tokenizer(#[from] TokenizerError),
-    /// The tokeniser's vocabulary does not match the weights' embedding table.
-    #[error("tokenizer has {tokenizer} tokens, the model's vocabulary {model}")]
-    VocabMismatch {
-        /// Tokens the tokeniser knows.
-        tokenizer: usize,
-        /// Rows of the word-embedding table.
-        model: usize,
-    },
-    /// Reading the embeddings back from the device failed.
-    #[error("reading text embeddings from the device failed: {0}")]
-    Readback(String),
-}
 
 /// Every tensor the file must hold, with its shape (PyTorch layout).
 fn expected_tensors() -> Vec<(String, Vec<usize>)> {
@@ -315,10 +294,11 @@ impl TextEmbedder {
         weights: &[u8],
         tokenizer_json: &[u8],
         device: &Device,
-    ) -> Result<Self, TextEmbedderError> {
+    ) -> Result<Self, ModelError> {
         let tokenizer = TextTokenizer::from_json(tokenizer_json)?;
         if tokenizer.vocab_size() != VOCAB {
-            return Err(TextEmbedderError::VocabMismatch {
+            return Err(ModelError::VocabMismatch {
+                name: "MiniLM",
                 tokenizer: tokenizer.vocab_size(),
                 model: VOCAB,
             });
@@ -378,7 +358,7 @@ impl TextEmbedder {
     }
 
     /// Tokenises `texts` and groups them by length: `(tokens, batches of text indices)`.
-    fn plan<S: AsRef<str>>(&self, texts: &[S]) -> Result<Plan, TextEmbedderError> {
+    fn plan<S: AsRef<str>>(&self, texts: &[S]) -> Result<Plan, ModelError> {
         let tokens = self.tokenizer.encode_all(texts)?;
         let mut order: Vec<usize> = (0..tokens.len()).collect();
         order.sort_by_key(|&i| tokens[i].len());
@@ -407,7 +387,7 @@ impl TextEmbedder {
     fn passes<S: AsRef<str>>(
         &self,
         texts: &[S],
-    ) -> Result<(usize, impl Iterator<Item = (Vec<usize>, Tensor<2>)>), TextEmbedderError> {
+    ) -> Result<(usize, impl Iterator<Item = (Vec<usize>, Tensor<2>)>), ModelError> {
         let (tokens, batches) = self.plan(texts)?;
         let n = tokens.len();
         let passes = batches.into_iter().map(move |batch| {
@@ -421,50 +401,33 @@ impl TextEmbedder {
     /// Embeds texts; returns `texts.len() × 384` unit vectors, row-major, in input order.
     /// Each text is truncated at [`MAX_TOKENS`](super::tokenizer::MAX_TOKENS) tokens. Asynchronous readback, so it runs on
     /// every device (WebGPU in browsers included).
-    pub async fn embed_async<S: AsRef<str>>(
-        &self,
-        texts: &[S],
-    ) -> Result<Vec<f32>, TextEmbedderError> {
+    pub async fn embed_async<S: AsRef<str>>(&self, texts: &[S]) -> Result<Vec<f32>, ModelError> {
         let (n, passes) = self.passes(texts)?;
         let mut out = vec![0f32; n * HIDDEN];
         for (batch, y) in passes {
-            scatter(
-                y.into_data_async().await.map_err(readback)?,
-                &batch,
-                &mut out,
-            )?;
+            scatter(&read_f32(y.into_data_async().await)?, &batch, &mut out);
         }
         Ok(out)
     }
 
     /// [`Self::embed_async`] with a synchronous readback (native, or the CPU backend in wasm):
     /// one vector per text, in input order.
-    pub fn embed<S: AsRef<str>>(&self, texts: &[S]) -> Result<Vec<Vec<f32>>, TextEmbedderError> {
+    pub fn embed<S: AsRef<str>>(&self, texts: &[S]) -> Result<Vec<Vec<f32>>, ModelError> {
         let (n, passes) = self.passes(texts)?;
         let mut out = vec![0f32; n * HIDDEN];
         for (batch, y) in passes {
-            scatter(y.try_into_data().map_err(readback)?, &batch, &mut out)?;
+            scatter(&read_f32(y.try_into_data())?, &batch, &mut out);
         }
         Ok(out.chunks_exact(HIDDEN).map(<[f32]>::to_vec).collect())
     }
-}
-
-/// A failed read of embeddings from the device.
-fn readback(e: impl std::fmt::Debug) -> TextEmbedderError {
-    TextEmbedderError::Readback(format!("{e:?}"))
 }
 
 /// Token ids of each text, and the texts' indices grouped into batches.
 type Plan = (Vec<Vec<u32>>, Vec<Vec<usize>>);
 
 /// Copies a batch's rows to their texts' places in `out`.
-fn scatter(data: TensorData, batch: &[usize], out: &mut [f32]) -> Result<(), TextEmbedderError> {
-    let values = data
-        .convert::<f32>()
-        .try_into_vec::<f32>()
-        .map_err(readback)?;
+fn scatter(values: &[f32], batch: &[usize], out: &mut [f32]) {
     for (row, &i) in values.chunks_exact(HIDDEN).zip(batch) {
         out[i * HIDDEN..(i + 1) * HIDDEN].copy_from_slice(row);
     }
-    Ok(())
 }

@@ -19,7 +19,8 @@ use burn::tensor::activation::relu6;
 use image::RgbImage;
 
 use super::backbone::{Architecture, Backbone};
-use super::preprocess::{self, PreprocessError};
+use super::error::{ModelError, read_f32};
+use super::preprocess;
 use super::weights::{ConvParams, WeightFormat, WeightSet, WeightsError};
 
 /// Width of the embedding (channels of `block_10_expand_relu`).
@@ -28,31 +29,6 @@ pub const EMBEDDING_DIM: usize = 384;
 pub const GEM_P: f32 = 3.0;
 /// Activations are clamped to at least this before pooling (as GeM usually does).
 pub const GEM_EPS: f32 = 1e-6;
-
-/// Failures of the image embedder.
-#[derive(Debug, thiserror::Error)]
-pub enum EmbedderError {
-    /// The weights file is unusable.
-    #[error(transparent)]
-    Weights(#[from] WeightsError),
-    /// An image could not be decoded.
-    #[error(transparent)]
-    Image(#[from] PreprocessError),
-    /// One image of a batch could not be decoded.
-    #[error("image {index} of the batch: {source}")]
-    ImageAt {
-        /// Its position in the batch.
-        index: usize,
-        /// Why it failed.
-        source: PreprocessError,
-    },
-    /// The input tensor has the wrong shape.
-    #[error("the image network expects input [n, 3, size, size] at its size, got {0:?}")]
-    InputShape(Vec<usize>),
-    /// Reading the embeddings back from the device failed.
-    #[error("reading embeddings from the device failed: {0}")]
-    Readback(String),
-}
 
 #[derive(Clone, Copy, Debug)]
 enum Kind {
@@ -293,7 +269,7 @@ pub struct ImageEmbedder {
 impl ImageEmbedder {
     /// Loads f32 or int8 safetensors weights (as written by `scripts/convert-mobilenet.mjs` or
     /// `scripts/convert-inception.mjs`; the file's metadata says which network it is).
-    pub fn load(bytes: &[u8], device: &Device) -> Result<Self, EmbedderError> {
+    pub fn load(bytes: &[u8], device: &Device) -> Result<Self, ModelError> {
         let (net, format) = Backbone::load(bytes, device)?;
         Ok(ImageEmbedder {
             net,
@@ -329,11 +305,11 @@ impl ImageEmbedder {
 
     /// Preprocessed input `[n, 3, s, s]` (`s` = [`Self::input_size`]) → unit embeddings
     /// `[n, dim]`, on the device.
-    pub fn forward(&self, input: Tensor<4>) -> Result<Tensor<2>, EmbedderError> {
+    pub fn forward(&self, input: Tensor<4>) -> Result<Tensor<2>, ModelError> {
         let dims = input.dims();
         let size = self.input_size();
         if dims[1..] != [3, size, size] || dims[0] == 0 {
-            return Err(EmbedderError::InputShape(dims.to_vec()));
+            return Err(input_shape(size, format!("{dims:?}")));
         }
         let n = dims[0];
         let step = self.images_per_pass();
@@ -364,31 +340,24 @@ impl ImageEmbedder {
 
     /// Embeds decoded images (any size; see [`preprocess`]). Synchronous readback: native, or
     /// the CPU backend in wasm; use [`Self::embed_batch_async`] on WebGPU.
-    pub fn embed_batch(&self, images: &[RgbImage]) -> Result<Vec<Vec<f32>>, EmbedderError> {
+    pub fn embed_batch(&self, images: &[RgbImage]) -> Result<Vec<Vec<f32>>, ModelError> {
         if images.is_empty() {
             return Ok(Vec::new());
         }
         let y = self.forward(self.input_tensor(images))?;
-        let data = y
-            .try_into_data()
-            .map_err(|e| EmbedderError::Readback(format!("{e:?}")))?;
-        rows(data, self.dim())
+        Ok(rows(read_f32(y.try_into_data())?, self.dim()))
     }
 
     /// [`Self::embed_batch`] with an asynchronous readback (required for WebGPU in browsers).
     pub async fn embed_batch_async(
         &self,
         images: &[RgbImage],
-    ) -> Result<Vec<Vec<f32>>, EmbedderError> {
+    ) -> Result<Vec<Vec<f32>>, ModelError> {
         if images.is_empty() {
             return Ok(Vec::new());
         }
         let y = self.forward(self.input_tensor(images))?;
-        let data = y
-            .into_data_async()
-            .await
-            .map_err(|e| EmbedderError::Readback(format!("{e:?}")))?;
-        rows(data, self.dim())
+        Ok(rows(read_f32(y.into_data_async().await)?, self.dim()))
     }
 
     fn input_tensor(&self, images: &[RgbImage]) -> Tensor<4> {
@@ -399,27 +368,18 @@ impl ImageEmbedder {
     /// (`n × 3 × s × s` values); returns the `n × dim` unit vectors, row-major. Asynchronous readback, so it
     /// runs on every device (WebGPU in browsers included). Preparing inputs one image at a
     /// time keeps memory bounded by the batch, whatever the photos' sizes.
-    pub async fn embed_prepared_async(&self, chw: Vec<f32>) -> Result<Vec<f32>, EmbedderError> {
+    pub async fn embed_prepared_async(&self, chw: Vec<f32>) -> Result<Vec<f32>, ModelError> {
         let size = self.input_size();
         let per_image = 3 * size * size;
         if chw.is_empty() || !chw.len().is_multiple_of(per_image) {
-            return Err(EmbedderError::InputShape(vec![
-                chw.len() / per_image,
-                3,
-                size,
-                size,
-            ]));
+            return Err(input_shape(size, format!("{} values", chw.len())));
         }
         let y = self.forward(preprocess::chw_to_tensor_sized(chw, size, &self.device))?;
-        y.into_data_async()
-            .await
-            .map_err(|e| EmbedderError::Readback(format!("{e:?}")))?
-            .try_into_vec_as::<f32>()
-            .map_err(|e| EmbedderError::Readback(format!("{e:?}")))
+        read_f32(y.into_data_async().await)
     }
 
     /// Decodes PNG/JPEG bytes and embeds them.
-    pub fn embed_encoded(&self, files: &[&[u8]]) -> Result<Vec<Vec<f32>>, EmbedderError> {
+    pub fn embed_encoded(&self, files: &[&[u8]]) -> Result<Vec<Vec<f32>>, ModelError> {
         let images = files
             .iter()
             .map(|b| preprocess::decode_image(b))
@@ -428,9 +388,15 @@ impl ImageEmbedder {
     }
 }
 
-fn rows(data: TensorData, dim: usize) -> Result<Vec<Vec<f32>>, EmbedderError> {
-    let values = data
-        .try_into_vec_as::<f32>()
-        .map_err(|e| EmbedderError::Readback(format!("{e:?}")))?;
-    Ok(values.chunks_exact(dim).map(<[f32]>::to_vec).collect())
+fn rows(values: Vec<f32>, dim: usize) -> Vec<Vec<f32>> {
+    values.chunks_exact(dim).map(<[f32]>::to_vec).collect()
+}
+
+/// The image network at side `size` was given input of another shape (`got`, in words).
+fn input_shape(size: usize, got: String) -> ModelError {
+    ModelError::InputShape {
+        model: "the image network",
+        expected: format!("input [n, 3, {size}, {size}]"),
+        got,
+    }
 }

@@ -4,6 +4,7 @@
 mod backbone;
 pub mod clip;
 pub mod clip_tokenizer;
+mod error;
 pub mod inception;
 pub mod minilm;
 pub mod mobilenet;
@@ -15,9 +16,10 @@ pub mod weights;
 pub use simil_search::whitening;
 
 pub use backbone::Architecture;
+pub use error::ModelError;
 pub use inception::InceptionV3;
-pub use minilm::{TEXT_EMBEDDING_DIM, TextEmbedder, TextEmbedderError};
-pub use mobilenet::{EMBEDDING_DIM, EmbedderError, ImageEmbedder, MobileNetV2};
+pub use minilm::{TEXT_EMBEDDING_DIM, TextEmbedder};
+pub use mobilenet::{EMBEDDING_DIM, ImageEmbedder, MobileNetV2};
 pub use projection::RandomProjection;
 pub use whitening::Whitening;
 

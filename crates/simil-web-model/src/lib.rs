@@ -5,7 +5,7 @@
 use js_sys::{Array, Float32Array, Reflect, Uint8Array};
 use simil::compute::BackendChoice;
 use simil::engine::{ClipFiles, Engine, ImageInput};
-use simil::model::EmbedderError;
+use simil::model::ModelError;
 use simil::model::preprocess::PreprocessError;
 
 use wasm_bindgen::prelude::*;
@@ -29,7 +29,7 @@ fn read_image(index: usize, value: &JsValue) -> Result<ImageInput, JsValue> {
         _ => {
             let what = "expected { rgba: Uint8Array, width, height } pixels".to_string();
             let source = PreprocessError::Decode(what);
-            Err(fail(EmbedderError::ImageAt { index, source }))
+            Err(fail(ModelError::ImageAt { index, source }))
         }
     }
 }
