@@ -86,13 +86,26 @@ class Channel {
 
 // ---- One place for file locations ----
 
+// The default models' files, which the npm package ships. Each is named by a literal
+// `new URL('./…', import.meta.url)` so that a bundler (Vite, webpack 5, Parcel) copies it into
+// the build beside the code and rewrites the URL; the other files (f32, InceptionV3) load from
+// the weights folder, which a bundler does not copy (host them and pass `weightsUrl`).
+const SHIPPED = {
+  'mobilenet_v2.int8.safetensors': () => new URL('./weights/mobilenet_v2.int8.safetensors', import.meta.url),
+  'mobilenet_v2.whitening.safetensors': () => new URL('./weights/mobilenet_v2.whitening.safetensors', import.meta.url),
+  'minilm.int8.safetensors': () => new URL('./weights/minilm.int8.safetensors', import.meta.url),
+  'minilm.tokenizer.json': () => new URL('./weights/minilm.tokenizer.json', import.meta.url),
+};
+
 /** Where files come from: the model weights folder (default: ./weights/ beside this module). */
 function locations(weightsUrl) {
   const page = globalThis.location?.href;
   const folder = new URL(weightsUrl ?? './weights/', weightsUrl ? page : import.meta.url).href;
+  /** `name` in the weights folder: a shipped file where no `weightsUrl` was given. */
+  const named = (name) => (weightsUrl == null && SHIPPED[name] ? SHIPPED[name]() : new URL(name, folder)).href;
   return {
     /** A user-given URL (resolved against the page), or `name` in the weights folder. */
-    file: (given, name) => (given !== undefined ? new URL(given, page).href : new URL(name, folder).href),
+    file: (given, name) => (given !== undefined ? new URL(given, page).href : named(name)),
     /** A user-given URL resolved against the page, or the bytes as they are. */
     source: (given) => (typeof given === 'string' || given instanceof URL ? new URL(given, page).href : given),
   };
@@ -250,7 +263,10 @@ export async function open({ backend = 'auto', workerUrl, weightsUrl, signal } =
   oneOf('backend', backend, BACKENDS);
   let worker;
   try {
-    worker = new Worker(workerUrl ?? new URL('./worker.js', import.meta.url), { type: 'module', name: 'simil' });
+    // The literal `new Worker(new URL('./worker.js', import.meta.url), { type: 'module' })` is
+    // the form bundlers recognise: they bundle the worker (and the wasm it imports) for it.
+    worker = workerUrl !== undefined ? new Worker(workerUrl, { type: 'module', name: 'simil' })
+      : new Worker(new URL('./worker.js', import.meta.url), { type: 'module', name: 'simil' });
   } catch (e) {
     throw fail('worker', `simil's worker could not be created: ${e.message}`, { cause: e });
   }

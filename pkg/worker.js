@@ -28,11 +28,14 @@ const ready = initSearch().then(() => {
 
 // ---- Modules by need ----
 
-/** Imports the wasm module `file` once; resolves to its exports after `init`. */
-function lazyModule(file, what) {
+/**
+ * Imports a wasm module once (`load` is a literal `import('./wasm/…')`, which bundlers follow);
+ * resolves to its exports after `init`.
+ */
+function lazyModule(load, what) {
   let loading = null;
   return () => {
-    loading ??= import(file).then(async (module) => {
+    loading ??= load().then(async (module) => {
       await module.default();
       return module;
     }).catch((e) => {
@@ -42,8 +45,8 @@ function lazyModule(file, what) {
     return loading;
   };
 }
-const modelModule = lazyModule('./wasm/simil_model.js', 'model module');
-const trainerModule = lazyModule('./wasm/simil_train.js', 'trainer');
+const modelModule = lazyModule(() => import('./wasm/simil_model.js'), 'model module');
+const trainerModule = lazyModule(() => import('./wasm/simil_train.js'), 'trainer');
 
 let modelEngine = null;
 /** The model engine, opened on the backend `open()` was given, on first use. */
