@@ -280,6 +280,8 @@ export class Simil {
     weights?: 'int8' | 'f32';
     url?: string | URL;
     whitening?: boolean | string | URL | Uint8Array;
+    /** Hears each file's download: the weights, and the whitening when it is a URL. */
+    onProgress?: (progress: DownloadProgress) => void;
     signal?: AbortSignal;
   }): Promise<ImageModelInfo>;
   /** Embeds images into unit vectors, `batchSize` (default 8) at a time; one Float32Array per image. */
@@ -298,6 +300,8 @@ export class Simil {
     weights?: 'int8' | 'f32';
     url?: string | URL;
     tokenizerUrl?: string | URL;
+    /** Hears each file's download: the weights and the tokenizer. */
+    onProgress?: (progress: DownloadProgress) => void;
     signal?: AbortSignal;
   }): Promise<TextModelInfo>;
   /** Embeds texts into unit vectors, `batchSize` (default 32) at a time; one Float32Array per text. */
@@ -320,6 +324,8 @@ export class Simil {
     vocab: ModelFile;
     /** The tokeniser's `merges.txt`. */
     merges: ModelFile;
+    /** Hears the download of each file given as a URL. */
+    onProgress?: (progress: DownloadProgress) => void;
     signal?: AbortSignal;
   }): Promise<ClipInfo>;
   /**
@@ -360,7 +366,9 @@ export interface ImageModelInfo {
  * Opens simil in a new module worker (only the search module loads now). `backend` (default
  * "auto": WebGPU, else CPU) is where models run once the first model call opens the model
  * module; an unknown name rejects at once. `weightsUrl`: the folder model files load from
- * (default: `./weights/` beside this module).
+ * (default: `./weights/` beside this module, which holds the default models' int8 weights, the
+ * MobileNetV2 whitening and the MiniLM tokenizer; f32 weights and InceptionV3 load from a
+ * `weightsUrl` where you host them).
  */
 export function open(options?: {
   backend?: 'auto' | 'webgpu' | 'cpu';
@@ -368,6 +376,24 @@ export function open(options?: {
   weightsUrl?: string | URL;
   signal?: AbortSignal;
 }): Promise<Simil>;
+
+/**
+ * Progress of a model file's download, reported to the load calls' `onProgress` as it arrives
+ * (at most every 50 ms, and once more when complete, then `loaded === total`). Files given as
+ * bytes report nothing; a load that fetches two files (weights and tokenizer, weights and
+ * whitening) reports both, told apart by `file`.
+ */
+export interface DownloadProgress {
+  status: 'download';
+  /** The file's name: the last segment of its URL (e.g. "minilm.int8.safetensors"). */
+  file: string;
+  /** The URL it is fetched from. */
+  url: string;
+  /** Bytes received so far. */
+  loaded: number;
+  /** The file's size in bytes (its Content-Length), or null while unknown (no length, or a compressed response). */
+  total: number | null;
+}
 
 /** A model file for `loadClip`: a URL (resolved against the page) or its bytes. */
 export type ModelFile = string | URL | Blob | ArrayBuffer | Uint8Array;

@@ -92,17 +92,58 @@ async function toPixels(image, index) {
   throw fail('input', 'an image must be a Blob, File, ArrayBuffer, Uint8Array, ImageData or ImageBitmap');
 }
 
-/** A model file: a URL to fetch, or its bytes (Uint8Array, ArrayBuffer, Blob, File). */
-async function toBytes(source, what) {
+/**
+ * A model file: a URL to fetch, or its bytes (Uint8Array, ArrayBuffer, Blob, File). A fetch
+ * reports `{ status: 'download', file, url, loaded, total }` to `call`'s progress as it reads
+ * (`file`: the URL's last segment; `total`: Content-Length, or null when unknown or compressed),
+ * at most every 50 ms, and once more when complete; a cancelled call stops reading.
+ */
+async function toBytes(source, what, call) {
   if (source instanceof Uint8Array) return source;
   if (source instanceof ArrayBuffer) return new Uint8Array(source);
   if (typeof Blob !== 'undefined' && source instanceof Blob) return new Uint8Array(await source.arrayBuffer());
   if (typeof source !== 'string') throw fail('input', `${what} must be a URL, a File/Blob, an ArrayBuffer or a Uint8Array`);
+  let reader;
   try {
     const response = await fetch(source);
     if (!response.ok) throw new Error(`HTTP ${response.status} ${response.statusText}`);
-    return new Uint8Array(await response.arrayBuffer());
+    const encoded = (response.headers.get('content-encoding') ?? 'identity') !== 'identity';
+    const length = Number(response.headers.get('content-length'));
+    let total = !encoded && Number.isSafeInteger(length) && length > 0 ? length : null;
+    const file = decodeURIComponent(new URL(source).pathname.split('/').pop());
+    const report = (loaded) => call?.progress({ status: 'download', file, url: source, loaded, total });
+    if (!response.body) {
+      const bytes = new Uint8Array(await response.arrayBuffer());
+      total = bytes.length;
+      report(bytes.length);
+      return bytes;
+    }
+    reader = response.body.getReader();
+    const chunks = [];
+    let loaded = 0;
+    let reported = 0;
+    report(0);
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      chunks.push(value);
+      loaded += value.length;
+      if (total !== null && loaded > total) total = null; // the server's length was not the body's
+      call?.checkCancelled();
+      if (Date.now() - reported >= 50) {
+        reported = Date.now();
+        report(loaded);
+      }
+    }
+    total = loaded;
+    report(loaded);
+    if (chunks.length === 1) return chunks[0];
+    const bytes = new Uint8Array(loaded);
+    chunks.reduce((offset, chunk) => (bytes.set(chunk, offset), offset + chunk.length), 0);
+    return bytes;
   } catch (e) {
+    reader?.cancel().catch(() => {});
+    if (e?.code === 'aborted') throw e;
     throw fail('model', `could not fetch ${what} from ${source}: ${e.message}`);
   }
 }
@@ -215,20 +256,20 @@ const handlers = {
   },
   async loadImageModel({ url, whitening }) {
     const engine = await model();
-    const [bytes, white] = await Promise.all([toBytes(url, 'the image model'), whitening == null ? null : toBytes(whitening, 'the image whitening')]);
+    const [bytes, white] = await Promise.all([toBytes(url, 'the image model', this), whitening == null ? null : toBytes(whitening, 'the image whitening', this)]);
     this.checkCancelled(); // a cancelled load installs nothing
     return { ...engine.loadImageModel(bytes, white ?? undefined), bytes: bytes.length };
   },
   async loadTextModel({ url, tokenizerUrl }) {
     const engine = await model();
-    const [weights, tokenizer] = await Promise.all([toBytes(url, 'the text model'), toBytes(tokenizerUrl, 'the tokenizer')]);
+    const [weights, tokenizer] = await Promise.all([toBytes(url, 'the text model', this), toBytes(tokenizerUrl, 'the tokenizer', this)]);
     this.checkCancelled();
     return { ...engine.loadTextModel(weights, tokenizer), bytes: weights.length };
   },
   async loadClip({ files }) {
     const engine = await model();
     const names = { weights: 'the CLIP weights', config: 'the CLIP config.json', vocab: 'the CLIP vocab.json', merges: 'the CLIP merges.txt' };
-    const [weights, config, vocab, merges] = await Promise.all(Object.entries(names).map(([key, what]) => toBytes(files[key], what)));
+    const [weights, config, vocab, merges] = await Promise.all(Object.entries(names).map(([key, what]) => toBytes(files[key], what, this)));
     this.checkCancelled();
     return { ...engine.loadClip(weights, config, vocab, merges), bytes: weights.length };
   },
