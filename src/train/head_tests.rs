@@ -6,6 +6,15 @@ use super::TrainError;
 use super::head::{DenseHead, HeadConfig};
 use super::models::{HeadInit, embed_rows};
 
+/// The head `input` → `hidden` → `output`.
+fn shape(input: usize, hidden: &[usize], output: usize) -> HeadConfig {
+    HeadConfig {
+        input,
+        hidden: hidden.to_vec(),
+        output,
+    }
+}
+
 fn saved(config: &HeadConfig, seed: u64) -> (Vec<u8>, Vec<f32>, Vec<f32>) {
     let device = Device::flex();
     let head = config.init(seed, &device).unwrap();
@@ -21,21 +30,9 @@ fn saved(config: &HeadConfig, seed: u64) -> (Vec<u8>, Vec<f32>, Vec<f32>) {
 #[test]
 fn dense_head_matches_burn_on_flex() {
     for config in [
-        HeadConfig {
-            input: 12,
-            hidden: vec![16],
-            output: 8,
-        },
-        HeadConfig {
-            input: 40,
-            hidden: vec![],
-            output: 20,
-        },
-        HeadConfig {
-            input: 7,
-            hidden: vec![33, 17],
-            output: 5,
-        },
+        shape(12, &[16], 8),
+        shape(40, &[], 20),
+        shape(7, &[33, 17], 5),
     ] {
         let (bytes, rows, expected) = saved(&config, 3);
         let head = DenseHead::from_safetensors(&bytes).unwrap();
@@ -59,11 +56,7 @@ fn dense_head_matches_burn_on_flex() {
 
 #[test]
 fn corrupt_or_hostile_heads_are_format_errors() {
-    let config = HeadConfig {
-        input: 12,
-        hidden: vec![16],
-        output: 8,
-    };
+    let config = shape(12, &[16], 8);
     let (bytes, _, _) = saved(&config, 1);
     // The trainer's reader too: both share `read_saved`.
     let is_format = |b: &[u8]| {
@@ -85,26 +78,10 @@ fn corrupt_or_hostile_heads_are_format_errors() {
     let original = escaped(&config);
     assert!(header.contains(&original), "{header}");
     for other in [
-        HeadConfig {
-            input: 12,
-            hidden: vec![15],
-            output: 8,
-        },
-        HeadConfig {
-            input: 12,
-            hidden: vec![],
-            output: 8,
-        },
-        HeadConfig {
-            input: 1 << 20,
-            hidden: vec![1 << 20],
-            output: 8,
-        },
-        HeadConfig {
-            input: 12,
-            hidden: vec![0],
-            output: 8,
-        },
+        shape(12, &[15], 8),
+        shape(12, &[], 8),
+        shape(1 << 20, &[1 << 20], 8),
+        shape(12, &[0], 8),
     ] {
         let header = header.replace(&original, &escaped(&other));
         let mut b = (header.len() as u64).to_le_bytes().to_vec();
