@@ -16,6 +16,20 @@ use crate::index::{
 };
 use crate::text::hybrid;
 
+/// Asserts that `result` failed with the collection error `pattern` (and `guard`); returns
+/// the error.
+macro_rules! collection_err {
+    ($result:expr, $pattern:pat $(if $guard:expr)?) => {
+        match $result {
+            Err(e) => {
+                assert!(matches!(e, Error::Collection($pattern) $(if $guard)?), "{e}");
+                e
+            }
+            Ok(_) => panic!("expected a collection error"),
+        }
+    };
+}
+
 /// Items on a 2-d circle (angle in degrees) with a name and tags.
 fn fruit_stand() -> Collection {
     let config = CollectionConfig {
@@ -135,19 +149,19 @@ fn hybrid_ranks_first_what_either_signal_finds_and_survives_a_reload() {
 fn bad_keyword_queries_are_typed_errors() {
     let c = fruit_stand();
     let long = "a".repeat(MAX_QUERY_TEXT + 1);
-    assert!(matches!(
+    collection_err!(
         c.search(&text_query(&long, None, 3)),
-        Err(Error::Collection(CollectionError::TextTooLong { .. }))
-    ));
+        CollectionError::TextTooLong { .. }
+    );
     assert!(matches!(
         c.search(&text_query("fruit", None, 0)),
         Err(Error::Index(IndexError::OutOfRange { name: "k", .. }))
     ));
     let plain = Collection::new(c.config().index.clone()).unwrap();
-    assert!(matches!(
+    collection_err!(
         plain.search(&text_query("fruit", None, 3)),
-        Err(Error::Collection(CollectionError::NoTextFields))
-    ));
+        CollectionError::NoTextFields
+    );
 }
 
 // ---- Learned fields ----
@@ -367,8 +381,8 @@ fn learned_field_follows_adds_deletes_and_upserts() {
     while c.maintain_step().unwrap() {}
     assert_like_brute_force(&c, &h, &moved);
     // Learned vectors are computed, never given: the whole batch is refused.
-    let err = c
-        .add(vec![
+    collection_err!(
+        c.add(vec![
             Item {
                 id: "ok".into(),
                 vectors: [("v".to_string(), v.clone())].into(),
@@ -379,12 +393,9 @@ fn learned_field_follows_adds_deletes_and_upserts() {
                 vectors: [("h".to_string(), vec![0.0; 6])].into(),
                 payload: Value::Null,
             },
-        ])
-        .unwrap_err();
-    assert!(matches!(
-        err,
-        Error::Collection(CollectionError::ComputedField(ref f)) if f == "h"
-    ));
+        ]),
+        CollectionError::ComputedField(ref f) if f == "h"
+    );
     assert!(c.get("ok").is_none());
 }
 
@@ -496,30 +507,26 @@ fn relearning_replaces_the_head_and_bad_requests_change_nothing() {
     assert_like_brute_force(&c, &second, &cluster_vector(&mut rng, 2));
 
     let before = c.learned_fields();
-    let code = |e: Error| (e.code(), e);
-    let (k, e) = code(c.learn_field("g", "nope", head(8, 4, 7)).unwrap_err());
-    assert!(matches!(e, Error::Collection(CollectionError::UnknownField(_))) && k == "collection");
-    let e = c.learn_field("g", "h", head(5, 4, 7)).unwrap_err();
-    assert!(
-        matches!(e, Error::Collection(CollectionError::LearnedSource(_))),
-        "{e}"
+    let e = collection_err!(
+        c.learn_field("g", "nope", head(8, 4, 7)),
+        CollectionError::UnknownField(_)
     );
-    let e = c.learn_field("v", "v", head(8, 4, 7)).unwrap_err();
-    assert!(
-        matches!(e, Error::Collection(CollectionError::FieldNameTaken(_))),
-        "{e}"
+    assert_eq!(e.code(), "collection");
+    collection_err!(
+        c.learn_field("g", "h", head(5, 4, 7)),
+        CollectionError::LearnedSource(_)
     );
-    let e = c.learn_field("g", "v", head(7, 4, 7)).unwrap_err();
-    assert!(
-        matches!(
-            e,
-            Error::Collection(CollectionError::HeadInputMismatch {
-                dim: 8,
-                input: 7,
-                ..
-            })
-        ),
-        "{e}"
+    collection_err!(
+        c.learn_field("v", "v", head(8, 4, 7)),
+        CollectionError::FieldNameTaken(_)
+    );
+    collection_err!(
+        c.learn_field("g", "v", head(7, 4, 7)),
+        CollectionError::HeadInputMismatch {
+            dim: 8,
+            input: 7,
+            ..
+        }
     );
     assert_eq!(c.learned_fields(), before);
     // A second learned field lives beside the first.
@@ -538,26 +545,16 @@ fn queries_mixing_or_misshaping_learned_fields_are_typed_errors() {
         vector: vec![0.5; 8],
         weight: 1.0,
     });
-    let e = c.search(&q.into()).unwrap_err();
-    assert!(
-        matches!(e, Error::Collection(CollectionError::MixedFields { .. })),
-        "{e}"
-    );
+    let e = collection_err!(c.search(&q.into()), CollectionError::MixedFields { .. });
     assert_eq!(e.code(), "collection");
     // A vector of the learned space (6) where the source's (8) is expected.
-    let e = c
-        .search(&Query::nearest("h", vec![0.5; 6], 3).into())
-        .unwrap_err();
-    assert!(
-        matches!(
-            e,
-            Error::Collection(CollectionError::LearnedQueryDim {
-                expected: 8,
-                got: 6,
-                ..
-            })
-        ),
-        "{e}"
+    let e = collection_err!(
+        c.search(&Query::nearest("h", vec![0.5; 6], 3).into()),
+        CollectionError::LearnedQueryDim {
+            expected: 8,
+            got: 6,
+            ..
+        }
     );
     assert!(e.to_string().contains('8') && e.to_string().contains('6'));
     let mut nan = vec![0.5; 8];
@@ -641,15 +638,12 @@ fn training_rows_are_in_id_order_with_first_seen_classes() {
     let unlabelled: Vec<f32> = [30.0, 60.0].into_iter().flat_map(unit).collect();
     assert_eq!(rows.unlabelled, unlabelled);
 
-    assert!(matches!(
+    collection_err!(
         c.training_rows("nope", "y"),
-        Err(Error::Collection(CollectionError::UnknownField(_)))
-    ));
+        CollectionError::UnknownField(_)
+    );
     c.learn_field("h", "v", head(2, 3, 1)).unwrap();
-    assert!(matches!(
-        c.training_rows("h", "y"),
-        Err(Error::Collection(CollectionError::LearnedSource(_)))
-    ));
+    collection_err!(c.training_rows("h", "y"), CollectionError::LearnedSource(_));
 }
 
 /// a1 at 0°, a2 at 10°, b1 at 20°, b2 at 90°.
@@ -698,17 +692,14 @@ fn evaluate_matches_hand_computed_metrics() {
 
     let mut bad = q.clone();
     bad.labels.pop();
-    assert!(matches!(
+    collection_err!(
         evaluate(&c, &bad, 1),
-        Err(Error::Collection(CollectionError::QueryLabels {
+        CollectionError::QueryLabels {
             vectors: 2,
             labels: 1
-        }))
-    ));
-    assert!(matches!(
-        evaluate(&c, &labelled(&[]), 1),
-        Err(Error::Collection(CollectionError::NoQueries))
-    ));
+        }
+    );
+    collection_err!(evaluate(&c, &labelled(&[]), 1), CollectionError::NoQueries);
     assert!(evaluate(&c, &q, 0).is_err());
 }
 
@@ -729,14 +720,14 @@ fn calibrate_finds_the_hand_computed_min_score() {
     let f = calibrate(&c, &q, CalibrationTarget::BestF1).unwrap();
     assert!((f.min_score - cos(32.0)).abs() < 1e-6, "{f:?}");
     assert_eq!((f.precision, f.recall, f.f1), (0.75, 0.75, 0.75));
-    assert!(matches!(
+    collection_err!(
         calibrate(
             &c,
             &labelled(&[(60.0, "a")]),
             CalibrationTarget::Precision(0.5)
         ),
-        Err(Error::Collection(CollectionError::NoThreshold))
-    ));
+        CollectionError::NoThreshold
+    );
 }
 
 #[test]
