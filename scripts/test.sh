@@ -24,3 +24,7 @@ build_web
 node bench/size.mjs --check
 step "browser tests (headless Chromium)"
 node --test --test-concurrency=1 tests/browser/
+step "consumer test: npm pack pkg/, npm install + vite build in a temp project, headless Chromium"
+# The package as a user gets it (tests/consumer/run.mjs): the tarball's files and size, Vite's
+# build and a no-bundler page each running the README quick start; writes tests/out/consumer.json.
+node --test tests/consumer/run.mjs
