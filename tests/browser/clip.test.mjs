@@ -3,24 +3,21 @@
 // loadClip from URLs and from the files themselves; image and text embeddings match
 // transformers (cosine >= 0.9999) on the CPU backend (flex in wasm) and on WebGPU
 // (SwiftShader); bad files reject with a SimilError.
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
-import { cosine, inPage, launch, ROOT } from './harness.mjs';
+import { cosine, inPage, ROOT, sharedEnv } from './harness.mjs';
 
 const BAR = 0.9999;
 const DIR = '/tests/fixtures/clip/';
 
-let env;
 let texts;
 let images;
-before(async () => {
+const env = sharedEnv(async () => {
   const read = async (name) => JSON.parse(await readFile(new URL(`tests/fixtures/clip/${name}`, ROOT), 'utf8'));
   texts = await read('texts.json');
   images = await read('images.json');
-  env = await launch();
 });
-after(async () => env?.close());
 
 
 /** Loads the tiny CLIP (weights by URL, config as bytes, vocab as a File, merges by URL) and embeds the fixture's texts and images. */

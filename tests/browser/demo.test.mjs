@@ -1,13 +1,11 @@
 // The demo page, as a visitor sees it: it loads the package (the search module alone), becomes
 // ready without a console error, and answers a click with neighbours. Saves a screenshot.
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdir } from 'node:fs/promises';
-import { launch, openPage, ROOT } from './harness.mjs';
+import { openPage, ROOT, sharedEnv } from './harness.mjs';
 
-let env;
-before(async () => { env = await launch(); });
-after(async () => env?.close());
+const env = sharedEnv();
 
 test('demo becomes ready with no console error and answers a click', async () => {
   const { page, errors } = await openPage(env, '/www/');

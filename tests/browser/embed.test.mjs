@@ -3,25 +3,22 @@
 // images tests/fixtures/inception_parity.json) on WebGPU
 // (SwiftShader) and on the CPU (flex in wasm), f32 and int8 weights; progress and cancel of a
 // batched run; clear errors for bad input.
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
-import { inPage, launch, ROOT } from './harness.mjs';
+import { inPage, ROOT, sharedEnv } from './harness.mjs';
 
 const BARS = { f32: 0.999, int8: 0.99 };
 
-let env;
 let fixture;
 let inception;
 /** InceptionV3 is ~6 GFLOPs an image: the browser checks this many of its fixture's images. */
 const INCEPTION_IMAGES = 5;
-before(async () => {
+const env = sharedEnv(async () => {
   fixture = JSON.parse(await readFile(new URL('tests/fixtures/mobilenet_parity.json', ROOT), 'utf8'));
   inception = JSON.parse(await readFile(new URL('tests/fixtures/inception_parity.json', ROOT), 'utf8'));
   inception.images = inception.images.slice(0, INCEPTION_IMAGES);
-  env = await launch();
 });
-after(async () => env?.close());
 
 /** Runs `body(simil, arg, { blobs })` in a fresh page on `backend`, over `images`' files. */
 function inImagePage(backend, body, arg, images = fixture) {

@@ -1,6 +1,7 @@
 // Shared set-up of the browser tests: a static server on 127.0.0.1 and Debian's headless
 // Chromium driven by playwright-core, with WebGPU through SwiftShader (no GPU needed).
 import { readFile } from 'node:fs/promises';
+import { after, before } from 'node:test';
 import { chromium } from 'playwright-core';
 import { startServer } from '../../scripts/serve.mjs';
 
@@ -34,6 +35,20 @@ export async function launch() {
       await server.close();
     },
   };
+}
+
+/**
+ * The browser and server of a test file: launched before its tests (after `setup`, when given)
+ * and closed after them. The returned object is `launch()`'s by the time the tests run.
+ */
+export function sharedEnv(setup) {
+  const env = {};
+  before(async () => {
+    await setup?.();
+    Object.assign(env, await launch());
+  });
+  after(async () => env.close?.());
+  return env;
 }
 
 /**

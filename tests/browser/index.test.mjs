@@ -1,15 +1,11 @@
 // The vector index through the JS API, in the browser: payload filters, idle-time sealing
 // into HNSW segments while searches keep answering, int8 fields, save/load and corrupt bytes.
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { inPage, launch, mnist, openPage } from './harness.mjs';
+import { inPage, mnist, openPage, sharedEnv } from './harness.mjs';
 
 const digits = await mnist(60);
-let env;
-before(async () => {
-  env = await launch();
-});
-after(async () => env?.close());
+const env = sharedEnv();
 
 test('filters, sealing, int8, save/load and corruption behave in the worker', async () => {
   const { result: r, errors } = await inPage(env, 'cpu', async (simil, { pixels, labels }) => {

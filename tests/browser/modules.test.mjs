@@ -1,14 +1,10 @@
 // Modules by need (issue 19): a page that opens a saved collection and searches it loads the
 // search module alone; the model module comes with the first model load, the trainer never.
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { launch, openPage } from './harness.mjs';
+import { openPage, sharedEnv } from './harness.mjs';
 
-let env;
-before(async () => {
-  env = await launch();
-});
-after(async () => env?.close());
+const env = sharedEnv();
 
 /** The wasm and glue files a page asked for, by module name. */
 function wasmRequests(page) {

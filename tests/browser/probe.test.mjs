@@ -1,16 +1,13 @@
 // The thin slice end to end in a real browser: a collection built through the JS API over the
 // native probe's vectors returns the native exact top-10, and bad input rejects clearly.
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { launch, nativeReference, openPage } from './harness.mjs';
+import { nativeReference, openPage, sharedEnv } from './harness.mjs';
 
-let env;
 let reference;
-before(async () => {
+const env = sharedEnv(async () => {
   reference = await nativeReference('native-probe.json');
-  env = await launch();
 });
-after(async () => env?.close());
 
 test('a collection built through the JS API returns the native exact top-10', async () => {
   const { page, errors } = await openPage(env);

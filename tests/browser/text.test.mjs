@@ -2,25 +2,22 @@
 // sentence-transformers (tests/fixtures/minilm_sentences.json + minilm_vectors.f16, written by
 // scripts/reference-text.py) on the CPU (flex in wasm, f32 and int8 weights) and on WebGPU
 // (SwiftShader, int8 only: the shipped default, and CI time matters); progress and cancel of a batched run; clear errors for bad input.
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
-import { cosine, inPage, launch, ROOT } from './harness.mjs';
+import { cosine, inPage, ROOT, sharedEnv } from './harness.mjs';
 
 const BARS = { f32: 0.999, int8: 0.99 };
 
-let env;
 let sentences;
 let reference;
-before(async () => {
+const env = sharedEnv(async () => {
   ({ sentences } = JSON.parse(await readFile(new URL('tests/fixtures/minilm_sentences.json', ROOT), 'utf8')));
   const raw = await readFile(new URL('tests/fixtures/minilm_vectors.f16', ROOT));
   const halves = new Uint16Array(raw.buffer, raw.byteOffset, raw.byteLength / 2);
   reference = Array.from({ length: sentences.length }, (_, i) =>
     Array.from(halves.subarray(i * 384, (i + 1) * 384), f16ToF32));
-  env = await launch();
 });
-after(async () => env?.close());
 
 function f16ToF32(h) {
   const sign = h & 0x8000 ? -1 : 1;

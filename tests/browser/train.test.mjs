@@ -2,16 +2,12 @@
 // use): progress, cancel leaving the collection untouched, seeded reproducibility on the CPU,
 // searches answered while training, the learned field (search, adds, save/load), evaluate,
 // calibrate and match; and a short run on WebGPU.
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { inPage, launch, mnist } from './harness.mjs';
+import { inPage, mnist, sharedEnv } from './harness.mjs';
 
 const digits = await mnist(30);
-let env;
-before(async () => {
-  env = await launch();
-});
-after(async () => env?.close());
+const env = sharedEnv();
 
 test('trainHead trains, cancels cleanly, reproduces, and its learned field searches, evaluates and persists', async () => {
   const { result: r, errors } = await inPage(env, 'cpu', async (simil, { pixels, labels }) => {
