@@ -36,7 +36,7 @@ export const CALLS = {
   delete: { on: 'Collection', params: [['ids', 'any']], module: 'search', returns: 'number' },
   search: { on: 'Collection', params: [['query', 'object']], module: 'search', returns: 'Hit[]' },
   get: { on: 'Collection', params: [['id', 'string']], module: 'search', wasm: 'get', returns: 'Item | null' },
-  count: { on: 'Collection', params: [], module: 'search', wasm: 'count', returns: 'number' },
+  count: { on: 'Collection', params: [], module: 'search', returns: 'number' },
   config: { on: 'Collection', params: [], module: 'search', wasm: 'config', returns: 'Required<CollectionConfig>' },
   stats: { on: 'Collection', params: [], module: 'search', wasm: 'stats', returns: 'CollectionStats' },
   save: { on: 'Collection', params: [], module: 'search', wasm: 'save', returns: 'Uint8Array' },

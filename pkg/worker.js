@@ -92,6 +92,13 @@ async function toPixels(image, index) {
   throw fail('input', 'an image must be a Blob, File, ArrayBuffer, Uint8Array, ImageData or ImageBitmap');
 }
 
+/** A batch's pixels as the model module takes them: one RGBA buffer, and each width and height. */
+function packPixels(images) {
+  const rgba = new Uint8Array(images.reduce((n, image) => n + image.rgba.length, 0));
+  images.reduce((offset, image) => (rgba.set(image.rgba, offset), offset + image.rgba.length), 0);
+  return [rgba, images.flatMap(({ width, height }) => [width, height])];
+}
+
 /**
  * A model file: a URL to fetch, or its bytes (Uint8Array, ArrayBuffer, Blob, File). A fetch
  * reports `{ status: 'download', file, url, loaded, total }` to `call`'s progress as it reads
@@ -250,9 +257,11 @@ const handlers = {
   calibrate({ collection, queries }) {
     return search.calibrate(collection, labelled(collection, queries), queries.precision);
   },
-  match({ collection, vector, options: { field, labelKey, minScore } }) {
-    if (typeof labelKey !== 'string' || typeof minScore !== 'number') throw fail('input', 'match() needs `labelKey` and a numeric `minScore`');
-    return search.matchLabel(collection, field ?? firstField(collection), vector, labelKey, minScore);
+  match({ collection, vector, options }) {
+    return search.matchLabel(collection, vector, options);
+  },
+  count({ collection }) {
+    return search.stats(collection).items;
   },
   async loadImageModel({ url, whitening }) {
     const engine = await model();
@@ -278,8 +287,10 @@ const handlers = {
   },
   async embedImages({ images, batchSize, whiten }) {
     const engine = await model();
-    return inBatches(this, images, batchSize, async (batch) =>
-      engine.embedImages(await Promise.all(batch.map((image, i) => toPixels(image, i))), whiten));
+    return inBatches(this, images, batchSize, async (batch) => {
+      const pixels = await Promise.all(batch.map((image, i) => toPixels(image, i)));
+      return engine.embedImages(...packPixels(pixels), whiten);
+    });
   },
   async embedTexts({ texts, batchSize }) {
     if (!texts.every((t) => typeof t === 'string')) throw fail('input', 'embedTexts(): `texts` must be an array of strings');

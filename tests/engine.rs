@@ -427,18 +427,34 @@ fn model_info_is_camel_case_json_with_only_the_fields_that_apply() {
 }
 
 #[test]
-fn random_projection_is_reachable_for_tests() {
-    let engine = engine();
-    let rows: Vec<f32> = (0..3 * 16).map(|i| (i % 7) as f32).collect();
-    let out = block_on(engine.random_projection(&rows, 16, 8, 7)).unwrap();
-    assert_eq!(out.len(), 3 * 8);
-    for row in out.chunks(8) {
-        let norm: f32 = row.iter().map(|x| x * x).sum::<f32>().sqrt();
-        assert!((norm - 1.0).abs() < 1e-5);
-    }
+fn a_packed_rgba_batch_unpacks_into_its_images_and_bad_packing_fails() {
+    let rgba: Vec<u8> = (0..(2 * 1 + 1 * 3) * 4).map(|i| i as u8).collect();
+    let images = ImageInput::unpack_rgba(&rgba, &[2, 1, 1, 3]).unwrap();
+    let sizes: Vec<_> = (images.iter())
+        .map(|image| match image {
+            ImageInput::Rgba {
+                width,
+                height,
+                rgba,
+            } => (*width, *height, rgba[0], rgba.len()),
+            ImageInput::Rgb(_) => panic!("unpacked pixels stay RGBA"),
+        })
+        .collect();
+    assert_eq!(sizes, [(2, 1, 0, 8), (1, 3, 8, 12)]);
+    let extra = ImageInput::unpack_rgba(&rgba, &[2, 1]).unwrap_err();
+    assert!(extra.to_string().contains("12 bytes beyond"), "{extra}");
+    let mut engine = engine();
+    engine.load_image_model(&mobilenet(), None).unwrap();
+    let short = ImageInput::unpack_rgba(&rgba[..19], &[2, 1, 1, 3]).unwrap();
     assert_code(
-        block_on(engine.random_projection(&rows, 0, 8, 7)),
+        block_on(engine.embed_images(short, false)),
         "model",
-        "dimension",
+        "image 1 of the batch",
+    );
+    let no_height = ImageInput::unpack_rgba(&[], &[2]).unwrap();
+    assert_code(
+        block_on(engine.embed_images(no_height, false)),
+        "model",
+        "image 0 of the batch",
     );
 }

@@ -17,9 +17,7 @@ use crate::model::clip::{Clip, image_to_clip_chw};
 use crate::model::preprocess;
 use crate::model::tokenizer::MAX_TOKENS;
 use crate::model::whitening::DEFAULT_SHRINKAGE;
-use crate::model::{
-    ImageEmbedder, ModelError, RandomProjection, TEXT_EMBEDDING_DIM, TextEmbedder, Whitening,
-};
+use crate::model::{ImageEmbedder, ModelError, TEXT_EMBEDDING_DIM, TextEmbedder, Whitening};
 
 pub use models::{ImageInput, LoadedModels, ModelInfo};
 
@@ -237,20 +235,6 @@ impl Engine {
             } => Ok(model.embed_async(texts).await?),
             Loaded::Separate { text: None, .. } => Err(EngineError::NoTextModel.into()),
         }
-    }
-
-    /// Embeds row-major `rows` of `input_dim` values with a seeded [`RandomProjection`] to
-    /// `output_dim` dimensions on this engine's device: a test utility (it probes a backend
-    /// end to end without model files), not a model for users.
-    pub async fn random_projection(
-        &self,
-        rows: &[f32],
-        input_dim: usize,
-        output_dim: usize,
-        seed: u64,
-    ) -> Result<Vec<f32>> {
-        let model = RandomProjection::new(&self.compute, input_dim, output_dim, seed)?;
-        model.embed(&self.compute, rows).await
     }
 
     /// The loaded image model, for its whitening.

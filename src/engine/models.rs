@@ -70,6 +70,35 @@ impl ImageInput {
     }
 }
 
+impl ImageInput {
+    /// A batch of RGBA images packed one after another, as the browser's worker sends it;
+    /// `sizes` holds each image's width and height. An image whose bytes run short (or whose
+    /// height is missing) fails when its turn comes; bytes beyond the last image fail here.
+    pub fn unpack_rgba(rgba: &[u8], sizes: &[u32]) -> Result<Vec<ImageInput>, PreprocessError> {
+        let mut rest = rgba;
+        let images = (sizes.chunks(2))
+            .map(|size| {
+                let (width, height) = (size[0], size.get(1).copied().unwrap_or(0));
+                let n = (width as usize * height as usize * 4).min(rest.len());
+                let (pixels, tail) = rest.split_at(n);
+                rest = tail;
+                let rgba = pixels.to_vec();
+                ImageInput::Rgba {
+                    width,
+                    height,
+                    rgba,
+                }
+            })
+            .collect();
+        match rest.len() {
+            0 => Ok(images),
+            n => Err(PreprocessError::Decode(format!(
+                "{n} bytes beyond the batch's images"
+            ))),
+        }
+    }
+}
+
 impl From<RgbImage> for ImageInput {
     fn from(image: RgbImage) -> Self {
         ImageInput::Rgb(image)

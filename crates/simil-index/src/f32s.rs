@@ -42,7 +42,9 @@ impl<'de> Visitor<'de> for F32sVisitor {
             )));
         }
         let floats = bytes.chunks_exact(4);
-        Ok(floats.map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect())
+        Ok(floats
+            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect())
     }
 
     fn visit_byte_buf<E: Error>(self, bytes: Vec<u8>) -> Result<Vec<f32>, E> {
@@ -84,7 +86,10 @@ mod tests {
     #[test]
     fn numbers_and_bytes_read_alike() {
         let from_json: One = serde_json::from_str(r#"{"v":[1.5,-2,0.25]}"#).unwrap();
-        let bytes: Vec<u8> = [1.5f32, -2.0, 0.25].iter().flat_map(|x| x.to_le_bytes()).collect();
+        let bytes: Vec<u8> = [1.5f32, -2.0, 0.25]
+            .iter()
+            .flat_map(|x| x.to_le_bytes())
+            .collect();
         let from_bytes = super::vector(BytesDeserializer::<Error>::new(&bytes)).unwrap();
         assert_eq!(from_json.v, vec![1.5, -2.0, 0.25]);
         assert_eq!(from_bytes, from_json.v);
@@ -93,7 +98,12 @@ mod tests {
     #[test]
     fn ragged_bytes_and_non_numbers_are_rejected() {
         let ragged = super::vector(BytesDeserializer::<Error>::new(&[0, 0, 128]));
-        assert!(ragged.unwrap_err().to_string().contains("not a whole number of f32s"));
+        assert!(
+            ragged
+                .unwrap_err()
+                .to_string()
+                .contains("not a whole number of f32s")
+        );
         let text = super::vector("abc".into_deserializer());
         let text: Result<_, Error> = text;
         assert!(text.is_err());

@@ -10,7 +10,7 @@ pub use serde::de::DeserializeOwned;
 
 /// Declares what every binding module has: its start-up (`init`), `Failure` (any core error
 /// `$error` converts into it with `?`; it reaches JS as a `SimilError` with the error's code),
-/// `read` (JS data into a Rust type) and `reply` (a core result as JS data).
+/// `read` (JS data into a Rust type) and `reply` (a core result as JS data, a `JsResult`).
 #[macro_export]
 macro_rules! binding_module {
     ($error:ty) => {
@@ -21,6 +21,9 @@ macro_rules! binding_module {
 
         /// A failed call: a `SimilError` carrying the code and message of a core error.
         pub struct Failure(wasm_bindgen::JsValue);
+
+        /// What a call that answers with JS data returns.
+        pub type JsResult = Result<wasm_bindgen::JsValue, Failure>;
 
         impl<E: Into<$error>> From<E> for Failure {
             fn from(error: E) -> Self {
@@ -46,7 +49,7 @@ macro_rules! binding_module {
 
         /// `value` as plain JS data.
         #[allow(dead_code)]
-        fn reply<T: $crate::Serialize>(value: T) -> Result<wasm_bindgen::JsValue, Failure> {
+        fn reply<T: $crate::Serialize>(value: T) -> JsResult {
             $crate::to_js(&value).map_err(Failure)
         }
     };
@@ -76,19 +79,15 @@ pub fn js_error(code: &str, message: &str) -> JsValue {
     js.into()
 }
 
-/// A `SimilError` with code `input`: `what` could not be read as the expected shape.
-pub fn bad_input(what: &str, error: impl std::fmt::Display) -> JsValue {
-    js_error("input", &format!("invalid {what}: {error}"))
-}
-
 /// Reads `value` as a `T`, or rejects naming `what`.
 pub fn from_js<T: serde::de::DeserializeOwned>(what: &str, value: JsValue) -> Result<T, JsValue> {
-    serde_wasm_bindgen::from_value(value).map_err(|e| bad_input(what, e))
+    serde_wasm_bindgen::from_value(value)
+        .map_err(|e| js_error("input", &format!("invalid {what}: {e}")))
 }
 
 /// Writes `value` as plain JS data (objects, arrays, numbers; maps become objects).
 pub fn to_js<T: serde::Serialize + ?Sized>(value: &T) -> Result<JsValue, JsValue> {
     value
         .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
-        .map_err(|e| bad_input("result", e))
+        .map_err(|e| js_error("internal", &format!("unwritable result: {e}")))
 }

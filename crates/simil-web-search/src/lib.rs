@@ -48,7 +48,7 @@ impl SearchEngine {
 
     /// Searches with `{ vectors: [{ field, vector, weight }], k, text, filter, … }`; returns
     /// `[{ id, score, payload }]`, best first.
-    pub fn search(&self, name: &str, request: JsValue) -> Result<JsValue, Failure> {
+    pub fn search(&self, name: &str, request: JsValue) -> JsResult {
         let request = read("query", request)?;
         reply(self.catalog.get(name)?.search(&request)?)
     }
@@ -66,23 +66,18 @@ impl SearchEngine {
     }
 
     /// The item `{ id, vectors, payload }` with `id`, or `null`.
-    pub fn get(&self, name: &str, id: &str) -> Result<JsValue, Failure> {
+    pub fn get(&self, name: &str, id: &str) -> JsResult {
         reply(self.catalog.get(name)?.get(id))
     }
 
     /// The configuration a collection was made with.
-    pub fn config(&self, name: &str) -> Result<JsValue, Failure> {
+    pub fn config(&self, name: &str) -> JsResult {
         reply(self.catalog.get(name)?.config())
     }
 
     /// Items, segments and bytes per vector of a collection.
-    pub fn stats(&self, name: &str) -> Result<JsValue, Failure> {
+    pub fn stats(&self, name: &str) -> JsResult {
         reply(self.catalog.get(name)?.stats())
-    }
-
-    /// The number of items in a collection.
-    pub fn count(&self, name: &str) -> Result<usize, Failure> {
-        Ok(self.catalog.get(name)?.len())
     }
 
     /// A collection as bytes (versioned, checksummed), to keep and `load` later.
@@ -126,13 +121,7 @@ impl SearchEngine {
     /// Installs a trained head (safetensors bytes) as learned field `output` computed from
     /// `source`; returns the learned fields.
     #[wasm_bindgen(js_name = learnField)]
-    pub fn learn_field(
-        &mut self,
-        name: &str,
-        output: &str,
-        source: &str,
-        head: &[u8],
-    ) -> Result<JsValue, Failure> {
+    pub fn learn_field(&mut self, name: &str, output: &str, source: &str, head: &[u8]) -> JsResult {
         let collection = self.catalog.get_mut(name)?;
         collection.learn_field(output, source, DenseHead::from_safetensors(head)?)?;
         reply(collection.learned_fields())
@@ -140,48 +129,29 @@ impl SearchEngine {
 
     /// The learned fields: `[{ name, source, dim, head }]`.
     #[wasm_bindgen(js_name = learnedFields)]
-    pub fn learned_fields(&self, name: &str) -> Result<JsValue, Failure> {
+    pub fn learned_fields(&self, name: &str) -> JsResult {
         reply(self.catalog.get(name)?.learned_fields())
     }
 
     /// Retrieval metrics of labelled queries `{ field, labelKey, vectors, labels }`.
-    pub fn evaluate(&self, name: &str, queries: JsValue, k: usize) -> Result<JsValue, Failure> {
+    pub fn evaluate(&self, name: &str, queries: JsValue, k: usize) -> JsResult {
         let queries = read("queries", queries)?;
         reply(eval::evaluate(self.catalog.get(name)?, &queries, k)?)
     }
 
     /// The `minScore` for `matchLabel` calibrated on labelled queries, for a target
     /// `precision` or the best F1.
-    pub fn calibrate(
-        &self,
-        name: &str,
-        queries: JsValue,
-        precision: Option<f64>,
-    ) -> Result<JsValue, Failure> {
-        let (queries, target) = (
-            read("queries", queries)?,
-            CalibrationTarget::from_precision(precision)?,
-        );
-        reply(eval::collection::calibrate(
-            self.catalog.get(name)?,
-            &queries,
-            target,
-        )?)
+    pub fn calibrate(&self, name: &str, queries: JsValue, precision: Option<f64>) -> JsResult {
+        let target = CalibrationTarget::from_precision(precision)?;
+        let (c, queries) = (self.catalog.get(name)?, read("queries", queries)?);
+        reply(eval::collection::calibrate(c, &queries, target)?)
     }
 
-    /// The nearest item's label when its score reaches `minScore`: `{ label, id, score }`.
+    /// The nearest item's label when its score reaches `minScore`: `{ label, id, score }`
+    /// for `{ field?, labelKey, minScore }`.
     #[wasm_bindgen(js_name = matchLabel)]
-    pub fn match_label(
-        &self,
-        name: &str,
-        field: &str,
-        vector: &[f32],
-        key: &str,
-        min: f32,
-    ) -> Result<JsValue, Failure> {
-        let collection = self.catalog.get(name)?;
-        reply(eval::collection::match_label(
-            collection, field, vector, key, min,
-        )?)
+    pub fn match_label(&self, name: &str, vector: &[f32], query: JsValue) -> JsResult {
+        let (c, query) = (self.catalog.get(name)?, read("match options", query)?);
+        reply(eval::collection::match_label(c, vector, &query)?)
     }
 }

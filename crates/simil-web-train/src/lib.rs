@@ -45,7 +45,7 @@ impl HeadTrainer {
     }
 
     /// Runs up to `steps` more steps; resolves to their `[{ step, steps, loss, elapsedS }]`.
-    pub async fn run(&mut self, steps: usize) -> Result<JsValue, Failure> {
+    pub async fn run(&mut self, steps: usize) -> JsResult {
         reply(self.trainer.run(steps).await?)
     }
 

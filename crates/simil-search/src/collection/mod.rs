@@ -129,6 +129,12 @@ impl Collection {
             .collect())
     }
 
+    /// The field a query that names none searches: the first vector field (a collection
+    /// always has one).
+    pub fn default_field(&self) -> &str {
+        &self.index.config().fields[0].name
+    }
+
     /// The fields and parameters this collection was made with.
     pub fn config(&self) -> CollectionConfig {
         CollectionConfig {

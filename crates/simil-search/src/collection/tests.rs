@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use crate::error::Error;
 use crate::eval::Match;
-use crate::eval::collection::{calibrate, match_label};
+use crate::eval::collection::{MatchQuery, calibrate, match_label};
 use crate::eval::{LabelledQueries, evaluate};
 use crate::head::{DenseHead, HeadConfig};
 use crate::index::{
@@ -30,23 +30,37 @@ macro_rules! collection_err {
     };
 }
 
-/// Items on a 2-d circle (angle in degrees) with a name and tags.
-fn fruit_stand() -> Collection {
-    let config = CollectionConfig {
+/// An empty collection of f32 vector fields `(name, dim, metric)` that seals at
+/// `seal_threshold`, with keyword search over `text_fields`.
+fn collection(
+    fields: &[(&str, usize, Metric)],
+    seal_threshold: usize,
+    text_fields: &[&str],
+) -> Collection {
+    let fields = fields
+        .iter()
+        .map(|&(name, dim, metric)| FieldSpec {
+            name: name.into(),
+            dim,
+            metric,
+            storage: Storage::F32,
+        })
+        .collect();
+    Collection::new(CollectionConfig {
         index: IndexConfig {
-            fields: vec![FieldSpec {
-                name: "v".into(),
-                dim: 2,
-                metric: Metric::Cosine,
-                storage: Storage::F32,
-            }],
+            fields,
             hnsw: HnswParams::default(),
-            seal_threshold: 3,
+            seal_threshold,
             owner: Default::default(),
         },
-        text_fields: vec!["name".into(), "tags".into()],
-    };
-    let mut c = Collection::new(config).unwrap();
+        text_fields: text_fields.iter().map(|f| f.to_string()).collect(),
+    })
+    .unwrap()
+}
+
+/// Items on a 2-d circle (angle in degrees) with a name and tags.
+fn fruit_stand() -> Collection {
+    let mut c = collection(&[("v", 2, Metric::Cosine)], 3, &["name", "tags"]);
     let items = [
         (
             "strawberry",
@@ -210,21 +224,7 @@ fn cluster_vector(rng: &mut TestRng, class: usize) -> Vec<f32> {
 
 /// 30 items, 10 per cluster, with the class (and a word) in the payload; seals at 16.
 fn clusters() -> Collection {
-    let config = CollectionConfig {
-        index: IndexConfig {
-            fields: vec![FieldSpec {
-                name: "v".into(),
-                dim: 8,
-                metric: Metric::Cosine,
-                storage: Storage::F32,
-            }],
-            hnsw: HnswParams::default(),
-            seal_threshold: 16,
-            owner: Default::default(),
-        },
-        text_fields: vec!["word".into()],
-    };
-    let mut c = Collection::new(config).unwrap();
+    let mut c = collection(&[("v", 8, Metric::Cosine)], 16, &["word"]);
     let mut rng = rng(7);
     let items = (0..30)
         .map(|i| Item {
@@ -567,29 +567,7 @@ fn queries_mixing_or_misshaping_learned_fields_are_typed_errors() {
 
 /// Hand-made: 2-d unit vectors at the given angles (degrees), labels in `class`.
 fn angles(items: &[(&str, f32, Value)]) -> Collection {
-    let config = CollectionConfig {
-        index: IndexConfig {
-            fields: vec![
-                FieldSpec {
-                    name: "v".into(),
-                    dim: 2,
-                    metric: Metric::Cosine,
-                    storage: Storage::F32,
-                },
-                FieldSpec {
-                    name: "w".into(),
-                    dim: 1,
-                    metric: Metric::Dot,
-                    storage: Storage::F32,
-                },
-            ],
-            hnsw: HnswParams::default(),
-            seal_threshold: 100,
-            owner: Default::default(),
-        },
-        text_fields: Vec::new(),
-    };
-    let mut c = Collection::new(config).unwrap();
+    let mut c = collection(&[("v", 2, Metric::Cosine), ("w", 1, Metric::Dot)], 100, &[]);
     c.add(
         items
             .iter()
@@ -734,14 +712,20 @@ fn calibrate_finds_the_hand_computed_min_score() {
 fn match_label_is_unknown_below_min_score() {
     let c = two_classes();
     // 16° is nearest b1 (4° away): cos 4° ≈ 0.99756.
-    let m = match_label(&c, "v", &unit(16.0), "class", 0.99).unwrap();
+    let query = |field: Option<&str>, min_score| MatchQuery {
+        field: field.map(str::to_string),
+        label_key: "class".into(),
+        min_score,
+    };
+    // No field named: the first vector field, `v`.
+    let m = match_label(&c, &unit(16.0), &query(None, 0.99)).unwrap();
     assert_eq!(m.label.as_deref(), Some("b"));
     assert_eq!(m.id.as_deref(), Some("b1"));
     assert!((m.score.unwrap() - 4f32.to_radians().cos()).abs() < 1e-6);
-    let m = match_label(&c, "v", &unit(16.0), "class", 0.999).unwrap();
+    let m = match_label(&c, &unit(16.0), &query(Some("v"), 0.999)).unwrap();
     assert_eq!((m.label, m.id.as_deref()), (None, Some("b1")));
     // No item has `w`: nothing to match.
-    let m = match_label(&c, "w", &[1.0], "class", 0.0).unwrap();
+    let m = match_label(&c, &[1.0], &query(Some("w"), 0.0)).unwrap();
     assert_eq!(
         m,
         Match {

@@ -177,16 +177,25 @@ pub fn calibrate(
     })
 }
 
-/// The item nearest to `vector` in `field` (a learned field takes a vector of its source) and
-/// its label `payload[label_key]`, given only when its score is at least `min_score` (else
-/// unknown).
-pub fn match_label(
-    c: &Collection,
-    field: &str,
-    vector: &[f32],
-    label_key: &str,
-    min_score: f32,
-) -> Result<Match> {
+/// What [`match_label`] looks for: `{ field?, labelKey, minScore }`; `field` defaults to the
+/// collection's first vector field.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct MatchQuery {
+    /// The field to search (a learned field takes a vector of its source).
+    #[serde(default)]
+    pub field: Option<String>,
+    /// The payload key holding the items' labels.
+    pub label_key: String,
+    /// The least score at which the nearest item's label is given.
+    pub min_score: f32,
+}
+
+/// The item nearest to `vector` and its label `payload[labelKey]`, given only when its score
+/// is at least `minScore` (else unknown).
+pub fn match_label(c: &Collection, vector: &[f32], query: &MatchQuery) -> Result<Match> {
+    let (label_key, min_score) = (&query.label_key, query.min_score);
+    let field = query.field.as_deref().unwrap_or(c.default_field());
     let hits = nearest(c, field, vector, 1)?;
     Ok(match hits.into_iter().next() {
         Some(hit) => Match {
