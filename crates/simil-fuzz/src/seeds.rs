@@ -200,49 +200,35 @@ pub fn weight_files() -> Vec<Vec<u8>> {
             .collect()
     };
     let i8s = |n: usize| -> Vec<u8> { (0..n).map(|k| (k as i8).wrapping_mul(37) as u8).collect() };
+    type Tensor = (String, Dtype, Vec<usize>, Vec<u8>);
+    let f32_tensor = |name: String, shape: Vec<usize>| -> Tensor {
+        let n = shape.iter().product();
+        (name, Dtype::F32, shape, f32s(n))
+    };
+    // A weight: f32, or int8 followed by its `_scale` (one f32 per output row).
+    let weight = |name: String, shape: Vec<usize>, int8: bool| -> Vec<Tensor> {
+        if !int8 {
+            return vec![f32_tensor(name, shape)];
+        }
+        let scale = f32_tensor(format!("{name}_scale"), vec![shape[0]]);
+        let n = shape.iter().product();
+        vec![(name, Dtype::I8, shape, i8s(n)), scale]
+    };
     let mut files = Vec::new();
     for int8 in [false, true] {
-        let mut conv: Vec<(String, Dtype, Vec<usize>, Vec<u8>)> = Vec::new();
+        let mut conv = Vec::new();
         for (layer, shape) in conv_layers() {
-            let n: usize = shape.iter().product();
-            if int8 {
-                conv.push((format!("{layer}.weight"), Dtype::I8, shape.to_vec(), i8s(n)));
-                conv.push((
-                    format!("{layer}.weight_scale"),
-                    Dtype::F32,
-                    vec![shape[0]],
-                    f32s(shape[0]),
-                ));
-            } else {
-                conv.push((
-                    format!("{layer}.weight"),
-                    Dtype::F32,
-                    shape.to_vec(),
-                    f32s(n),
-                ));
-            }
-            conv.push((
-                format!("{layer}.bias"),
-                Dtype::F32,
-                vec![shape[0]],
-                f32s(shape[0]),
-            ));
+            conv.extend(weight(format!("{layer}.weight"), shape.to_vec(), int8));
+            conv.push(f32_tensor(format!("{layer}.bias"), vec![shape[0]]));
         }
-        let mut named: Vec<(String, Dtype, Vec<usize>, Vec<u8>)> = Vec::new();
-        for (name, shape) in named_tensors() {
-            let n: usize = shape.iter().product();
-            if int8 && shape.len() > 1 {
-                named.push((name.clone(), Dtype::I8, shape.clone(), i8s(n)));
-                named.push((
-                    format!("{name}_scale"),
-                    Dtype::F32,
-                    vec![shape[0]],
-                    f32s(shape[0]),
-                ));
-            } else {
-                named.push((name, Dtype::F32, shape, f32s(n)));
-            }
-        }
+        // Biases (one dimension) stay f32 in int8 files.
+        let named: Vec<Tensor> = named_tensors()
+            .into_iter()
+            .flat_map(|(name, shape)| {
+                let int8 = int8 && shape.len() > 1;
+                weight(name, shape, int8)
+            })
+            .collect();
         for (tensors, arch) in [(conv, "mobilenet_v2"), (named, "minilm")] {
             let views: Vec<(String, TensorView<'_>)> = tensors
                 .iter()

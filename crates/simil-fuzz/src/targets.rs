@@ -451,12 +451,14 @@ fn run_collection(input: &[u8]) {
         }
     }
     search(&c);
-    let again = Collection::from_bytes(&c.to_bytes());
-    assert!(
-        again.is_ok(),
-        "a loaded collection saves to a file that loads: {:?}",
-        again.err()
-    );
+    reloads("collection", Collection::from_bytes(&c.to_bytes()));
+}
+
+/// Asserts that a loaded `what`, saved again, gave a file that loads (`reloaded`).
+fn reloads<T, E: std::fmt::Debug>(what: &str, reloaded: Result<T, E>) {
+    if let Err(e) = reloaded {
+        panic!("a loaded {what} saves to a file that loads: {e:?}");
+    }
 }
 
 /// Two items with a vector for each of `fields` (`(name, dim)`).
@@ -496,12 +498,7 @@ fn run_index(input: &[u8]) {
     index.delete("item-3");
     index.maintain();
     search(&index);
-    let again = Index::from_bytes(&index.to_bytes());
-    assert!(
-        again.is_ok(),
-        "a loaded index saves to a file that loads: {:?}",
-        again.err()
-    );
+    reloads("index", Index::from_bytes(&index.to_bytes()));
 }
 
 fn run_head(input: &[u8]) {
