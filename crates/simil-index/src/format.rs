@@ -22,7 +22,7 @@ use serde_json::Value;
 
 use super::codec::{Reader, Writer};
 use super::hnsw::{RowSet, SealedField};
-use super::segment::{MutableSegment, Row, SealedSegment, Segment};
+use super::segment::{Liveness, MutableSegment, Row, SealedSegment, Segment};
 use super::{ExtraSection, Index, IndexConfig, IndexError, Location, check_vector};
 
 const MAGIC: &[u8; 4] = b"SIML";
@@ -91,7 +91,7 @@ pub(crate) fn encode(index: &Index, extra: Vec<ExtraSection>) -> Vec<u8> {
             &mut w,
             &row.id,
             row.seq,
-            m.alive.contains(i as u32),
+            m.alive().contains(i as u32),
             &row.payload,
         );
         for v in &row.vectors {
@@ -115,7 +115,7 @@ pub(crate) fn encode(index: &Index, extra: Vec<ExtraSection>) -> Vec<u8> {
                 &mut w,
                 &seg.ids[row],
                 seg.seqs[row],
-                seg.alive.contains(row as u32),
+                seg.alive().contains(row as u32),
                 &seg.payloads[row],
             );
         }
@@ -235,8 +235,7 @@ pub(crate) fn decode(
             vectors,
         });
         if !alive {
-            seg.alive.set(row, false);
-            seg.live -= 1;
+            seg.liveness.kill(row);
         }
     }
     r.finish()?;
@@ -274,8 +273,7 @@ pub(crate) fn decode(
             ids,
             seqs,
             payloads,
-            live: alive.count(),
-            alive,
+            liveness: Liveness::new(n, alive),
             fields,
         });
     }

@@ -172,13 +172,10 @@ impl Index {
             return false;
         };
         match loc.segment {
-            None => {
-                self.mutable.alive.set(loc.row, false);
-                self.mutable.live -= 1;
-            }
+            None => self.mutable.liveness.kill(loc.row),
             Some(s) => {
                 if let Some(seg) = self.sealed.iter_mut().find(|seg| seg.id == s) {
-                    seg.kill(loc.row);
+                    seg.liveness.kill(loc.row);
                 }
             }
         }
@@ -328,7 +325,7 @@ impl Index {
         let (target, rows) = if self.mutable.rows.len() >= self.config.seal_threshold {
             let rows = self
                 .mutable
-                .alive
+                .alive()
                 .iter()
                 .map(|r| self.mutable.rows[r as usize].clone())
                 .collect();
@@ -389,14 +386,14 @@ impl Index {
                         seq,
                     }
                 }
-                _ => segment.kill(row),
+                _ => segment.liveness.kill(row),
             }
         }
         match built.target {
             Target::Seal { rows, .. } => {
                 self.mutable.drain_front(rows);
                 self.generation += 1;
-                for row in self.mutable.alive.iter() {
+                for row in self.mutable.alive().iter() {
                     let r = &self.mutable.rows[row as usize];
                     if let Some(loc) = self.locations.get_mut(&r.id) {
                         loc.row = row;

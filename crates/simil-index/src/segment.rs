@@ -34,14 +34,68 @@ pub(crate) struct Plan<'q> {
     pub exact: bool,
 }
 
+/// A segment's rows: how many, which of them are alive (not deleted or replaced), and how
+/// many are.
+#[derive(Debug, Clone)]
+pub(crate) struct Liveness {
+    rows: usize,
+    alive: RowSet,
+    live: usize,
+}
+
+impl Liveness {
+    /// `rows` rows, alive where `alive` says.
+    pub(crate) fn new(rows: usize, alive: RowSet) -> Self {
+        let live = alive.count();
+        Self { rows, alive, live }
+    }
+
+    /// Appends an alive row; returns its number.
+    pub(crate) fn push(&mut self) -> u32 {
+        let row = self.rows as u32;
+        self.rows += 1;
+        if self.rows > self.alive.capacity() {
+            self.alive.grow(self.rows.next_power_of_two());
+        }
+        self.alive.set(row, true);
+        self.live += 1;
+        row
+    }
+
+    /// Marks `row` dead (nothing if it is already).
+    pub(crate) fn kill(&mut self, row: u32) {
+        if self.alive.contains(row) {
+            self.alive.set(row, false);
+            self.live -= 1;
+        }
+    }
+
+    /// Drops the first `n` rows; the rest are renumbered from 0.
+    pub(crate) fn drain_front(&mut self, n: usize) {
+        let mut alive = RowSet::new(self.rows - n, false);
+        for row in self.alive.iter().filter(|&r| r as usize >= n) {
+            alive.set(row - n as u32, true);
+        }
+        *self = Self::new(self.rows - n, alive);
+    }
+}
+
 /// Read access shared by both segment kinds.
 pub(crate) trait Segment {
+    /// Its rows and which are alive.
+    fn liveness(&self) -> &Liveness;
     /// Number of rows, dead or alive.
-    fn rows(&self) -> usize;
+    fn rows(&self) -> usize {
+        self.liveness().rows
+    }
     /// Rows still alive (not deleted or replaced).
-    fn alive(&self) -> &RowSet;
+    fn alive(&self) -> &RowSet {
+        &self.liveness().alive
+    }
     /// Number of alive rows.
-    fn live(&self) -> usize;
+    fn live(&self) -> usize {
+        self.liveness().live
+    }
     fn id(&self, row: u32) -> &Arc<str>;
     fn payload(&self, row: u32) -> &Value;
     fn vector(&self, field: usize, row: u32) -> Option<VecRef<'_>>;
@@ -108,52 +162,33 @@ fn all_rows(allowed: Option<RowSet>, rows: usize) -> Vec<u32> {
 /// The write-side segment: appended to, searched by brute force.
 pub(crate) struct MutableSegment {
     pub rows: Vec<Row>,
-    pub alive: RowSet,
-    pub live: usize,
+    pub liveness: Liveness,
 }
 
 impl MutableSegment {
     pub(crate) fn new() -> Self {
         Self {
             rows: Vec::new(),
-            alive: RowSet::new(0, false),
-            live: 0,
+            liveness: Liveness::new(0, RowSet::new(0, false)),
         }
     }
 
     /// Appends a row; returns its row number.
     pub(crate) fn push(&mut self, row: Row) -> u32 {
-        let n = self.rows.len() as u32;
         self.rows.push(row);
-        if self.rows.len() > self.alive.capacity() {
-            self.alive.grow(self.rows.len().next_power_of_two());
-        }
-        self.alive.set(n, true);
-        self.live += 1;
-        n
+        self.liveness.push()
     }
 
     /// Removes the first `n` rows (they were sealed).
     pub(crate) fn drain_front(&mut self, n: usize) {
         self.rows.drain(..n);
-        let mut alive = RowSet::new(self.rows.len(), false);
-        for row in self.alive.iter().filter(|&r| r as usize >= n) {
-            alive.set(row - n as u32, true);
-        }
-        self.live = alive.count();
-        self.alive = alive;
+        self.liveness.drain_front(n);
     }
 }
 
 impl Segment for MutableSegment {
-    fn rows(&self) -> usize {
-        self.rows.len()
-    }
-    fn alive(&self) -> &RowSet {
-        &self.alive
-    }
-    fn live(&self) -> usize {
-        self.live
+    fn liveness(&self) -> &Liveness {
+        &self.liveness
     }
     fn id(&self, row: u32) -> &Arc<str> {
         &self.rows[row as usize].id
@@ -178,8 +213,7 @@ pub(crate) struct SealedSegment {
     pub ids: Vec<Arc<str>>,
     pub seqs: Vec<u64>,
     pub payloads: Vec<Value>,
-    pub alive: RowSet,
-    pub live: usize,
+    pub liveness: Liveness,
     pub fields: Vec<SealedField>,
 }
 
@@ -214,15 +248,14 @@ impl SealedSegment {
             ids,
             seqs,
             payloads,
-            alive: RowSet::new(n, true),
-            live: n,
+            liveness: Liveness::new(n, RowSet::new(n, true)),
             fields,
         }
     }
 
     /// Copies the alive rows out, with their vectors at full available precision.
     pub(crate) fn live_rows(&self) -> impl Iterator<Item = Row> + '_ {
-        self.alive.iter().map(|row| Row {
+        self.alive().iter().map(|row| Row {
             id: self.ids[row as usize].clone(),
             seq: self.seqs[row as usize],
             payload: self.payloads[row as usize].clone(),
@@ -231,25 +264,11 @@ impl SealedSegment {
                 .collect(),
         })
     }
-
-    /// Marks `row` dead.
-    pub(crate) fn kill(&mut self, row: u32) {
-        if self.alive.contains(row) {
-            self.alive.set(row, false);
-            self.live -= 1;
-        }
-    }
 }
 
 impl Segment for SealedSegment {
-    fn rows(&self) -> usize {
-        self.ids.len()
-    }
-    fn alive(&self) -> &RowSet {
-        &self.alive
-    }
-    fn live(&self) -> usize {
-        self.live
+    fn liveness(&self) -> &Liveness {
+        &self.liveness
     }
     fn id(&self, row: u32) -> &Arc<str> {
         &self.ids[row as usize]
