@@ -5,7 +5,8 @@
  * unknown or duplicate collection, or a request the collection cannot serve; `model` a model
  * file or an image that could not be read; `compute` the device failed; `train` training could
  * not run; `worker` the worker could not start; `wasm` a wasm module could not load;
- * `aborted` the call was cancelled (an `AbortError`); `internal` a bug.
+ * `storage` the origin's storage could not be opened or written; `quota` the origin's storage
+ * is full; `aborted` the call was cancelled (an `AbortError`); `internal` a bug.
  */
 export type SimilErrorCode =
   | 'input'
@@ -17,6 +18,8 @@ export type SimilErrorCode =
   | 'train'
   | 'worker'
   | 'wasm'
+  | 'storage'
+  | 'quota'
   | 'aborted'
   | 'internal';
 
@@ -122,6 +125,8 @@ export class Collection {
   stats(): Promise<CollectionStats>;
   /** The collection as bytes (versioned, checksummed); learned fields and their heads included. */
   save(): Promise<Uint8Array>;
+  /** The collection as a file to keep or move to another browser (`Simil.importCollection`). */
+  export(): Promise<Blob>;
   /**
    * Trains a metric head on `field`'s vectors labelled by payload key `labelKey` (unlabelled
    * items feed the self-supervised term) and installs it as the learned field `output`: every
@@ -258,15 +263,30 @@ export interface LoadedModels {
 export class Simil {
   /** The device models run on once the model module has opened (first model call); null before. */
   readonly backend: 'webgpu' | 'cpu' | null;
+  /** Where collections persist: the origin's private file system, IndexedDB, or nowhere. */
+  readonly storageKind: 'opfs' | 'indexeddb' | 'memory';
   createCollection(name: string, config: CollectionConfig): Promise<Collection>;
   /** Restores a collection from `Collection.save()` bytes; corrupt bytes reject, changing nothing. */
   loadCollection(name: string, bytes: Uint8Array): Promise<Collection>;
-  /** The existing collection `name` (rejects with code "collection" when there is none). */
-  collection(name: string): Promise<Collection>;
+  /**
+   * The collection `name`: the existing one (restored from the origin's storage, say), or,
+   * when there is none and `config` is given, a new one made from it. Rejects with code
+   * "collection" when there is none and no `config`, or when it exists with another config.
+   */
+  collection(name: string, config?: CollectionConfig): Promise<Collection>;
   /** The collections' names, in order. */
   listCollections(): Promise<string[]>;
-  /** Drops a collection; resolves to whether it existed. */
+  /** Drops a collection, and its persisted copy; resolves to whether it existed. */
   deleteCollection(name: string): Promise<boolean>;
+  /** Restores a collection from an exported file (`Collection.export()`), a URL or bytes; corrupt files reject, changing nothing. */
+  importCollection(name: string, file: Blob | ArrayBuffer | Uint8Array | string | URL): Promise<Collection>;
+  /**
+   * Where collections persist and how much room they take. `{ persist: true }` first asks the
+   * browser to keep the origin's storage under pressure (`navigator.storage.persist()`).
+   */
+  storage(options?: { persist?: boolean }): Promise<StorageInfo>;
+  /** Resolves once every change so far is written to the origin's storage (writes also happen by themselves). */
+  flush(): Promise<void>;
   /** What is loaded: the image model (or CLIP) and the text model (or CLIP). */
   models(): Promise<LoadedModels>;
   /**
@@ -372,6 +392,12 @@ export interface ImageModelInfo {
  */
 export function open(options?: {
   backend?: 'auto' | 'webgpu' | 'cpu';
+  /**
+   * Where collections persist (default "auto": OPFS, else IndexedDB): each is written after
+   * every batch of changes, atomically, and the next `open()` restores them all. "memory"
+   * keeps nothing.
+   */
+  storage?: 'auto' | 'opfs' | 'indexeddb' | 'memory';
   workerUrl?: string | URL;
   weightsUrl?: string | URL;
   signal?: AbortSignal;
@@ -393,6 +419,24 @@ export interface DownloadProgress {
   loaded: number;
   /** The file's size in bytes (its Content-Length), or null while unknown (no length, or a compressed response). */
   total: number | null;
+}
+
+/** Where collections persist and the room they take (`storage()`). */
+export interface StorageInfo {
+  kind: 'opfs' | 'indexeddb' | 'memory';
+  /** Bytes the origin uses and may use (the browser's estimate; null where it cannot tell). */
+  usage: number | null;
+  quota: number | null;
+  /** Whether the browser keeps the origin's storage under pressure (null where it cannot tell). */
+  persisted: boolean | null;
+  /** Each collection and the size of its saved file. */
+  collections: { name: string; bytes: number }[];
+  /** Collections changed since their last write (a write is pending or failed). */
+  unsaved: string[];
+  /** Persisted collections that did not load at `open()`; their files are kept as they are. */
+  damaged: { name: string; message: string }[];
+  /** The last write's failure (code "storage" or "quota"), or null. */
+  error: { name: string; code: SimilErrorCode; message: string } | null;
 }
 
 /** A model file for `loadClip`: a URL (resolved against the page) or its bytes. */

@@ -1,7 +1,7 @@
 // simil: private, in-browser similarity search. This module runs on the main thread; all the
 // work happens in a module Web Worker (./worker.js). Every public call is named once, in
 // ./protocol.js; the methods of `Simil` and `Collection` below are built from that table.
-import { BACKENDS, CALLS, bindArgs } from './protocol.js';
+import { BACKENDS, CALLS, STORAGES, bindArgs } from './protocol.js';
 
 /** Every failure of simil is a SimilError: `name` is "SimilError", `code` says the kind. */
 export class SimilError extends Error {
@@ -136,6 +136,15 @@ const pageSide = {
   createCollection: { finish: (value, args, simil) => new Collection(simil, value.name) },
   loadCollection: { finish: (value, args, simil) => new Collection(simil, value.name) },
   collection: { finish: (value, args, simil) => new Collection(simil, value.name) },
+  importCollection: { finish: (value, args, simil) => new Collection(simil, value.name) },
+  export: { finish: (bytes) => new Blob([bytes], { type: 'application/octet-stream' }) },
+  storage: {
+    // `persist()` is the page's to ask (browsers expose it to windows only).
+    async prepare({ options: { persist = false } = {} }) {
+      if (persist) await globalThis.navigator?.storage?.persist?.();
+      return {};
+    },
+  },
   loadImageModel: {
     prepare({ options: { model = 'mobilenet_v2', weights = 'int8', url, whitening = model === 'mobilenet_v2' } = {} }, simil) {
       if (url === undefined) {
@@ -213,7 +222,7 @@ function method(name) {
     const last = spec.params.at(-1)?.[0];
     const { signal, onProgress, ...rest } = spec.long ? (args[last] ?? {}) : {};
     if (spec.long && args[last]) args[last] = rest;
-    const posted = side.prepare ? side.prepare(args, simil) : args;
+    const posted = side.prepare ? await side.prepare(args, simil) : args;
     if (this instanceof Collection) posted.collection = this.name;
     const value = await simil.channel.call(name, posted, { signal, onProgress });
     return side.finish ? side.finish(value, args, simil) : value;
@@ -257,10 +266,11 @@ for (const [name, spec] of Object.entries(CALLS)) {
 /**
  * Opens simil in a new module worker: only the search module loads now; the model module comes
  * with the first model call (on `backend`), the trainer with the first `trainHead`.
- * @param {{ backend?: 'auto'|'webgpu'|'cpu', workerUrl?: string|URL, weightsUrl?: string|URL, signal?: AbortSignal }} options
+ * @param {{ backend?: 'auto'|'webgpu'|'cpu', storage?: 'auto'|'opfs'|'indexeddb'|'memory', workerUrl?: string|URL, weightsUrl?: string|URL, signal?: AbortSignal }} options
  */
-export async function open({ backend = 'auto', workerUrl, weightsUrl, signal } = {}) {
+export async function open({ backend = 'auto', storage = 'auto', workerUrl, weightsUrl, signal } = {}) {
   oneOf('backend', backend, BACKENDS);
+  oneOf('storage', storage, STORAGES);
   let worker;
   try {
     // The literal `new Worker(new URL('./worker.js', import.meta.url), { type: 'module' })` is
@@ -272,7 +282,9 @@ export async function open({ backend = 'auto', workerUrl, weightsUrl, signal } =
   }
   const simil = new Simil(worker, weightsUrl);
   try {
-    await simil.channel.call('open', { backend }, { signal });
+    const opened = await simil.channel.call('open', { backend, storage }, { signal });
+    /** Where collections persist: "opfs", "indexeddb" or "memory". */
+    simil.storageKind = opened.storage;
     return simil;
   } catch (e) {
     worker.terminate();

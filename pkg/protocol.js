@@ -20,9 +20,13 @@ export const CALLS = {
   // ---- Simil: collections ----
   createCollection: { on: 'Simil', params: [['name', 'string'], ['config', 'object']], module: 'search', returns: 'Collection' },
   loadCollection: { on: 'Simil', params: [['name', 'string'], ['bytes', 'bytes']], module: 'search', returns: 'Collection' },
-  collection: { on: 'Simil', params: [['name', 'string']], module: 'search', returns: 'Collection' },
+  collection: { on: 'Simil', params: [['name', 'string'], ['config', 'object?']], module: 'search', returns: 'Collection' },
   listCollections: { on: 'Simil', params: [], module: 'search', wasm: 'names', returns: 'string[]' },
   deleteCollection: { on: 'Simil', params: [['name', 'string']], module: 'search', returns: 'boolean' },
+  importCollection: { on: 'Simil', params: [['name', 'string'], ['file', 'any']], module: 'search', returns: 'Collection' },
+  // ---- Simil: storage ----
+  storage: { on: 'Simil', params: [['options', 'object?']], module: 'search', returns: 'StorageInfo' },
+  flush: { on: 'Simil', params: [], module: 'search', returns: 'void' },
   // ---- Simil: models ----
   loadImageModel: { on: 'Simil', params: [['options', 'object?']], module: 'model', long: true, returns: 'ImageModelInfo' },
   loadTextModel: { on: 'Simil', params: [['options', 'object?']], module: 'model', long: true, returns: 'TextModelInfo' },
@@ -40,6 +44,7 @@ export const CALLS = {
   config: { on: 'Collection', params: [], module: 'search', wasm: 'config', returns: 'Required<CollectionConfig>' },
   stats: { on: 'Collection', params: [], module: 'search', wasm: 'stats', returns: 'CollectionStats' },
   save: { on: 'Collection', params: [], module: 'search', wasm: 'save', returns: 'Uint8Array' },
+  export: { on: 'Collection', params: [], module: 'search', wasm: 'save', returns: 'Blob' },
   setEfSearch: { on: 'Collection', params: [['ef', 'integer']], module: 'search', wasm: 'setEfSearch', returns: 'void' },
   learnedFields: { on: 'Collection', params: [], module: 'search', wasm: 'learnedFields', returns: 'LearnedField[]' },
   learnField: { on: 'Collection', params: [['output', 'string'], ['options', 'object']], module: 'search', returns: 'LearnedField[]' },
@@ -51,6 +56,9 @@ export const CALLS = {
 
 /** The backends `open()` takes. */
 export const BACKENDS = ['auto', 'webgpu', 'cpu'];
+
+/** Where `open()` keeps collections: "auto" (OPFS, else IndexedDB), one of them, or "memory" (not kept). */
+export const STORAGES = ['auto', 'opfs', 'indexeddb', 'memory'];
 
 /** Whether `value` is of protocol type `type` (without the optional mark). */
 export function isType(value, type) {

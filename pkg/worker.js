@@ -4,7 +4,8 @@
 // Replies: { type: 'result' | 'error' | 'progress', id, ... }, { type: 'state', backend } when
 // the model module has opened, and { type: 'fatal', error } when the search module cannot load.
 import initSearch, { SearchEngine } from './wasm/simil_search.js';
-import { BACKENDS, CALLS } from './protocol.js';
+import { BACKENDS, CALLS, STORAGES } from './protocol.js';
+import { openStore, usage } from './store.js';
 
 /** A SimilError as a plain object the page turns back into one. */
 function fail(code, message) {
@@ -223,33 +224,66 @@ const handlers = {
   createCollection({ name, config }) {
     search.createCollection(name, config);
     firstFields.delete(name);
+    changed(name);
     return { name };
   },
   loadCollection({ name, bytes }) {
     search.load(name, bytes);
     firstFields.delete(name);
+    changed(name);
     return { name };
   },
-  deleteCollection({ name }) {
-    firstFields.delete(name);
-    return search.dropCollection(name);
+  async importCollection({ name, file }) {
+    return handlers.loadCollection({ name, bytes: await toBytes(file, 'the collection file') });
   },
-  collection({ name }) {
-    search.config(name); // rejects for an unknown name
+  async deleteCollection({ name }) {
+    firstFields.delete(name);
+    const existed = search.dropCollection(name);
+    await forget(name);
+    return existed;
+  },
+  collection({ name, config }) {
+    if (config === undefined) search.config(name); // rejects for an unknown name
+    else if (search.openCollection(name, config)) {
+      firstFields.delete(name);
+      changed(name);
+    }
     return { name };
   },
   add({ collection, items }) {
-    return search.add(collection, itemsAsBytes(items));
+    const n = search.add(collection, itemsAsBytes(items));
+    changed(collection);
+    return n;
   },
   delete({ collection, ids }) {
-    return search.delete(collection, (Array.isArray(ids) ? ids : [ids]).map(String));
+    const n = search.delete(collection, (Array.isArray(ids) ? ids : [ids]).map(String));
+    changed(collection);
+    return n;
+  },
+  setEfSearch({ collection, ef }) {
+    search.setEfSearch(collection, ef);
+    changed(collection);
   },
   search({ collection, query }) {
     return search.search(collection, normaliseQuery(collection, query));
   },
   learnField({ collection, output, options: { source, head } }) {
     if (!(head instanceof Uint8Array)) throw fail('input', 'learnField(): `head` must be a Uint8Array');
-    return search.learnField(collection, output, source ?? firstField(collection), head);
+    const learned = search.learnField(collection, output, source ?? firstField(collection), head);
+    changed(collection);
+    return learned;
+  },
+  async flush() {
+    await flushNow();
+  },
+  async storage() {
+    const names = search.names();
+    const persisted = await navigator.storage?.persisted?.().catch(() => null) ?? null;
+    return {
+      kind: store?.kind ?? 'memory', ...(await usage()), persisted,
+      collections: names.map((name) => ({ name, bytes: search.save(name).length })),
+      unsaved: names.filter(unsaved), damaged, error: storageError,
+    };
   },
   evaluate({ collection, queries }) {
     return search.evaluate(collection, labelled(collection, queries), queries.k ?? 10);
@@ -332,7 +366,11 @@ const background = {
       this.checkCancelled();
       const head = await trainer.headBytes();
       const losses = trainer.losses();
-      const learned = await exclusive(() => search.learnField(collection, output, field, head));
+      const learned = await exclusive(() => {
+        const fields = search.learnField(collection, output, field, head);
+        changed(collection);
+        return fields;
+      });
       scheduleUpkeep();
       return {
         field: output, source: field, backend: trainer.backend(), classes: data.classes,
@@ -359,13 +397,96 @@ async function dispatch(method, args, context) {
 }
 
 let opened = false;
-async function open({ backend: wanted }) {
+async function open({ backend: wanted, storage = 'auto' }) {
   await ready;
   if (opened) throw fail('state', 'simil is open already');
   if (!BACKENDS.includes(wanted)) throw fail('input', `unknown backend \`${wanted}\`: expected "auto", "webgpu" or "cpu"`);
+  if (!STORAGES.includes(storage)) throw fail('input', `unknown storage \`${storage}\`: expected ${STORAGES.map((s) => `"${s}"`).join(', ')}`);
   backend = wanted;
+  if (storage !== 'memory') await restore(storage);
   opened = true;
-  return { backend: null };
+  return { backend: null, storage: store?.kind ?? 'memory', restored: search.names(), damaged };
+}
+
+// ---- Persistence: every collection is written to the origin's storage after each batch of
+// changes (pkg/store.js: OPFS, or IndexedDB), and read back by the next open(). ----
+
+let store = null;
+// A collection's changes are counted; it is unsaved while more changes were made than written.
+const changes = new Map();
+const written = new Map();
+const unsaved = (name) => (changes.get(name) ?? 0) > (written.get(name) ?? 0);
+const damaged = [];
+let storageError = null;
+let writes = Promise.resolve();
+
+/** Opens the store and loads every collection in it; a file that does not load is kept as it is. */
+async function restore(kind) {
+  try {
+    store = await openStore(kind);
+  } catch (e) {
+    throw fail('storage', `the origin's storage could not be opened: ${e?.message ?? e}`);
+  }
+  for (const name of await store.names()) {
+    try {
+      search.load(name, await store.read(name));
+    } catch (e) {
+      damaged.push({ name, message: e?.message ?? String(e) });
+    }
+  }
+}
+
+/** Marks collection `name` as changed: it is written when the worker is next idle. */
+function changed(name) {
+  if (!store) return;
+  changes.set(name, (changes.get(name) ?? 0) + 1);
+  scheduleFlush();
+}
+
+let flushTimer = null;
+let flushDeferred = false;
+function scheduleFlush() {
+  if (flushTimer !== null || !store) return;
+  flushTimer = setTimeout(() => {
+    flushTimer = null;
+    // A call is waiting: it goes first, and the write follows it.
+    flushDeferred = waiting > 0;
+    if (!flushDeferred) flushNow();
+  }, 0);
+}
+
+/** Writes every changed collection, one write at a time; resolves when all are written. */
+function flushNow() {
+  writes = writes.then(async () => {
+    for (const name of [...changes.keys()].filter(unsaved)) {
+      const count = changes.get(name);
+      let bytes;
+      try {
+        bytes = search.save(name);
+      } catch {
+        continue; // dropped since it changed
+      }
+      try {
+        await store.write(name, bytes);
+        written.set(name, count);
+        storageError = null;
+      } catch (e) {
+        // The change stays in memory, and unsaved: the next write tries again.
+        storageError = fail(e?.name === 'QuotaExceededError' ? 'quota' : 'storage', `collection \`${name}\` could not be saved: ${e?.message ?? e}`);
+        console.warn('simil:', storageError.message);
+      }
+    }
+  });
+  return writes;
+}
+
+/** Removes collection `name` from the store, after any write of it already under way. */
+function forget(name) {
+  changes.delete(name);
+  written.delete(name);
+  if (!store) return Promise.resolve();
+  writes = writes.then(() => store.remove(name));
+  return writes;
 }
 
 // Calls run one after another so that a long call never interleaves with the next.
@@ -396,6 +517,7 @@ self.addEventListener('message', (event) => {
     if (cancelled.delete(msg.id)) return;
     await answer(msg, () => dispatch(msg.method, msg.args, context(msg.id)));
     scheduleUpkeep();
+    if (flushDeferred) scheduleFlush();
   });
 });
 
@@ -432,7 +554,11 @@ function scheduleUpkeep() {
     if (waiting > 0) return; // the call that is waiting reschedules upkeep when it is done
     exclusive(() => {
       try {
-        if (search.maintainStep()) scheduleUpkeep();
+        const name = search.maintainStep();
+        if (name !== undefined) {
+          changed(name);
+          scheduleUpkeep();
+        }
       } catch (e) {
         console.warn('simil: index upkeep failed', e);
       }

@@ -428,7 +428,7 @@ fn model_info_is_camel_case_json_with_only_the_fields_that_apply() {
 
 #[test]
 fn a_packed_rgba_batch_unpacks_into_its_images_and_bad_packing_fails() {
-    let rgba: Vec<u8> = (0..(2 * 1 + 1 * 3) * 4).map(|i| i as u8).collect();
+    let rgba: Vec<u8> = (0..(2 + 3) * 4).map(|i| i as u8).collect(); // 2×1 and 1×3 pixels
     let images = ImageInput::unpack_rgba(&rgba, &[2, 1, 1, 3]).unwrap();
     let sizes: Vec<_> = (images.iter())
         .map(|image| match image {

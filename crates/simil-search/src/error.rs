@@ -54,6 +54,9 @@ pub enum CollectionError {
     /// A collection with that name exists already.
     #[error("a collection named `{0}` exists already")]
     Exists(String),
+    /// A collection with that name exists with another configuration.
+    #[error("a collection named `{0}` exists with another configuration")]
+    OtherConfig(String),
     /// A keyword (`text`) query on a collection that has no `text_fields`.
     #[error(
         "this collection has no textFields to search with `text`; create it with textFields: [...]"

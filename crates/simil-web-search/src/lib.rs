@@ -35,6 +35,15 @@ impl SearchEngine {
         Ok(())
     }
 
+    /// Opens collection `name`, creating it from `config` when there is none; whether it was
+    /// created.
+    #[wasm_bindgen(js_name = openCollection)]
+    pub fn open_collection(&mut self, name: &str, config: JsValue) -> Result<bool, Failure> {
+        Ok(self
+            .catalog
+            .open_or_create(name, read("collection config", config)?)?)
+    }
+
     /// Adds or replaces `[{ id, vectors: { field: vector }, payload }]`; returns how many.
     pub fn add(&mut self, name: &str, items: JsValue) -> Result<usize, Failure> {
         let items = read("items", items)?;
@@ -59,10 +68,11 @@ impl SearchEngine {
         Ok(self.catalog.get_mut(name)?.set_ef_search(ef)?)
     }
 
-    /// One step of index upkeep over the collections; whether there was work.
+    /// One step of index upkeep over the collections: the name of the collection it changed,
+    /// or `undefined` when there was no work.
     #[wasm_bindgen(js_name = maintainStep)]
-    pub fn maintain_step(&mut self) -> Result<bool, Failure> {
-        Ok(self.catalog.maintain_step()?)
+    pub fn maintain_step(&mut self) -> Result<Option<String>, Failure> {
+        Ok(self.catalog.maintain_step()?.map(str::to_string))
     }
 
     /// The item `{ id, vectors, payload }` with `id`, or `null`.

@@ -24,6 +24,20 @@ impl Catalog {
             .or_insert(collection))
     }
 
+    /// The collection `name`, created with `config` when there is none (a persisted
+    /// collection, restored, is reopened the same way); fails when it exists with another
+    /// configuration. Returns whether it was created.
+    pub fn open_or_create(&mut self, name: &str, mut config: CollectionConfig) -> Result<bool> {
+        let Some(existing) = self.collections.get(name) else {
+            return self.create(name, config).map(|_| true);
+        };
+        config.index.owner = Default::default();
+        if existing.config() != config {
+            return Err(CollectionError::OtherConfig(name.to_string()).into());
+        }
+        Ok(false)
+    }
+
     /// Stores `collection` as `name`, replacing any collection of that name.
     pub fn insert(&mut self, name: &str, collection: Collection) {
         self.collections.insert(name.to_string(), collection);
@@ -63,14 +77,15 @@ impl Catalog {
     }
 
     /// Runs one step of index upkeep on the first collection (in name order) that has any;
-    /// returns whether there was work. Callers run it when idle, so searches keep answering
-    /// between steps.
-    pub fn maintain_step(&mut self) -> Result<bool> {
-        for collection in self.collections.values_mut() {
+    /// returns that collection's name (it changed, so a persisted copy is stale), or `None`
+    /// when there was no work. Callers run it when idle, so searches keep answering between
+    /// steps.
+    pub fn maintain_step(&mut self) -> Result<Option<&str>> {
+        for (name, collection) in &mut self.collections {
             if collection.maintain_step()? {
-                return Ok(true);
+                return Ok(Some(name));
             }
         }
-        Ok(false)
+        Ok(None)
     }
 }

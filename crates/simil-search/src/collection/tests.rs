@@ -735,3 +735,42 @@ fn match_label_is_unknown_below_min_score() {
         }
     );
 }
+
+#[test]
+fn catalog_upkeep_names_the_collection_each_step_changed() {
+    let mut catalog = Catalog::default();
+    let config = fruit_stand().config();
+    catalog.create("quiet", config.clone()).unwrap();
+    let busy = catalog.create("busy", config).unwrap();
+    let item = |i: usize| Item {
+        id: format!("i{i}"),
+        vectors: [("v".to_string(), vec![1.0, i as f32])].into(),
+        payload: json!({}),
+    };
+    busy.add((0..8).map(item).collect()).unwrap();
+    let mut changed = Vec::new();
+    while let Some(name) = catalog.maintain_step().unwrap() {
+        changed.push(name.to_string());
+    }
+    assert!(
+        !changed.is_empty(),
+        "8 items over a seal threshold of 3 need upkeep"
+    );
+    assert!(changed.iter().all(|name| name == "busy"), "{changed:?}");
+    assert_eq!(catalog.maintain_step().unwrap(), None);
+}
+
+#[test]
+fn open_or_create_reopens_the_same_configuration_and_refuses_another() {
+    let mut catalog = Catalog::default();
+    let config = fruit_stand().config();
+    assert!(catalog.open_or_create("fruit", config.clone()).unwrap());
+    catalog.get_mut("fruit").unwrap().add(vec![]).unwrap();
+    assert!(!catalog.open_or_create("fruit", config.clone()).unwrap());
+    let mut other = config;
+    other.text_fields = vec!["name".into()];
+    collection_err!(
+        catalog.open_or_create("fruit", other),
+        CollectionError::OtherConfig(_)
+    );
+}
