@@ -54,5 +54,5 @@ fn a_version_3_collection_saved_again_keeps_everything() {
     let bytes = c.to_bytes();
     let text = String::from_utf8_lossy(&bytes);
     assert!(text.contains("sealThreshold") && !text.contains("seal_threshold"));
-    assert!(text.contains(r#"{"textFields":["name","tags"]}"#));
+    assert!(text.contains(r#""textFields":["name","tags"]"#));
 }

@@ -1,6 +1,8 @@
 //! What a collection is made with and what it is asked: the index's configuration plus the
 //! collection's own keyword fields, and a search request = an index query plus keywords.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 use crate::index::{IndexConfig, IndexError, MAX_FIELDS, Query};
@@ -20,6 +22,21 @@ pub struct CollectionConfig {
     /// with BM25 ([`SearchRequest::text`]).
     #[serde(default, alias = "text_fields")]
     pub text_fields: Vec<String>,
+    /// Vector fields bound to a model, by the input they embed: an item's `image` (or
+    /// `text`) is embedded into every field bound to `image` (or `text`), in the browser's
+    /// worker, and so is a query's. The collection only keeps the binding.
+    #[serde(default)]
+    pub embed: BTreeMap<String, Embed>,
+}
+
+/// The input a vector field embeds ([`CollectionConfig::embed`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Embed {
+    /// An image, through the loaded image model (or CLIP).
+    Image,
+    /// A text, through the loaded text model (or CLIP).
+    Text,
 }
 
 impl From<IndexConfig> for CollectionConfig {
@@ -27,14 +44,20 @@ impl From<IndexConfig> for CollectionConfig {
         CollectionConfig {
             index,
             text_fields: Vec::new(),
+            embed: BTreeMap::new(),
         }
     }
 }
 
 impl CollectionConfig {
-    /// Checks the index configuration and the keyword fields' count and names.
+    /// Checks the index configuration, the keyword fields' count and names, and that every
+    /// bound field is a vector field.
     pub fn validate(&self) -> Result<(), IndexError> {
         self.index.validate()?;
+        let fields = &self.index.fields;
+        if let Some(bad) = (self.embed.keys()).find(|f| !fields.iter().any(|s| &s.name == *f)) {
+            return Err(IndexError::UnknownField(bad.clone()));
+        }
         if self.text_fields.len() > MAX_FIELDS {
             return Err(IndexError::TooManyFields {
                 got: self.text_fields.len(),

@@ -16,13 +16,15 @@ mod learned;
 #[cfg(test)]
 mod tests;
 
+use std::collections::BTreeMap;
+
 use serde_json::Value;
 
 use crate::error::{CollectionError, Result};
 use crate::index::{Hit, Index, IndexConfig, IndexStats, Item};
 
 pub use catalog::Catalog;
-pub use config::{CollectionConfig, MAX_QUERY_TEXT, SearchRequest};
+pub use config::{CollectionConfig, Embed, MAX_QUERY_TEXT, SearchRequest};
 use keyword::Keywords;
 pub(crate) use learned::label_of;
 use learned::{HEAD, Learned};
@@ -37,6 +39,8 @@ pub struct Collection {
     index: Index,
     /// The keyword side; it holds the collection's `text_fields`.
     keywords: Keywords,
+    /// Vector fields bound to a model (kept for the worker, which embeds).
+    embed: BTreeMap<String, Embed>,
     /// Vector fields computed through a trained head from one of the `index` fields.
     learned: Vec<Learned>,
 }
@@ -47,13 +51,18 @@ impl Collection {
     pub fn new(config: impl Into<CollectionConfig>) -> Result<Self> {
         let config = config.into();
         config.validate()?;
-        Ok(Self::around(Index::new(config.index)?, config.text_fields))
+        Ok(Self::around(
+            Index::new(config.index)?,
+            config.text_fields,
+            config.embed,
+        ))
     }
 
-    fn around(index: Index, text_fields: Vec<String>) -> Self {
+    fn around(index: Index, text_fields: Vec<String>, embed: BTreeMap<String, Embed>) -> Self {
         Collection {
             keywords: Keywords::new(text_fields, &index),
             index,
+            embed,
             learned: Vec::new(),
         }
     }
@@ -144,6 +153,7 @@ impl Collection {
                 ..self.index.config().clone()
             },
             text_fields: self.keywords.fields().to_vec(),
+            embed: self.embed.clone(),
         }
     }
 
@@ -197,10 +207,10 @@ impl Collection {
     }
 
     /// The collection as bytes (the index's versioned, checksummed format), with a `COLL`
-    /// section holding its keyword fields and one `HEAD` section per learned field: its
-    /// name, source, head and index.
+    /// section holding its keyword fields and model bindings, and one `HEAD` section per
+    /// learned field: its name, source, head and index.
     pub fn to_bytes(&self) -> Vec<u8> {
-        let own = serde_json::json!({ "textFields": self.keywords.fields() });
+        let own = serde_json::json!({ "textFields": self.keywords.fields(), "embed": self.embed });
         let extra = std::iter::once((CONFIG, own.to_string().into_bytes()))
             .chain(self.learned.iter().map(Learned::section))
             .collect();
@@ -212,25 +222,33 @@ impl Collection {
     /// configuration, where they are read from then.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
         let (index, sections) = Index::from_bytes_with(bytes, &[CONFIG, HEAD])?;
-        let mut text_fields = index.config().owner.get("text_fields").cloned();
+        let mut own = Value::Null;
         for (tag, body) in &sections {
             if *tag == CONFIG {
-                let own: Value = serde_json::from_slice(body)
+                own = serde_json::from_slice(body)
                     .map_err(|e| CollectionError::BadConfig(e.to_string()))?;
-                text_fields = own.get("textFields").cloned();
             }
         }
+        let text_fields = (own.get("textFields"))
+            .or_else(|| index.config().owner.get("text_fields"))
+            .cloned();
         let text_fields = match text_fields {
             Some(v) => serde_json::from_value(v)
                 .map_err(|e| CollectionError::BadConfig(format!("text fields: {e}")))?,
             None => Vec::new(),
         };
+        let embed = match own.get("embed") {
+            Some(v) => serde_json::from_value(v.clone())
+                .map_err(|e| CollectionError::BadConfig(format!("embed: {e}")))?,
+            None => BTreeMap::new(),
+        };
         let config = CollectionConfig {
             index: index.config().clone(),
             text_fields,
+            embed,
         };
         config.validate()?;
-        let mut collection = Self::around(index, config.text_fields);
+        let mut collection = Self::around(index, config.text_fields, config.embed);
         for (tag, body) in sections {
             if tag == HEAD {
                 let learned = collection.read_learned(&body)?;

@@ -54,6 +54,7 @@ fn collection(
             owner: Default::default(),
         },
         text_fields: text_fields.iter().map(|f| f.to_string()).collect(),
+        embed: Default::default(),
     })
     .unwrap()
 }
@@ -773,4 +774,23 @@ fn open_or_create_reopens_the_same_configuration_and_refuses_another() {
         catalog.open_or_create("fruit", other),
         CollectionError::OtherConfig(_)
     );
+}
+
+#[test]
+fn model_bindings_are_checked_kept_and_saved() {
+    let mut config = fruit_stand().config();
+    config.embed.insert("v".into(), Embed::Image);
+    let c = Collection::new(config.clone()).unwrap();
+    assert_eq!(c.config().embed, config.embed);
+    let back = Collection::from_bytes(&c.to_bytes()).unwrap();
+    assert_eq!(back.config(), config);
+    let json: CollectionConfig = serde_json::from_value(json!({
+        "fields": [{ "name": "photo", "dim": 4, "metric": "cosine" }],
+        "embed": { "photo": "image" },
+    }))
+    .unwrap();
+    assert_eq!(json.embed["photo"], Embed::Image);
+    config.embed.insert("nope".into(), Embed::Text);
+    let unknown = Collection::new(config).err().expect("an unknown bound field is refused");
+    assert!(unknown.to_string().contains("nope"), "{unknown}");
 }
