@@ -38,7 +38,8 @@ export type VectorStorage = 'f32' | 'int8' | 'int8_only';
 /** One vector field of a collection. */
 export interface FieldSpec {
   name: string;
-  dim: number;
+  /** Width of its vectors; a field bound to a model (`embed`) may leave it out: the model's width. */
+  dim?: number;
   metric: Metric;
   /**
    * Default "f32". "int8": int8 codes for graph builds and the search pass, f16 copies to
@@ -57,6 +58,12 @@ export interface CollectionConfig {
   sealThreshold?: number;
   /** Payload keys (string or string-array values) that `text` queries search with BM25. */
   textFields?: string[];
+  /**
+   * Fields bound to a model, by the input they embed: `{ photo: 'image' }` embeds an item's
+   * `image` (and an `image` query) into `photo` with the loaded image model (or CLIP); 'text'
+   * embeds `text` with the text model (or CLIP). The default model loads by itself when none is.
+   */
+  embed?: Record<string, 'image' | 'text'>;
 }
 
 /** A payload filter; `field` is a dotted path into the payload. */
@@ -90,7 +97,11 @@ export interface QueryOptions {
 /** An item: an id, vectors by field name, and any JSON payload. */
 export interface Item {
   id: string;
-  vectors: Record<string, number[] | Float32Array>;
+  vectors?: Record<string, number[] | Float32Array>;
+  /** Embedded into the fields bound to 'image' (`CollectionConfig.embed`) as the item is added. */
+  image?: ImageInput;
+  /** Embedded into the fields bound to 'text' as the item is added. */
+  text?: string;
   payload?: unknown;
 }
 
@@ -98,6 +109,7 @@ export interface Item {
 export type Query = QueryOptions &
   (
     | { text: string }
+    | { image: ImageInput; field?: string }
     | { vector: number[] | Float32Array; field?: string }
     | { vectors: { field: string; vector: number[] | Float32Array; weight?: number }[] }
   );
@@ -109,13 +121,28 @@ export interface Hit {
   payload: unknown;
 }
 
+/**
+ * Which path answered a search: `image` (the query image through the image model), `text` (a
+ * field bound to texts), `clip` (words onto an image field through CLIP), `aligner` (words onto
+ * an image field through the collection's text→image aligner), `keywords` (BM25 alone), or
+ * `vector` (the caller's vectors).
+ */
+export type SearchPath = 'image' | 'text' | 'clip' | 'aligner' | 'keywords' | 'vector';
+
+/** The hits of a search, best first, and the path that found them. */
+export type Hits = Hit[] & { via: SearchPath };
+
 /** A named collection living in the worker. */
 export class Collection {
   readonly name: string;
-  /** Adds (or replaces, by id) items; resolves to how many. */
-  add(items: Item[]): Promise<number>;
+  /**
+   * Adds (or replaces, by id) items; resolves to how many. Items' `image` / `text` are embedded
+   * in the worker, `batchSize` (default 16) at a time; each batch is searchable once added, and
+   * a cancel stops before the next batch (batches already added stay).
+   */
+  add(items: Item[], options?: { batchSize?: number; onProgress?: (progress: { done: number; total: number }) => void; signal?: AbortSignal }): Promise<number>;
   delete(ids: string | string[]): Promise<number>;
-  search(query: Query): Promise<Hit[]>;
+  search(query: Query): Promise<Hits>;
   /** Sets the HNSW beam width `efSearch` (recall against speed) without rebuilding the graphs; saved with the collection. */
   setEfSearch(ef: number): Promise<void>;
   count(): Promise<number>;

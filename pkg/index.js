@@ -201,6 +201,13 @@ const pageSide = {
       return { images, batchSize };
     },
   },
+  add: {
+    prepare({ items, options: { batchSize = 16 } = {} }) {
+      checkBatch(batchSize, 256);
+      return { items, batchSize };
+    },
+  },
+  search: { finish: ({ hits, via }) => Object.assign(hits, { via }) },
   trainHead: {
     prepare({ options: { field, labelKey, output, backend, stepsPerSlice, dim, ...training } }) {
       if (typeof field !== 'string' || typeof labelKey !== 'string' || typeof output !== 'string') {
@@ -282,7 +289,12 @@ export async function open({ backend = 'auto', storage = 'auto', workerUrl, weig
   }
   const simil = new Simil(worker, weightsUrl);
   try {
-    const opened = await simil.channel.call('open', { backend, storage }, { signal });
+    // The models a bound field loads by itself when none is loaded: the defaults, from weightsUrl.
+    const models = {
+      image: pageSide.loadImageModel.prepare({}, simil),
+      text: pageSide.loadTextModel.prepare({}, simil),
+    };
+    const opened = await simil.channel.call('open', { backend, storage, models }, { signal });
     /** Where collections persist: "opfs", "indexeddb" or "memory". */
     simil.storageKind = opened.storage;
     return simil;

@@ -36,9 +36,9 @@ export const CALLS = {
   embedTexts: { on: 'Simil', params: [['texts', 'array'], ['options', 'object?']], module: 'model', long: true, returns: 'Float32Array[]' },
   fitImageWhitening: { on: 'Simil', params: [['images', 'array'], ['options', 'object?']], module: 'model', long: true, returns: 'Uint8Array' },
   // ---- Collection ----
-  add: { on: 'Collection', params: [['items', 'array']], module: 'search', returns: 'number' },
+  add: { on: 'Collection', params: [['items', 'array'], ['options', 'object?']], module: 'search', long: true, returns: 'number' },
   delete: { on: 'Collection', params: [['ids', 'any']], module: 'search', returns: 'number' },
-  search: { on: 'Collection', params: [['query', 'object']], module: 'search', returns: 'Hit[]' },
+  search: { on: 'Collection', params: [['query', 'object']], module: 'search', returns: 'Hits' },
   get: { on: 'Collection', params: [['id', 'string']], module: 'search', wasm: 'get', returns: 'Item | null' },
   count: { on: 'Collection', params: [], module: 'search', returns: 'number' },
   config: { on: 'Collection', params: [], module: 'search', wasm: 'config', returns: 'Required<CollectionConfig>' },

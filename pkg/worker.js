@@ -201,13 +201,20 @@ function normaliseQuery(collection, { vector, field, vectors, ...rest }) {
   return { vectors: [{ field: field ?? firstField(collection), vector: f32Bytes(vector), weight: 1 }], ...rest };
 }
 
-// The first vector field of each collection (a query's default field), read once per
-// collection rather than on every query; a collection created, loaded or dropped forgets it.
-const firstFields = new Map();
-function firstField(collection) {
-  if (!firstFields.has(collection)) firstFields.set(collection, search.config(collection).fields[0].name);
-  return firstFields.get(collection);
+// What the worker needs to know of each collection's config, read once per collection rather
+// than on every call: the first vector field (a query's default), the keyword fields, and the
+// fields bound to a model, by input. A collection created, loaded or dropped forgets it.
+const layouts = new Map();
+function layout(collection) {
+  if (!layouts.has(collection)) {
+    const { fields, textFields, embed } = search.config(collection);
+    const bound = { image: [], text: [] };
+    for (const [field, input] of Object.entries(embed)) bound[input].push(field);
+    layouts.set(collection, { firstField: fields[0].name, textFields, bound });
+  }
+  return layouts.get(collection);
 }
+const firstField = (collection) => layout(collection).firstField;
 
 function labelled(collection, { field, labelKey, vectors, labels }) {
   if (typeof labelKey !== 'string') throw fail('input', '`labelKey` must be a string');
@@ -218,18 +225,104 @@ function labelled(collection, { field, labelKey, vectors, labels }) {
   };
 }
 
+// ---- Collections that embed: fields bound to a model (config.embed) ----
+
+/** The model of `input` ("image" or "text"): the loaded one, else the default (loaded now). */
+async function ensureModel(input, call) {
+  const engine = await model();
+  const loaded = engine.models()[input];
+  if (loaded) return loaded;
+  const load = input === 'image' ? handlers.loadImageModel : handlers.loadTextModel;
+  if (!defaults) throw fail('state', `no ${input} model is loaded`);
+  return load.call(call, defaults[input]);
+}
+
+/** `config` with the width of each model-bound field that leaves `dim` out, from its model. */
+async function withModelDims(config, call) {
+  const embed = isObject(config.embed) ? config.embed : {};
+  if (!Array.isArray(config.fields)) return config;
+  const fields = [];
+  for (const field of config.fields) {
+    const input = isObject(field) && field.dim === undefined ? embed[field.name] : undefined;
+    const dim = input === 'image' || input === 'text' ? (await ensureModel(input, call)).dim : field?.dim;
+    fields.push(isObject(field) ? { ...field, dim } : field);
+  }
+  return { ...config, fields };
+}
+
+/** Unit vectors of `inputs` ("image" or "text"), one Float32Array each. */
+async function embedInputs(input, inputs, call) {
+  await ensureModel(input, call);
+  const engine = await model();
+  let flat;
+  if (input === 'image') {
+    const pixels = await Promise.all(inputs.map((image, i) => toPixels(image, i)));
+    flat = await engine.embedImages(...packPixels(pixels), true);
+  } else {
+    if (!inputs.every((t) => typeof t === 'string')) throw fail('input', 'an item\'s or query\'s `text` must be a string');
+    flat = await engine.embedTexts(inputs);
+  }
+  const dim = flat.length / inputs.length;
+  return inputs.map((_, i) => flat.subarray(i * dim, (i + 1) * dim));
+}
+
+/** Items whose `image` / `text` are embedded into the fields bound to them. */
+async function embedItems(items, bound, call) {
+  const out = items.map((item) => (isObject(item) ? { ...item, vectors: { ...item.vectors } } : item));
+  for (const input of ['image', 'text']) {
+    const carrying = out.filter((item) => isObject(item) && item[input] !== undefined);
+    if (!carrying.length) continue;
+    if (!bound[input].length) throw fail('input', `items carry \`${input}\` but no field of this collection embeds ${input}s (config.embed)`);
+    const vectors = await embedInputs(input, carrying.map((item) => item[input]), call);
+    carrying.forEach((item, i) => {
+      for (const field of bound[input]) item.vectors[field] = vectors[i];
+      delete item[input];
+    });
+  }
+  return out;
+}
+
+/**
+ * A query with its `image` or `text` embedded, and which path ran (`via`): an image through the
+ * image model; a text through a field bound to texts, else through CLIP onto the image field
+ * when CLIP is loaded, else by keywords alone. Fused with keywords where the collection has
+ * `textFields`.
+ */
+async function embedQuery(collection, { image, ...query }, call) {
+  const { bound, textFields } = layout(collection);
+  const keywords = textFields.length ? query.text : undefined;
+  if (image !== undefined) {
+    const field = query.field ?? bound.image[0];
+    if (field === undefined) throw fail('input', 'an `image` query needs a field that embeds images (config.embed)');
+    const [vector] = await embedInputs('image', [image], call);
+    return { query: { ...query, text: keywords, field, vector }, via: 'image' };
+  }
+  if (typeof query.text !== 'string' || query.vector !== undefined || query.vectors !== undefined) {
+    return { query, via: query.vector !== undefined || query.vectors !== undefined ? 'vector' : 'keywords' };
+  }
+  if (bound.text.length) {
+    const [vector] = await embedInputs('text', [query.text], call);
+    return { query: { ...query, text: keywords, field: query.field ?? bound.text[0], vector }, via: 'text' };
+  }
+  if (bound.image.length && modelEngine && (await model()).models().image?.model === 'clip') {
+    const [vector] = await embedInputs('text', [query.text], call);
+    return { query: { ...query, text: keywords, field: query.field ?? bound.image[0], vector }, via: 'clip' };
+  }
+  return { query, via: 'keywords' };
+}
+
 // ---- Handlers: one per call that is not a plain pass-through (`wasm` in the table) ----
 
 const handlers = {
-  createCollection({ name, config }) {
-    search.createCollection(name, config);
-    firstFields.delete(name);
+  async createCollection({ name, config }) {
+    search.createCollection(name, await withModelDims(config, this));
+    layouts.delete(name);
     changed(name);
     return { name };
   },
   loadCollection({ name, bytes }) {
     search.load(name, bytes);
-    firstFields.delete(name);
+    layouts.delete(name);
     changed(name);
     return { name };
   },
@@ -237,23 +330,31 @@ const handlers = {
     return handlers.loadCollection({ name, bytes: await toBytes(file, 'the collection file') });
   },
   async deleteCollection({ name }) {
-    firstFields.delete(name);
+    layouts.delete(name);
     const existed = search.dropCollection(name);
     await forget(name);
     return existed;
   },
-  collection({ name, config }) {
+  async collection({ name, config }) {
     if (config === undefined) search.config(name); // rejects for an unknown name
-    else if (search.openCollection(name, config)) {
-      firstFields.delete(name);
+    else if (search.openCollection(name, await withModelDims(config, this))) {
+      layouts.delete(name);
       changed(name);
     }
     return { name };
   },
-  add({ collection, items }) {
-    const n = search.add(collection, itemsAsBytes(items));
-    changed(collection);
-    return n;
+  async add({ collection, items, batchSize = 16 }) {
+    const { bound } = layout(collection);
+    let done = 0;
+    for (let start = 0; start < items.length; start += batchSize) {
+      this.checkCancelled(); // batches already added stay
+      const batch = await embedItems(items.slice(start, start + batchSize), bound, this);
+      done += search.add(collection, itemsAsBytes(batch));
+      changed(collection);
+      this.progress({ done: Math.min(start + batchSize, items.length), total: items.length });
+      if (start + batchSize < items.length) await new Promise((resolve) => setTimeout(resolve, 0));
+    }
+    return done;
   },
   delete({ collection, ids }) {
     const n = search.delete(collection, (Array.isArray(ids) ? ids : [ids]).map(String));
@@ -264,8 +365,9 @@ const handlers = {
     search.setEfSearch(collection, ef);
     changed(collection);
   },
-  search({ collection, query }) {
-    return search.search(collection, normaliseQuery(collection, query));
+  async search({ collection, query }) {
+    const { query: spelt, via } = await embedQuery(collection, query, this);
+    return { hits: search.search(collection, normaliseQuery(collection, spelt)), via };
   },
   learnField({ collection, output, options: { source, head } }) {
     if (!(head instanceof Uint8Array)) throw fail('input', 'learnField(): `head` must be a Uint8Array');
@@ -397,12 +499,14 @@ async function dispatch(method, args, context) {
 }
 
 let opened = false;
-async function open({ backend: wanted, storage = 'auto' }) {
+let defaults = null;
+async function open({ backend: wanted, storage = 'auto', models }) {
   await ready;
   if (opened) throw fail('state', 'simil is open already');
   if (!BACKENDS.includes(wanted)) throw fail('input', `unknown backend \`${wanted}\`: expected "auto", "webgpu" or "cpu"`);
   if (!STORAGES.includes(storage)) throw fail('input', `unknown storage \`${storage}\`: expected ${STORAGES.map((s) => `"${s}"`).join(', ')}`);
   backend = wanted;
+  defaults = models ?? null;
   if (storage !== 'memory') await restore(storage);
   opened = true;
   return { backend: null, storage: store?.kind ?? 'memory', restored: search.names(), damaged };
@@ -443,20 +547,26 @@ function changed(name) {
   scheduleFlush();
 }
 
+// Writes wait for the worker to be idle: a waiting call goes first, and a long call (an add of
+// many images) has its batches written at most every WRITE_EVERY_MS while it runs, so that a
+// crash loses little and the whole collection is not rewritten after every batch.
+const WRITE_EVERY_MS = 5000;
 let flushTimer = null;
 let flushDeferred = false;
+let running = false;
+let lastWrite = 0;
 function scheduleFlush() {
   if (flushTimer !== null || !store) return;
   flushTimer = setTimeout(() => {
     flushTimer = null;
-    // A call is waiting: it goes first, and the write follows it.
-    flushDeferred = waiting > 0;
+    flushDeferred = waiting > 0 || (running && Date.now() - lastWrite < WRITE_EVERY_MS);
     if (!flushDeferred) flushNow();
   }, 0);
 }
 
 /** Writes every changed collection, one write at a time; resolves when all are written. */
 function flushNow() {
+  lastWrite = Date.now();
   writes = writes.then(async () => {
     for (const name of [...changes.keys()].filter(unsaved)) {
       const count = changes.get(name);
@@ -515,7 +625,9 @@ self.addEventListener('message', (event) => {
   exclusive(async () => {
     waiting--;
     if (cancelled.delete(msg.id)) return;
+    running = true;
     await answer(msg, () => dispatch(msg.method, msg.args, context(msg.id)));
+    running = false;
     scheduleUpkeep();
     if (flushDeferred) scheduleFlush();
   });

@@ -37,8 +37,10 @@ const EXPECTED_FILES = [
 ].sort();
 
 // Values the README's quick start leaves to the reader, defined before it where it does not
-// define them itself: one 128-d vector to add and a query near it.
+// define them itself: image files (three PNGs drawn on a canvas), or one 128-d vector to add
+// and a query near it.
 const PRELUDE = {
+  files: "const files = await Promise.all(['beach', 'forest', 'city'].map(async (name, i) => { const canvas = new OffscreenCanvas(64, 64); const g = canvas.getContext('2d'); g.fillStyle = ['#eb5', '#3a3', '#557'][i]; g.fillRect(0, 0, 64, 64); g.fillStyle = '#fff'; g.fillRect(8 + 12 * i, 8, 20, 30); return new File([await canvas.convertToBlob()], `${name}.png`, { type: 'image/png' }); }));",
   vector: 'const vector = Array.from({ length: 128 }, (_, i) => Math.cos(i * 0.37));',
   query: 'const query = Array.from({ length: 128 }, (_, i) => Math.cos(i * 0.37) + 0.01 * Math.sin(i));',
 };
@@ -128,6 +130,10 @@ function checkReport({ report, shown, errors, outside, requests }, origin, code,
   assert.deepEqual(outside, [], `${label}: no request outside ${origin}`);
   assert.ok(Array.isArray(report.hits) && report.hits.length > 0, `${label}: the quick start found hits`);
   for (const hit of report.hits) assert.ok(typeof hit.id === 'string' && Number.isFinite(hit.score), `${label}: a hit is { id, score, payload }`);
+  if (code.includes('image: files[0]')) {
+    assert.equal(report.hits[0].id, 'beach.png', `${label}: the query image is its own best hit`);
+    assert.ok(report.hits[0].score > 0.999, `${label}: scored as itself`);
+  }
   if (code.includes("'cat.jpg'")) {
     assert.equal(report.hits[0].id, 'cat.jpg', `${label}: the quick start's item is the best hit`);
     assert.deepEqual(report.hits[0].payload, { album: 'pets' }, `${label}: with its payload`);
