@@ -162,7 +162,16 @@ export class Collection {
    */
   trainHead(options: TrainHeadOptions): Promise<TrainHeadResult>;
   /** Installs a trained head (`TrainHeadResult.head`) as the learned field `output` computed from `source`. */
-  learnField(output: string, options: { source: string; head: Uint8Array }): Promise<LearnedField[]>;
+  learnField(output: string, options: {
+    source: string;
+    head: Uint8Array;
+    /**
+     * A text head (same format, the text model's width in, the field's width out): a
+     * text→image aligner. Words then search this field (`search({ text })`, `via: 'aligner'`)
+     * when no CLIP is loaded. Installed with the field or not at all; retraining drops it.
+     */
+    textHead?: Uint8Array;
+  }): Promise<LearnedField[]>;
   /** The learned fields and the shapes of their heads. */
   learnedFields(): Promise<LearnedField[]>;
   /** recall@k, precision@k, NDCG@k and mAP@R of labelled queries against this collection. */
@@ -254,6 +263,8 @@ export interface LearnedField {
   source: string;
   dim: number;
   head: { input: number; hidden: number[]; output: number };
+  /** The shape of its text head (a text→image aligner), when it has one. */
+  text?: { input: number; hidden: number[]; output: number };
 }
 
 export interface LabelledQueries {

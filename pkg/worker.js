@@ -210,7 +210,8 @@ function layout(collection) {
     const { fields, textFields, embed } = search.config(collection);
     const bound = { image: [], text: [] };
     for (const [field, input] of Object.entries(embed)) bound[input].push(field);
-    layouts.set(collection, { firstField: fields[0].name, textFields, bound });
+    const aligned = search.learnedFields(collection).some((f) => f.text);
+    layouts.set(collection, { firstField: fields[0].name, textFields, bound, aligned });
   }
   return layouts.get(collection);
 }
@@ -285,11 +286,12 @@ async function embedItems(items, bound, call) {
 /**
  * A query with its `image` or `text` embedded, and which path ran (`via`): an image through the
  * image model; a text through a field bound to texts, else through CLIP onto the image field
- * when CLIP is loaded, else by keywords alone. Fused with keywords where the collection has
+ * when CLIP is loaded, else through the collection's text→image aligner (a learned field with a
+ * text head), else by keywords alone. Fused with keywords where the collection has
  * `textFields`.
  */
 async function embedQuery(collection, { image, ...query }, call) {
-  const { bound, textFields } = layout(collection);
+  const { bound, textFields, aligned } = layout(collection);
   const keywords = textFields.length ? query.text : undefined;
   if (image !== undefined) {
     const field = query.field ?? bound.image[0];
@@ -307,6 +309,10 @@ async function embedQuery(collection, { image, ...query }, call) {
   if (bound.image.length && modelEngine && (await model()).models().image?.model === 'clip') {
     const [vector] = await embedInputs('text', [query.text], call);
     return { query: { ...query, text: keywords, field: query.field ?? bound.image[0], vector }, via: 'clip' };
+  }
+  if (aligned) {
+    const [textVector] = await embedInputs('text', [query.text], call);
+    return { query: { ...query, text: keywords, vectors: [], textVector: f32Bytes(textVector) }, via: 'aligner' };
   }
   return { query, via: 'keywords' };
 }
@@ -369,9 +375,12 @@ const handlers = {
     const { query: spelt, via } = await embedQuery(collection, query, this);
     return { hits: search.search(collection, normaliseQuery(collection, spelt)), via };
   },
-  learnField({ collection, output, options: { source, head } }) {
-    if (!(head instanceof Uint8Array)) throw fail('input', 'learnField(): `head` must be a Uint8Array');
-    const learned = search.learnField(collection, output, source ?? firstField(collection), head);
+  learnField({ collection, output, options: { source, head, textHead } }) {
+    if (!(head instanceof Uint8Array) || !(textHead === undefined || textHead instanceof Uint8Array)) {
+      throw fail('input', 'learnField(): `head` (and `textHead`, when given) must be a Uint8Array');
+    }
+    const learned = search.learnField(collection, output, source ?? firstField(collection), head, textHead);
+    layouts.delete(collection);
     changed(collection);
     return learned;
   },
@@ -470,6 +479,7 @@ const background = {
       const losses = trainer.losses();
       const learned = await exclusive(() => {
         const fields = search.learnField(collection, output, field, head);
+        layouts.delete(collection);
         changed(collection);
         return fields;
       });

@@ -199,6 +199,26 @@ impl Aligner {
         self.image.dims()[1]
     }
 
+    /// The two heads in simil's saved head format (`[image head, text head]`, linear, no
+    /// hidden layer): a collection installs them as a learned field and its text head
+    /// (`Collection::learn_aligned_field`), so that words search images in the browser without
+    /// burn.
+    pub fn save_heads(&self) -> Result<[Vec<u8>; 2], simil_search::head::HeadError> {
+        let save = |head: &Tensor<2>| {
+            let [input, output] = head.dims();
+            let weight = (head.clone().into_data().convert::<f32>())
+                .try_into_vec::<f32>()
+                .expect("f32 data");
+            let config = simil_search::head::HeadConfig {
+                input,
+                hidden: vec![],
+                output,
+            };
+            simil_search::head::write_saved(&config, &[(weight, vec![0.0; output])])
+        };
+        Ok([save(&self.image)?, save(&self.text)?])
+    }
+
     fn project(&self, head: &Tensor<2>, rows: &[f32]) -> Vec<f32> {
         let [input, _] = head.dims();
         if rows.is_empty() {
@@ -217,6 +237,31 @@ impl Aligner {
 mod tests {
     use super::*;
     use rand::Rng;
+
+    #[test]
+    fn saved_heads_project_as_the_aligner_does() {
+        let device = Device::flex();
+        let (images, texts) = pairs(64, 1);
+        let config = AlignerConfig {
+            dim: 6,
+            epochs: 2,
+            batch_size: 32,
+            ..AlignerConfig::default()
+        };
+        let (aligner, _) = Aligner::train(&images, 24, &texts, 16, &config, &device).unwrap();
+        let [image_head, text_head] = aligner.save_heads().unwrap();
+        let image_head = simil_search::head::DenseHead::from_safetensors(&image_head).unwrap();
+        let text_head = simil_search::head::DenseHead::from_safetensors(&text_head).unwrap();
+        let close = |a: &[f32], b: &[f32]| a.iter().zip(b).all(|(x, y)| (x - y).abs() < 1e-5);
+        assert!(close(
+            &image_head.apply_rows(&images),
+            &aligner.project_images(&images)
+        ));
+        assert!(close(
+            &text_head.apply_rows(&texts),
+            &aligner.project_texts(&texts)
+        ));
+    }
 
     /// Pairs that share a hidden 8-d latent seen through two different random linear maps
     /// plus noise, as two frozen encoders of one thing would be.

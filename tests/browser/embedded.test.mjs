@@ -97,3 +97,52 @@ test('with CLIP loaded, words search an image-bound field through CLIP', async (
   assert.deepEqual(errors, []);
   assert.deepEqual(result, { dim: 24, via: 'clip', same: true });
 });
+
+test('without CLIP, words search an image-bound field through the collection\'s text→image aligner', async () => {
+  const { result, errors } = await inPage(env, 'cpu', async (simil, names, { blobs }) => {
+    // A linear head in simil's saved format (safetensors: layers.0.weight [input, output], bias).
+    const saveHead = (columns) => {
+      const [input, output] = [columns[0].length, columns.length];
+      const weight = new Float32Array(input * output);
+      columns.forEach((column, j) => column.forEach((x, i) => { weight[i * output + j] = x; }));
+      const bias = new Float32Array(output);
+      const header = {
+        __metadata__: { head: JSON.stringify({ input, hidden: [], output }) },
+        'layers.0.bias': { dtype: 'F32', shape: [output], data_offsets: [0, bias.byteLength] },
+        'layers.0.weight': { dtype: 'F32', shape: [input, output], data_offsets: [bias.byteLength, bias.byteLength + weight.byteLength] },
+      };
+      let json = JSON.stringify(header);
+      json += ' '.repeat((8 - (json.length % 8)) % 8);
+      const out = new Uint8Array(8 + json.length + bias.byteLength + weight.byteLength);
+      new DataView(out.buffer).setBigUint64(0, BigInt(json.length), true);
+      out.set(new TextEncoder().encode(json), 8);
+      out.set(new Uint8Array(bias.buffer), 8 + json.length);
+      out.set(new Uint8Array(weight.buffer), 8 + json.length + bias.byteLength);
+      return out;
+    };
+    const c = await simil.collection('aligned', { fields: [{ name: 'image', metric: 'cosine' }], embed: { image: 'image' }, textFields: ['name'] });
+    await c.add(blobs.map((image, i) => ({ id: names[i], image, payload: { name: `picture ${i}` } })));
+    const before = await c.search({ text: 'lighthouse', k: 3 });
+    // Two joint dimensions: image A's and image B's directions on the image side, the words
+    // "lighthouse" and "volcano" on the text side. Neither word is in any payload.
+    const [a, b] = [names[3], names[9]];
+    const imageOf = async (id) => Array.from((await c.get(id)).vectors.image);
+    await simil.loadTextModel();
+    const [wordA, wordB] = (await simil.embedTexts(['lighthouse', 'volcano'])).map((v) => Array.from(v));
+    const fields = await c.learnField('joint', { source: 'image', head: saveHead([await imageOf(a), await imageOf(b)]), textHead: saveHead([wordA, wordB]) });
+    const lighthouse = await c.search({ text: 'lighthouse', k: 3 });
+    const volcano = await c.search({ text: 'volcano', k: 3 });
+    const keywords = await c.search({ text: 'picture', k: 3 });
+    return {
+      before: before.via, fields: fields.map((f) => [f.name, f.dim, f.text?.input]),
+      lighthouse: [lighthouse.via, lighthouse[0].id], volcano: [volcano.via, volcano[0].id], a, b,
+      fused: keywords.length,
+    };
+  }, images.map((f) => f.split('/').pop()), { files: images.slice(0, 12) });
+  assert.deepEqual(errors, []);
+  assert.equal(result.before, 'keywords');
+  assert.deepEqual(result.fields, [['joint', 2, 384]]);
+  assert.deepEqual(result.lighthouse, ['aligner', result.a]);
+  assert.deepEqual(result.volcano, ['aligner', result.b]);
+  assert.equal(result.fused, 3, 'words in the payload still find items (keywords fused with the aligner)');
+});

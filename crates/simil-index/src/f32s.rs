@@ -57,6 +57,13 @@ pub fn vector<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<f32>, D:
     F32s::deserialize(deserializer).map(|v| v.0)
 }
 
+/// An optional vector (`#[serde(default, deserialize_with = "f32s::optional_vector")]`).
+pub fn optional_vector<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<Vec<f32>>, D::Error> {
+    Ok(Option::<F32s>::deserialize(deserializer)?.map(|v| v.0))
+}
+
 /// A list of vectors.
 pub fn vectors<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<Vec<f32>>, D::Error> {
     let list = Vec::<F32s>::deserialize(deserializer)?;

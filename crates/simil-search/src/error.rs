@@ -94,6 +94,21 @@ pub enum CollectionError {
         /// The head's input width.
         input: usize,
     },
+    /// A text head whose output width differs from its learned field's.
+    #[error("the text head gives {output}-d vectors but learned field `{field}` has {dim}")]
+    TextHeadMismatch {
+        /// The learned field.
+        field: String,
+        /// Its dimension.
+        dim: usize,
+        /// The text head's output width.
+        output: usize,
+    },
+    /// A query gave a text vector but no learned field has a text head.
+    #[error(
+        "this collection has no text→image aligner (a learned field with a text head) for `textVector`"
+    )]
+    NoTextHead,
     /// An added item carries a vector for a learned field.
     #[error(
         "`{0}` is a learned field: its vectors are computed from its source field, not given with items"

@@ -30,18 +30,15 @@ impl SearchEngine {
     /// Creates a collection from `{ fields, hnsw, sealThreshold, textFields }`.
     #[wasm_bindgen(js_name = createCollection)]
     pub fn create_collection(&mut self, name: &str, config: JsValue) -> Result<(), Failure> {
-        self.catalog
-            .create(name, read("collection config", config)?)?;
-        Ok(())
+        let config = read("collection config", config)?;
+        Ok(self.catalog.create(name, config).map(drop)?)
     }
 
-    /// Opens collection `name`, creating it from `config` when there is none; whether it was
-    /// created.
+    /// Opens collection `name`, or creates it from `config`; whether it was created.
     #[wasm_bindgen(js_name = openCollection)]
     pub fn open_collection(&mut self, name: &str, config: JsValue) -> Result<bool, Failure> {
-        Ok(self
-            .catalog
-            .open_or_create(name, read("collection config", config)?)?)
+        let config = read("collection config", config)?;
+        Ok(self.catalog.open_or_create(name, config)?)
     }
 
     /// Adds or replaces `[{ id, vectors: { field: vector }, payload }]`; returns how many.
@@ -129,15 +126,24 @@ impl SearchEngine {
     }
 
     /// Installs a trained head (safetensors bytes) as learned field `output` computed from
-    /// `source`; returns the learned fields.
+    /// `source`, and its text head (a text→image aligner) when given; the learned fields.
     #[wasm_bindgen(js_name = learnField)]
-    pub fn learn_field(&mut self, name: &str, output: &str, source: &str, head: &[u8]) -> JsResult {
+    pub fn learn_field(
+        &mut self,
+        name: &str,
+        output: &str,
+        source: &str,
+        head: &[u8],
+        text: Option<Vec<u8>>,
+    ) -> JsResult {
+        let head = DenseHead::from_safetensors(head)?;
+        let text = text.map(|t| DenseHead::from_safetensors(&t)).transpose()?;
         let collection = self.catalog.get_mut(name)?;
-        collection.learn_field(output, source, DenseHead::from_safetensors(head)?)?;
+        collection.learn_aligned_field(output, source, head, text)?;
         reply(collection.learned_fields())
     }
 
-    /// The learned fields: `[{ name, source, dim, head }]`.
+    /// The learned fields: `[{ name, source, dim, head, text? }]`.
     #[wasm_bindgen(js_name = learnedFields)]
     pub fn learned_fields(&self, name: &str) -> JsResult {
         reply(self.catalog.get(name)?.learned_fields())

@@ -85,11 +85,24 @@ pub struct SearchRequest {
     /// rankings are fused by reciprocal rank (hybrid search); alone, it ranks by BM25.
     #[serde(default)]
     pub text: Option<String>,
+    /// A text model's vector for the collection's text→image aligner: mapped by the text head
+    /// of the learned field that has one and searched in that field (with `query`'s options;
+    /// `query` names no vectors then).
+    #[serde(
+        default,
+        rename = "textVector",
+        deserialize_with = "crate::index::f32s::optional_vector"
+    )]
+    pub text_vector: Option<Vec<f32>>,
 }
 
 impl From<Query> for SearchRequest {
     fn from(query: Query) -> Self {
-        SearchRequest { query, text: None }
+        SearchRequest {
+            query,
+            text: None,
+            text_vector: None,
+        }
     }
 }
 
@@ -107,6 +120,7 @@ impl SearchRequest {
         SearchRequest {
             query,
             text: Some(text.to_string()),
+            text_vector: None,
         }
     }
 }

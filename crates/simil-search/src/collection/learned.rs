@@ -11,11 +11,14 @@ use crate::error::{CollectionError, Result};
 use crate::head::{DenseHead, HeadConfig, MAX_HEAD_PARAMS};
 use crate::index::codec::{Reader, Writer};
 use crate::index::{
-    ExtraSection, FieldSpec, Index, IndexConfig, IndexError, Item, MAX_FIELDS, Metric, Query,
+    ExtraSection, FieldQuery, FieldSpec, Index, IndexConfig, IndexError, Item, MAX_FIELDS, Metric,
+    Query,
 };
 
 /// Tag of a learned field's section in a saved collection.
 pub(super) const HEAD: [u8; 4] = *b"HEAD";
+/// Tag of a learned field's text head (its text→image aligner) in a saved collection.
+pub(super) const TEXT_HEAD: [u8; 4] = *b"TXTH";
 /// Longest field name in a saved learned field, in bytes.
 const MAX_NAME_BYTES: usize = 128;
 
@@ -25,6 +28,8 @@ pub(super) struct Learned {
     pub(super) name: String,
     source: String,
     head: DenseHead,
+    /// Maps a text model's vectors into this field's space (a text→image aligner), if set.
+    text: Option<DenseHead>,
     pub(super) index: Index,
 }
 
@@ -53,6 +58,15 @@ impl Learned {
         w.bytes(&self.index.to_bytes());
         (HEAD, w.buf)
     }
+
+    /// This field's text head section, when it has one: the field's name and the head.
+    pub(super) fn text_section(&self) -> Option<ExtraSection> {
+        let text = self.text.as_ref()?;
+        let mut w = Writer::default();
+        w.bytes(self.name.as_bytes());
+        w.bytes(text.to_safetensors());
+        Some((TEXT_HEAD, w.buf))
+    }
 }
 
 /// A learned vector field, as [`Collection::learned_fields`] lists it.
@@ -66,6 +80,9 @@ pub struct LearnedField {
     pub dim: usize,
     /// The shape of the head that computes them.
     pub head: HeadConfig,
+    /// The shape of its text head (a text model's vectors → this field), if it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<HeadConfig>,
 }
 
 /// One field's vectors, labelled from a payload key, to train a head on
@@ -175,6 +192,86 @@ impl Collection {
         Ok((&learned.index, Some(mapped)))
     }
 
+    /// The learned index and query for a text model's vector: `vector` through the text head
+    /// of the first learned field that has one, searched in that field (with the options of
+    /// `query`, which must name no vectors of its own).
+    pub(super) fn route_text(&self, query: &Query, vector: &[f32]) -> Result<(&Index, Query)> {
+        let (learned, text) = (self.learned.iter())
+            .find_map(|l| Some((l, l.text.as_ref()?)))
+            .ok_or(CollectionError::NoTextHead)?;
+        if let Some(other) = query.vectors.first() {
+            let (learned, other) = (learned.name.clone(), other.field.clone());
+            return Err(CollectionError::MixedFields { learned, other }.into());
+        }
+        if vector.len() != text.input_dim() || vector.iter().any(|x| !x.is_finite()) {
+            return Err(CollectionError::LearnedQueryDim {
+                field: learned.name.clone(),
+                source_field: "the text model".into(),
+                expected: text.input_dim(),
+                got: vector.len(),
+            }
+            .into());
+        }
+        let mut mapped = query.clone();
+        mapped.vectors = vec![FieldQuery {
+            field: learned.name.clone(),
+            vector: text.apply(vector),
+            weight: 1.0,
+        }];
+        Ok((&learned.index, mapped))
+    }
+
+    /// Gives learned field `field` a text head: a text model's vectors mapped by it land in the
+    /// field's space, so words search the field (a text→image aligner, trained beside the
+    /// field's own head). Retraining the field drops it.
+    pub fn set_text_head(&mut self, field: &str, head: DenseHead) -> Result<()> {
+        let learned = (self.learned.iter_mut())
+            .find(|l| l.name == field)
+            .ok_or_else(|| CollectionError::UnknownField(field.to_string()))?;
+        if head.output_dim() != learned.head.output_dim() {
+            return Err(CollectionError::TextHeadMismatch {
+                field: field.to_string(),
+                dim: learned.head.output_dim(),
+                output: head.output_dim(),
+            }
+            .into());
+        }
+        learned.text = Some(head);
+        Ok(())
+    }
+
+    /// [`learn_field`](Self::learn_field), with the field's text head when given (see
+    /// [`set_text_head`](Self::set_text_head)): both or neither are installed.
+    pub fn learn_aligned_field(
+        &mut self,
+        name: &str,
+        source: &str,
+        head: DenseHead,
+        text: Option<DenseHead>,
+    ) -> Result<()> {
+        if let Some(text) = &text
+            && text.output_dim() != head.output_dim()
+        {
+            let (dim, output) = (head.output_dim(), text.output_dim());
+            let field = name.to_string();
+            return Err(CollectionError::TextHeadMismatch { field, dim, output }.into());
+        }
+        self.learn_field(name, source, head)?;
+        match text {
+            Some(text) => self.set_text_head(name, text),
+            None => Ok(()),
+        }
+    }
+
+    /// Parses a `TXTH` section and attaches its head to its learned field.
+    pub(super) fn read_text_head(&mut self, body: &[u8]) -> Result<()> {
+        let mut r = Reader::new(body, "text head");
+        let name = r.str(MAX_NAME_BYTES)?.to_string();
+        let head = DenseHead::from_safetensors(r.bytes(4 * MAX_HEAD_PARAMS + (1 << 20))?)?;
+        r.finish()?;
+        self.set_text_head(&name, head)
+    }
+
     /// Adds the learned vector field `name`: `head` applied to each item's `source` vector
     /// (items added later get it too), searched by cosine similarity with queries given in
     /// `source`'s space. A learned field of that name is replaced (retraining). Nothing
@@ -205,6 +302,7 @@ impl Collection {
             name: name.to_string(),
             source: source.to_string(),
             head,
+            text: None,
             index: Index::new(config)?,
         };
         for id in self.sorted_ids() {
@@ -236,6 +334,7 @@ impl Collection {
                 source: l.source.clone(),
                 dim: l.head.output_dim(),
                 head: l.head.config().clone(),
+                text: l.text.as_ref().map(|t| t.config().clone()),
             })
             .collect()
     }
@@ -323,6 +422,7 @@ impl Collection {
             name,
             source,
             head,
+            text: None,
             index,
         })
     }

@@ -27,7 +27,7 @@ pub use catalog::Catalog;
 pub use config::{CollectionConfig, Embed, MAX_QUERY_TEXT, SearchRequest};
 use keyword::Keywords;
 pub(crate) use learned::label_of;
-use learned::{HEAD, Learned};
+use learned::{HEAD, Learned, TEXT_HEAD};
 pub use learned::{LearnedField, TrainingRows};
 
 /// Tag of the collection's own section in a saved collection: its configuration beyond the
@@ -122,8 +122,16 @@ impl Collection {
     ///
     /// A learned field is queried with vectors of its source field (the embeddings items are
     /// added with), mapped through its head; it cannot be mixed with other fields.
+    ///
+    /// A `text_vector` (a text model's vector) goes through the text head of the learned field
+    /// that has one (its text→image aligner) and searches that field.
     pub fn search(&self, request: &SearchRequest) -> Result<Vec<Hit>> {
-        let (index, mapped) = self.route(&request.query)?;
+        let (index, mapped) = match &request.text_vector {
+            Some(vector) => self
+                .route_text(&request.query, vector)
+                .map(|(i, q)| (i, Some(q)))?,
+            None => self.route(&request.query)?,
+        };
         let query = mapped.as_ref().unwrap_or(&request.query);
         let Some(text) = request.text.as_deref() else {
             return Ok(index.search(query)?);
@@ -213,6 +221,7 @@ impl Collection {
         let own = serde_json::json!({ "textFields": self.keywords.fields(), "embed": self.embed });
         let extra = std::iter::once((CONFIG, own.to_string().into_bytes()))
             .chain(self.learned.iter().map(Learned::section))
+            .chain(self.learned.iter().filter_map(Learned::text_section))
             .collect();
         self.index.to_bytes_with(extra)
     }
@@ -221,7 +230,7 @@ impl Collection {
     /// Files written before the `COLL` section kept the keyword fields in the index's
     /// configuration, where they are read from then.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
-        let (index, sections) = Index::from_bytes_with(bytes, &[CONFIG, HEAD])?;
+        let (index, sections) = Index::from_bytes_with(bytes, &[CONFIG, HEAD, TEXT_HEAD])?;
         let mut own = Value::Null;
         for (tag, body) in &sections {
             if *tag == CONFIG {
@@ -249,10 +258,15 @@ impl Collection {
         };
         config.validate()?;
         let mut collection = Self::around(index, config.text_fields, config.embed);
-        for (tag, body) in sections {
-            if tag == HEAD {
-                let learned = collection.read_learned(&body)?;
+        for (tag, body) in &sections {
+            if *tag == HEAD {
+                let learned = collection.read_learned(body)?;
                 collection.learned.push(learned);
+            }
+        }
+        for (tag, body) in sections {
+            if tag == TEXT_HEAD {
+                collection.read_text_head(&body)?;
             }
         }
         Ok(collection)

@@ -285,6 +285,7 @@ fn learned_field_search_matches_brute_force_through_the_head() {
             source: "v".into(),
             dim: 6,
             head: h.config().clone(),
+            text: None,
         }]
     );
     let mut rng = rng(99);
@@ -791,6 +792,63 @@ fn model_bindings_are_checked_kept_and_saved() {
     .unwrap();
     assert_eq!(json.embed["photo"], Embed::Image);
     config.embed.insert("nope".into(), Embed::Text);
-    let unknown = Collection::new(config).err().expect("an unknown bound field is refused");
+    let unknown = Collection::new(config)
+        .err()
+        .expect("an unknown bound field is refused");
     assert!(unknown.to_string().contains("nope"), "{unknown}");
+}
+
+#[test]
+fn a_text_head_maps_text_vectors_into_its_learned_field_and_is_saved() {
+    let mut c = clusters();
+    c.learn_field("joint", "v", head(8, 6, 1)).unwrap();
+    let words = head(5, 6, 2);
+    collection_err!(
+        c.search(&no_vectors_with(&[0.5; 5])),
+        CollectionError::NoTextHead
+    );
+    collection_err!(
+        c.set_text_head("joint", head(5, 7, 2)),
+        CollectionError::TextHeadMismatch {
+            dim: 6,
+            output: 7,
+            ..
+        }
+    );
+    c.set_text_head("joint", words.clone()).unwrap();
+    assert_eq!(c.learned_fields()[0].text, Some(words.config().clone()));
+    let text = [0.3, -0.2, 0.9, 0.1, 0.4];
+    let hits = c.search(&no_vectors_with(&text)).unwrap();
+    // The same as searching the learned index with the text head's output, exactly.
+    let (index, _) = c.route(&Query::nearest("joint", vec![0.0; 8], 1)).unwrap();
+    let direct = index
+        .search(&Query::nearest("joint", words.apply(&text), 4))
+        .unwrap();
+    assert_eq!(hits, direct);
+    let back = Collection::from_bytes(&c.to_bytes()).unwrap();
+    assert_eq!(back.search(&no_vectors_with(&text)).unwrap(), hits);
+    assert_eq!(back.learned_fields(), c.learned_fields());
+    collection_err!(
+        c.search(&no_vectors_with(&[1.0; 4])),
+        CollectionError::LearnedQueryDim {
+            expected: 5,
+            got: 4,
+            ..
+        }
+    );
+    // Retraining the field drops its text head.
+    c.learn_field("joint", "v", head(8, 6, 3)).unwrap();
+    collection_err!(
+        c.search(&no_vectors_with(&text)),
+        CollectionError::NoTextHead
+    );
+}
+
+fn no_vectors_with(text: &[f32]) -> SearchRequest {
+    let mut query = Query::nearest("", Vec::new(), 4);
+    query.vectors.clear();
+    SearchRequest {
+        text_vector: Some(text.to_vec()),
+        ..SearchRequest::from(query)
+    }
 }
