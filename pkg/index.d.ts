@@ -457,6 +457,11 @@ export interface DownloadProgress {
   loaded: number;
   /** The file's size in bytes (its Content-Length), or null while unknown (no length, or a compressed response). */
   total: number | null;
+  /**
+   * true when the file came from simil's cache (the Cache API, checked against its SHA-256)
+   * rather than the network: then this is the file's one report, with `loaded === total`.
+   */
+  cached?: true;
 }
 
 /** Where collections persist and the room they take (`storage()`). */

@@ -6,6 +6,7 @@
 import initSearch, { SearchEngine } from './wasm/simil_search.js';
 import { BACKENDS, CALLS, STORAGES } from './protocol.js';
 import { openStore, usage } from './store.js';
+import { modelFile, wasmModule } from './cache.js';
 
 /** A SimilError as a plain object the page turns back into one. */
 function fail(code, message) {
@@ -20,7 +21,9 @@ let search = null;
 let backend = 'auto';
 const cancelled = new Set();
 
-const ready = initSearch().then(() => {
+// Each wasm module loads through cache.js (checked against wasm/manifest.json, kept in the Cache
+// API); its URL is a literal `new URL('./wasm/…', import.meta.url)` so that bundlers copy it.
+const ready = wasmModule('simil_search_bg.wasm', new URL('./wasm/simil_search_bg.wasm', import.meta.url)).then((bytes) => initSearch({ module_or_path: bytes })).then(() => {
   search = new SearchEngine();
 }, (e) => {
   self.postMessage({ type: 'fatal', error: fail('wasm', `simil's WebAssembly could not be loaded: ${e?.message ?? e}`) });
@@ -30,24 +33,27 @@ const ready = initSearch().then(() => {
 // ---- Modules by need ----
 
 /**
- * Imports a wasm module once (`load` is a literal `import('./wasm/…')`, which bundlers follow);
- * resolves to its exports after `init`.
+ * Imports a wasm module once (`load` is a literal `import('./wasm/…')`, which bundlers follow)
+ * and instantiates it with its bytes from cache.js (`name`: the .wasm's file name, `url`: a
+ * literal `new URL('./wasm/…_bg.wasm', import.meta.url)`); resolves to its exports.
  */
-function lazyModule(load, what) {
+function lazyModule(load, name, url, what) {
   let loading = null;
   return () => {
-    loading ??= load().then(async (module) => {
-      await module.default();
+    loading ??= Promise.all([load(), wasmModule(name, url())]).then(async ([module, bytes]) => {
+      await module.default({ module_or_path: bytes });
       return module;
     }).catch((e) => {
       loading = null;
-      throw fail('wasm', `simil's ${what} could not be loaded: ${e?.message ?? e}`);
+      throw e?.code === 'wasm' ? e : fail('wasm', `simil's ${what} could not be loaded: ${e?.message ?? e}`);
     });
     return loading;
   };
 }
-const modelModule = lazyModule(() => import('./wasm/simil_model.js'), 'model module');
-const trainerModule = lazyModule(() => import('./wasm/simil_train.js'), 'trainer');
+const modelModule = lazyModule(() => import('./wasm/simil_model.js'), 'simil_model_bg.wasm',
+  () => new URL('./wasm/simil_model_bg.wasm', import.meta.url), 'model module');
+const trainerModule = lazyModule(() => import('./wasm/simil_train.js'), 'simil_train_bg.wasm',
+  () => new URL('./wasm/simil_train_bg.wasm', import.meta.url), 'trainer');
 
 let modelEngine = null;
 /** The model engine, opened on the backend `open()` was given, on first use. */
@@ -101,59 +107,20 @@ function packPixels(images) {
 }
 
 /**
- * A model file: a URL to fetch, or its bytes (Uint8Array, ArrayBuffer, Blob, File). A fetch
- * reports `{ status: 'download', file, url, loaded, total }` to `call`'s progress as it reads
- * (`file`: the URL's last segment; `total`: Content-Length, or null when unknown or compressed),
- * at most every 50 ms, and once more when complete; a cancelled call stops reading.
+ * A model file: a URL to fetch, or its bytes (Uint8Array, ArrayBuffer, Blob, File), which are
+ * used as they are. A URL goes through cache.js: simil's own weights are checked against their
+ * SHA-256 and kept in the Cache API, so the next visit reads them from there (offline too). A
+ * download reports `{ status: 'download', file, url, loaded, total }` to `call`'s progress as it
+ * reads (`file`: the URL's last segment; `total`: Content-Length, or null when unknown or
+ * compressed), at most every 50 ms, and once more when complete; a cache hit reports once, with
+ * `loaded === total` and `cached: true`; a cancelled call stops reading.
  */
 async function toBytes(source, what, call) {
   if (source instanceof Uint8Array) return source;
   if (source instanceof ArrayBuffer) return new Uint8Array(source);
   if (typeof Blob !== 'undefined' && source instanceof Blob) return new Uint8Array(await source.arrayBuffer());
   if (typeof source !== 'string') throw fail('input', `${what} must be a URL, a File/Blob, an ArrayBuffer or a Uint8Array`);
-  let reader;
-  try {
-    const response = await fetch(source);
-    if (!response.ok) throw new Error(`HTTP ${response.status} ${response.statusText}`);
-    const encoded = (response.headers.get('content-encoding') ?? 'identity') !== 'identity';
-    const length = Number(response.headers.get('content-length'));
-    let total = !encoded && Number.isSafeInteger(length) && length > 0 ? length : null;
-    const file = decodeURIComponent(new URL(source).pathname.split('/').pop());
-    const report = (loaded) => call?.progress({ status: 'download', file, url: source, loaded, total });
-    if (!response.body) {
-      const bytes = new Uint8Array(await response.arrayBuffer());
-      total = bytes.length;
-      report(bytes.length);
-      return bytes;
-    }
-    reader = response.body.getReader();
-    const chunks = [];
-    let loaded = 0;
-    let reported = 0;
-    report(0);
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      chunks.push(value);
-      loaded += value.length;
-      if (total !== null && loaded > total) total = null; // the server's length was not the body's
-      call?.checkCancelled();
-      if (Date.now() - reported >= 50) {
-        reported = Date.now();
-        report(loaded);
-      }
-    }
-    total = loaded;
-    report(loaded);
-    if (chunks.length === 1) return chunks[0];
-    const bytes = new Uint8Array(loaded);
-    chunks.reduce((offset, chunk) => (bytes.set(chunk, offset), offset + chunk.length), 0);
-    return bytes;
-  } catch (e) {
-    reader?.cancel().catch(() => {});
-    if (e?.code === 'aborted') throw e;
-    throw fail('model', `could not fetch ${what} from ${source}: ${e.message}`);
-  }
+  return modelFile(source, what, call);
 }
 
 /** Runs `embed(batch)` over `items` in batches, with progress and cancel between batches. */

@@ -42,6 +42,9 @@ export function startServer({ port = 0, root = ROOT } = {}) {
       res.writeHead(200, {
         'content-type': TYPES[extname(file)] ?? 'application/octet-stream',
         'cache-control': 'no-cache',
+        // The demo's service worker controls the whole site (www/ and pkg/, where simil's
+        // worker lives), not only its own folder: www/sw.js explains why.
+        ...(path === '/www/sw.js' ? { 'service-worker-allowed': '/' } : {}),
       });
       res.end(body);
     } catch {

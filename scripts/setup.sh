@@ -148,6 +148,9 @@ build_web() {
   build_wasm simil_search SearchEngine simil-web-search
   build_wasm simil_model ModelEngine simil-web-model
   build_wasm simil_train HeadTrainer simil-web-train
+  # Each module's SHA-256 and size (pkg/wasm/manifest.json), which pkg/cache.js checks a module
+  # against before it uses and caches it.
+  node scripts/wasm-manifest.mjs
   # The package serves its model weights from pkg/weights/ (loadImageModel's default URL).
   rm -rf pkg/weights
   mkdir -p pkg/weights

@@ -151,7 +151,7 @@ test("every error code is in SimilErrorCode and in the README's table, and the J
   const table = [...readme.matchAll(/^\| `(\w+)` \| /gm)].map((m) => m[1]);
   const documented = table.filter((c) => union.includes(c));
   assert.deepEqual([...new Set(documented)].sort(), union, "the README's code table lists every code");
-  for (const file of ['index.js', 'worker.js', 'protocol.js']) {
+  for (const file of ['index.js', 'worker.js', 'protocol.js', 'cache.js']) {
     const source = readFileSync(new URL(`../../pkg/${file}`, import.meta.url), 'utf8');
     for (const [, code] of source.matchAll(/fail\('(\w+)'/g)) assert.ok(union.includes(code), `${file} raises code ${code}`);
   }
