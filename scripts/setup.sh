@@ -136,6 +136,9 @@ build_wasm() {
     echo "pkg/wasm/$name.js does not export class $class: the wrong module was built" >&2
     return 1
   fi
+  # Each module's SHA-256 and size (pkg/wasm/manifest.json), which pkg/cache.js checks a module
+  # against before it uses and caches it: rewritten with every module built.
+  node scripts/wasm-manifest.mjs >/dev/null
 }
 
 # Builds the wasm engine and trainer into pkg/wasm/ (release, size-optimised) and the demo's
@@ -148,9 +151,6 @@ build_web() {
   build_wasm simil_search SearchEngine simil-web-search
   build_wasm simil_model ModelEngine simil-web-model
   build_wasm simil_train HeadTrainer simil-web-train
-  # Each module's SHA-256 and size (pkg/wasm/manifest.json), which pkg/cache.js checks a module
-  # against before it uses and caches it.
-  node scripts/wasm-manifest.mjs
   # The package serves its model weights from pkg/weights/ (loadImageModel's default URL).
   rm -rf pkg/weights
   mkdir -p pkg/weights

@@ -31,7 +31,7 @@ try {
     report.downloads = {};
     for (const p of progress) report.downloads[p.file] = { ...p, reports: (report.downloads[p.file]?.reports ?? 0) + 1 };
 
-    const c = await simil.createCollection('tiny', { fields: [{ name: 'v', dim: 8, metric: 'cosine' }] });
+    const c = await simil.collection('tiny', { fields: [{ name: 'v', dim: 8, metric: 'cosine' }] });
     await c.add(Array.from({ length: 16 }, (_, i) => ({
       id: `i${i}`,
       vectors: { v: Array.from({ length: 8 }, (_, j) => (j === i % 2 ? 1 : 0) + Math.sin(i * 8 + j) * 0.1) },
