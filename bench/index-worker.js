@@ -44,6 +44,12 @@ function measure(data, search) {
   return { recall_at_10: hits / (10 * data.nq), qps: (passes * data.nq) / total, p50_ms: pct(0.5), p99_ms: pct(0.99) };
 }
 
+/** A vector as simil's worker hands it to the search module: the bytes of a Float32Array. */
+function f32Bytes(vector) {
+  const floats = Float32Array.from(vector);
+  return new Uint8Array(floats.buffer, floats.byteOffset, floats.byteLength);
+}
+
 const engines = {
   async simil(data, params) {
     await initSimil({ module_or_path: '/pkg/wasm/simil_search_bg.wasm' });
@@ -57,15 +63,15 @@ const engines = {
     for (let start = 0; start < data.n; start += batch) {
       const items = [];
       for (let i = start; i < Math.min(data.n, start + batch); i++) {
-        items.push({ id: String(i), vectors: { v: Array.from(data.row(data.base, i)) } });
+        items.push({ id: String(i), vectors: { v: f32Bytes(data.row(data.base, i)) } });
       }
       engine.add('bench', items);
     }
-    while (engine.maintainStep()) { /* seal and merge until the index is settled */ }
+    while (engine.maintainStep() !== undefined) { /* seal and merge until the index is settled */ }
     const build_s = (performance.now() - t0) / 1000;
     const stats = engine.stats('bench');
     const search = (q) =>
-      engine.search('bench', { vectors: [{ field: 'v', vector: Array.from(q) }], k: 10 }).map((h) => Number(h.id));
+      engine.search('bench', { vectors: [{ field: 'v', vector: f32Bytes(q) }], k: 10 }).map((h) => Number(h.id));
     const result = measure(data, search);
     // Other beam widths on the same graphs (set without a rebuild).
     const sweep = (params.sweep ?? []).map((ef) => {
