@@ -22,8 +22,15 @@ const TYPES = {
   '.ts': 'text/plain; charset=utf-8',
 };
 
-/** Starts the server; resolves to `{ url, close }`. Port 0 picks a free one. */
-export function startServer({ port = 0, root = ROOT } = {}) {
+/**
+ * The Content-Security-Policy the demo is served with (`node scripts/serve.mjs`, and the CSP
+ * test): scripts, workers, connections and everything else from the page's own origin only,
+ * plus the compilation of WebAssembly. simil ships no `eval`, `new Function` or inline script.
+ */
+export const CSP = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; connect-src 'self'; worker-src 'self'";
+
+/** Starts the server; resolves to `{ url, close }`. Port 0 picks a free one; `headers` go on every answer. */
+export function startServer({ port = 0, root = ROOT, headers = {} } = {}) {
   const server = createServer(async (req, res) => {
     try {
       const path = decodeURIComponent(new URL(req.url, 'http://127.0.0.1').pathname);
@@ -40,6 +47,7 @@ export function startServer({ port = 0, root = ROOT } = {}) {
       if ((await stat(file)).isDirectory()) file = join(file, 'index.html');
       const body = await readFile(file);
       res.writeHead(200, {
+        ...headers,
         'content-type': TYPES[extname(file)] ?? 'application/octet-stream',
         'cache-control': 'no-cache',
         // The demo's service worker controls the whole site (www/ and pkg/, where simil's
@@ -62,7 +70,7 @@ export function startServer({ port = 0, root = ROOT } = {}) {
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === normalize(process.argv[1])) {
   const port = Number(process.argv[2] ?? process.env.PORT ?? 8080);
-  const { url } = await startServer({ port });
+  const { url } = await startServer({ port, headers: { 'content-security-policy': CSP } });
   console.log(`simil demo: ${url}/www/   (Ctrl-C to stop)`);
   process.on('SIGINT', () => process.exit(0));
   process.on('SIGTERM', () => process.exit(0));

@@ -16,6 +16,10 @@ step "cargo clippy (wasm32)"
 # The binding crates (and through them the cores they call), each its own wasm module.
 cargo clippy --target wasm32-unknown-unknown -p simil-web-search -p simil-web-model \
   -p simil-web-train -- -D warnings
+step "licences of everything shipped (scripts/licenses.mjs --check)"
+# Every crate compiled into the wasm modules, the package's npm dependencies and its weights:
+# none may conflict with MIT OR Apache-2.0 (THIRD_PARTY_LICENSES.md lists them).
+node scripts/licenses.mjs --check
 step "cargo test (native)"
 # The workspace: simil, its vector index (crates/simil-index) and the index's kernels.
 cargo test --workspace

@@ -19,9 +19,9 @@ export const CHROMIUM_ARGS = [
   '--disable-sync',
 ];
 
-/** Launches the browser and the server; `close()` stops both. */
-export async function launch() {
-  const server = await startServer();
+/** Launches the browser and the server (`serverOptions`: scripts/serve.mjs's); `close()` stops both. */
+export async function launch(serverOptions = {}) {
+  const server = await startServer(serverOptions);
   const browser = await chromium.launch({
     executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
     headless: true,
