@@ -325,6 +325,8 @@ export class Simil {
   storage(options?: { persist?: boolean }): Promise<StorageInfo>;
   /** Resolves once every change so far is written to the origin's storage (writes also happen by themselves). */
   flush(): Promise<void>;
+  /** The linear memory of each wasm module in the worker, in bytes (null: not loaded yet). */
+  memory(): Promise<MemoryUse>;
   /** What is loaded: the image model (or CLIP) and the text model (or CLIP). */
   models(): Promise<LoadedModels>;
   /**
@@ -462,6 +464,13 @@ export interface DownloadProgress {
    * rather than the network: then this is the file's one report, with `loaded === total`.
    */
   cached?: true;
+}
+
+/** Bytes of linear memory per wasm module (`memory()`); wasm memory grows and never shrinks. */
+export interface MemoryUse {
+  search: number;
+  model: number | null;
+  trainer: number | null;
 }
 
 /** Where collections persist and the room they take (`storage()`). */

@@ -27,6 +27,7 @@ export const CALLS = {
   // ---- Simil: storage ----
   storage: { on: 'Simil', params: [['options', 'object?']], module: 'search', returns: 'StorageInfo' },
   flush: { on: 'Simil', params: [], module: 'search', returns: 'void' },
+  memory: { on: 'Simil', params: [], module: 'search', returns: 'MemoryUse' },
   // ---- Simil: models ----
   loadImageModel: { on: 'Simil', params: [['options', 'object?']], module: 'model', long: true, returns: 'ImageModelInfo' },
   loadTextModel: { on: 'Simil', params: [['options', 'object?']], module: 'model', long: true, returns: 'TextModelInfo' },

@@ -19,11 +19,14 @@ function describe(e) {
 
 let search = null;
 let backend = 'auto';
+/** Each loaded wasm module's memory, by module: what `memory()` reports. */
+const memories = {};
 const cancelled = new Set();
 
 // Each wasm module loads through cache.js (checked against wasm/manifest.json, kept in the Cache
 // API); its URL is a literal `new URL('./wasm/…', import.meta.url)` so that bundlers copy it.
-const ready = wasmModule('simil_search_bg.wasm', new URL('./wasm/simil_search_bg.wasm', import.meta.url)).then((bytes) => initSearch({ module_or_path: bytes })).then(() => {
+const ready = wasmModule('simil_search_bg.wasm', new URL('./wasm/simil_search_bg.wasm', import.meta.url)).then((bytes) => initSearch({ module_or_path: bytes })).then((exports) => {
+  memories.search = exports.memory;
   search = new SearchEngine();
 }, (e) => {
   self.postMessage({ type: 'fatal', error: fail('wasm', `simil's WebAssembly could not be loaded: ${e?.message ?? e}`) });
@@ -41,7 +44,7 @@ function lazyModule(load, name, url, what) {
   let loading = null;
   return () => {
     loading ??= Promise.all([load(), wasmModule(name, url())]).then(async ([module, bytes]) => {
-      await module.default({ module_or_path: bytes });
+      memories[what.split(' ')[0]] = (await module.default({ module_or_path: bytes })).memory;
       return module;
     }).catch((e) => {
       loading = null;
@@ -353,6 +356,10 @@ const handlers = {
   },
   async flush() {
     await flushNow();
+  },
+  memory() {
+    const bytes = (key) => memories[key]?.buffer.byteLength ?? null;
+    return { search: bytes('search'), model: bytes('model'), trainer: bytes('trainer') };
   },
   async storage() {
     const names = search.names();
