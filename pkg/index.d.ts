@@ -295,12 +295,19 @@ export interface Calibration {
 export interface LoadedModels {
   image: Omit<ImageModelInfo, 'bytes'> | Omit<ClipInfo, 'bytes'> | null;
   text: Omit<TextModelInfo, 'bytes'> | Omit<ClipInfo, 'bytes'> | null;
+  /** The device the models run on and why (as `Simil.backend` / `backendReason`). */
+  device: { backend: 'webgpu' | 'cpu'; reason: string };
 }
 
 /** An open engine: one worker; the search module now, models and the trainer on first use. */
 export class Simil {
   /** The device models run on once the model module has opened (first model call); null before. */
   readonly backend: 'webgpu' | 'cpu' | null;
+  /**
+   * Why that device: "asked for cpu", or with `backend: 'auto'` what was measured (the first
+   * model load runs on both devices and keeps the faster; remembered per browser and adapter).
+   */
+  readonly backendReason: string | null;
   /** Where collections persist: the origin's private file system, IndexedDB, or nowhere. */
   readonly storageKind: 'opfs' | 'indexeddb' | 'memory';
   createCollection(name: string, config: CollectionConfig): Promise<Collection>;

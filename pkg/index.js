@@ -251,12 +251,15 @@ export class Simil {
   /** @internal */
   constructor(worker, weightsUrl) {
     this.worker = worker;
-    this.channel = new Channel(worker, ({ backend }) => {
+    this.channel = new Channel(worker, ({ backend, reason }) => {
       this.backend = backend;
+      this.backendReason = reason;
     });
     this.files = locations(weightsUrl);
     /** The device the models run on, "webgpu" or "cpu", once the model module has opened; null before. */
     this.backend = null;
+    /** Why that device: asked for, or what `auto` measured. */
+    this.backendReason = null;
   }
 
   /** Stops the worker; simil cannot be used afterwards. */

@@ -7,6 +7,7 @@ import initSearch, { SearchEngine } from './wasm/simil_search.js';
 import { BACKENDS, CALLS, STORAGES } from './protocol.js';
 import { openStore, usage } from './store.js';
 import { modelFile, wasmModule } from './cache.js';
+import { describeAdapter, rate, recall, remember } from './device.js';
 
 /** A SimilError as a plain object the page turns back into one. */
 function fail(code, message) {
@@ -59,11 +60,31 @@ const trainerModule = lazyModule(() => import('./wasm/simil_train.js'), 'simil_t
   () => new URL('./wasm/simil_train_bg.wasm', import.meta.url), 'trainer');
 
 let modelEngine = null;
-/** The model engine, opened on the backend `open()` was given, on first use. */
+/** While `auto` is undecided: what the first model load needs to measure both devices. */
+let undecided = null;
+
+/** Tells the page which device the models run on, and why. */
+function announce(engine, reason) {
+  self.postMessage({ type: 'state', backend: engine.backend(), reason });
+  device = { backend: engine.backend(), reason };
+  return engine;
+}
+let device = null;
+
+/**
+ * The model engine, on first use: on the backend `open()` was given; for `auto`, on the device
+ * measured faster before on this browser and adapter, or the CPU until the first model load
+ * measures both (pkg/device.js).
+ */
 function model() {
-  modelEngine ??= modelModule().then(({ ModelEngine }) => ModelEngine.open(backend)).then((engine) => {
-    self.postMessage({ type: 'state', backend: engine.backend() });
-    return engine;
+  modelEngine ??= modelModule().then(async ({ ModelEngine }) => {
+    if (backend !== 'auto') return announce(await ModelEngine.open(backend), `asked for ${backend}`);
+    const adapter = await describeAdapter();
+    if (adapter.none) return announce(await ModelEngine.open('cpu'), 'no WebGPU adapter');
+    const known = await recall(adapter.key);
+    if (known) return announce(await ModelEngine.open(known.backend), `${known.reason} (measured before on ${adapter.name})`);
+    undecided = { ModelEngine, adapter };
+    return announce(await ModelEngine.open('cpu'), `the CPU until the first model load measures ${adapter.name}`);
   }).catch((e) => {
     modelEngine = null;
     throw e;
@@ -71,6 +92,32 @@ function model() {
   return modelEngine;
 }
 
+/**
+ * Runs `load(engine)` (a model load) on the model engine and resolves to its info. The first
+ * load under an undecided `auto` goes to both devices; each is timed on `kind`'s model, the
+ * faster kept, the other freed, and the choice remembered.
+ */
+async function loadModel(load, kind, bytes) {
+  const cpu = await model();
+  if (!undecided || bytes > 200e6) return load(cpu); // a giant model (CLIP) is not loaded twice
+  const { ModelEngine, adapter } = undecided;
+  undecided = null;
+  let gpu;
+  try {
+    gpu = await ModelEngine.open('webgpu');
+  } catch {
+    announce(cpu, `WebGPU would not open on ${adapter.name}`);
+    return load(cpu);
+  }
+  const [cpuInfo, gpuInfo] = [load(cpu), load(gpu)];
+  const [cpuRate, gpuRate] = [await rate(cpu, kind), await rate(gpu, kind)];
+  const [winner, loser] = gpuRate > cpuRate ? [gpu, cpu] : [cpu, gpu];
+  loser.free();
+  const reason = `measured on the ${kind} model: WebGPU (${adapter.name}${adapter.software ? ', software' : ''}) ${gpuRate.toFixed(1)}/s, CPU ${cpuRate.toFixed(1)}/s`;
+  modelEngine = Promise.resolve(announce(winner, reason));
+  await remember(adapter.key, { backend: winner.backend(), reason });
+  return winner === gpu ? gpuInfo : cpuInfo;
+}
 // ---- Inputs ----
 
 // Images arrive as encoded bytes (Blob, File, ArrayBuffer, Uint8Array) or as pixels
@@ -383,26 +430,26 @@ const handlers = {
     return search.stats(collection).items;
   },
   async loadImageModel({ url, whitening }) {
-    const engine = await model();
+    await model();
     const [bytes, white] = await Promise.all([toBytes(url, 'the image model', this), whitening == null ? null : toBytes(whitening, 'the image whitening', this)]);
     this.checkCancelled(); // a cancelled load installs nothing
-    return { ...engine.loadImageModel(bytes, white ?? undefined), bytes: bytes.length };
+    return { ...(await loadModel((e) => e.loadImageModel(bytes, white ?? undefined), 'image', bytes.length)), bytes: bytes.length };
   },
   async loadTextModel({ url, tokenizerUrl }) {
-    const engine = await model();
+    await model();
     const [weights, tokenizer] = await Promise.all([toBytes(url, 'the text model', this), toBytes(tokenizerUrl, 'the tokenizer', this)]);
     this.checkCancelled();
-    return { ...engine.loadTextModel(weights, tokenizer), bytes: weights.length };
+    return { ...(await loadModel((e) => e.loadTextModel(weights, tokenizer), 'text', weights.length)), bytes: weights.length };
   },
   async loadClip({ files }) {
-    const engine = await model();
+    await model();
     const names = { weights: 'the CLIP weights', config: 'the CLIP config.json', vocab: 'the CLIP vocab.json', merges: 'the CLIP merges.txt' };
     const [weights, config, vocab, merges] = await Promise.all(Object.entries(names).map(([key, what]) => toBytes(files[key], what, this)));
     this.checkCancelled();
-    return { ...engine.loadClip(weights, config, vocab, merges), bytes: weights.length };
+    return { ...(await loadModel((e) => e.loadClip(weights, config, vocab, merges), 'image', weights.length)), bytes: weights.length };
   },
   async models() {
-    return (await model()).models();
+    return { ...(await model()).models(), device };
   },
   async embedImages({ images, batchSize, whiten }) {
     const engine = await model();

@@ -133,7 +133,7 @@ test("TrainHeadResult names exactly what the worker's trainHead returns", () => 
 test('the model infos declare the `bytes` the worker adds to what the model module returns', () => {
   for (const [call, info] of [['loadImageModel', 'ImageModelInfo'], ['loadTextModel', 'TextModelInfo'], ['loadClip', 'ClipInfo']]) {
     assert.equal(CALLS[call].returns, info);
-    assert.match(WORKER, new RegExp(`async ${call}\\([^]*?return \\{ \\.\\.\\.engine\\.${call}\\([^]*?bytes: `), `worker's ${call} adds bytes`);
+    assert.match(WORKER, new RegExp(`async ${call}\\([^]*?return \\{ \\.\\.\\.\\(await loadModel\\(\\(e\\) => e\\.${call}\\([^]*?bytes: `), `worker's ${call} adds bytes`);
     assert.ok(interfaceKeys(info).includes('bytes'), `${info} declares bytes`);
   }
 });
