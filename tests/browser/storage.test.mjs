@@ -89,12 +89,16 @@ test('reopening with another config rejects; export, delete and import move a co
     const copy = await simil.importCollection('copy', file);
     const again = await copy.search({ vector: query, k: 5 });
     const bad = await simil.importCollection('bad', new Blob([new Uint8Array([1, 2, 3])])).catch((e) => e.code);
+    // An import that fails half way (the file cut short) over an existing collection keeps it.
+    const cut = new Blob([(await file.arrayBuffer()).slice(0, Math.floor(file.size / 2))]);
+    const overCopy = await simil.importCollection('copy', cut).catch((e) => e.code);
+    const kept = JSON.stringify(await (await simil.collection('copy')).search({ vector: query, k: 5 })) === JSON.stringify(hits);
     await simil.flush();
     // What the origin holds, read by the page itself.
     const folder = await (await navigator.storage.getDirectory()).getDirectoryHandle('simil');
     const files = [];
     for await (const [name] of folder.entries()) files.push(name);
-    return { other, isBlob: file instanceof Blob, deleted, afterDelete, same: JSON.stringify(again) === JSON.stringify(hits), bad, files: files.sort(), listed: await simil.listCollections() };
+    return { other, isBlob: file instanceof Blob, deleted, afterDelete, same: JSON.stringify(again) === JSON.stringify(hits), bad, overCopy, kept, files: files.sort(), listed: await simil.listCollections() };
   }, first);
   assert.equal(result.other, 'collection');
   assert.equal(result.isBlob, true);
@@ -102,6 +106,8 @@ test('reopening with another config rejects; export, delete and import move a co
   assert.deepEqual(result.afterDelete, { listed: [], stored: [] });
   assert.equal(result.same, true);
   assert.equal(result.bad, 'index');
+  assert.equal(result.overCopy, 'index');
+  assert.equal(result.kept, true, 'a failed import over a collection leaves it as it was');
   assert.deepEqual(result.files, ['copy.siml']);
   assert.deepEqual(result.listed, ['copy']);
   assert.deepEqual(errors, []);
@@ -174,4 +180,36 @@ test('a full origin is reported with code "quota"; the change stays in memory an
   assert.ok(roomy.bytes > 64 * 1024);
   assert.deepEqual(errors.filter((e) => !/could not be saved/.test(e)), []);
   await page.close();
+});
+
+test('a page closed in the middle of a write leaves the previous state or the new one', async () => {
+  const context = await env.browser.newContext();
+  const page = await context.newPage();
+  await page.goto(`${env.url}/tests/browser/blank.html`);
+  await page.evaluate(FILL, { storage: 'opfs', n: 100 });
+  await page.evaluate(async () => {
+    await globalThis.simil.flush();
+    const c = await globalThis.simil.collection('photos');
+    await c.add(Array.from({ length: 6000 }, (_, i) => ({ id: `late-${i}`, vectors: { v: Float32Array.from({ length: 32 }, (_, j) => Math.cos(i - j)) } })), { batchSize: 256 });
+    globalThis.simil.flush();
+    await new Promise((resolve) => setTimeout(resolve, 3));
+  });
+  await page.close(); // mid-write, or just after
+  const again = await context.newPage();
+  const errors = [];
+  again.on('console', (msg) => msg.type() === 'error' && errors.push(msg.text()));
+  await again.goto(`${env.url}/tests/browser/blank.html`);
+  const reopened = await again.evaluate(async () => {
+    const { open } = await import('/pkg/index.js');
+    const simil = await open({ backend: 'cpu' });
+    const c = await simil.collection('photos');
+    const info = await simil.storage();
+    const hits = await c.search({ vector: new Array(32).fill(0.5), k: 3 });
+    return { count: await c.count(), damaged: info.damaged, hits: hits.length };
+  });
+  assert.ok(reopened.count >= 100 && reopened.count <= 6100 && (reopened.count - 100) % 256 === 0 || reopened.count === 6100, `count ${reopened.count}`);
+  assert.deepEqual(reopened.damaged, []);
+  assert.equal(reopened.hits, 3);
+  assert.deepEqual(errors, []);
+  await context.close();
 });
