@@ -95,3 +95,59 @@ fn corrupt_or_hostile_heads_are_format_errors() {
     b[data..data + 4].copy_from_slice(&f32::NAN.to_le_bytes());
     assert!(is_format(&b));
 }
+
+#[test]
+fn a_residual_head_starts_as_its_source_and_saves_as_the_plain_head_that_computes_it() {
+    use super::models::{MetricHead, MetricModel};
+    use super::{Distance, Loss, TrainConfig, TrainSet, train};
+    let device = Device::flex();
+    let autodiff = device.clone().autodiff();
+    let rows: Vec<f32> = (0..40 * 12)
+        .map(|i| ((i * 37 % 23) as f32 - 11.0) / 7.0)
+        .collect();
+    let labels: Vec<u32> = (0..40).map(|i| i % 4).collect();
+    let unit = super::retrieval::normalize_rows(&rows, 12);
+    for hidden in [vec![], vec![16], vec![9, 6]] {
+        let start = MetricHead::residual(12, &hidden, 0.5, 2, &device).unwrap();
+        let same = pollster::block_on(embed_rows(&start, &rows, 8, &device)).unwrap();
+        assert!(same.iter().zip(&unit).all(|(a, b)| (a - b).abs() < 1e-5));
+        let model = MetricHead::residual(12, &hidden, 0.5, 2, &autodiff).unwrap();
+        let config = TrainConfig {
+            loss: Loss::from_name("supervised_contrastive").unwrap(),
+            distance: Distance::Cosine,
+            steps: 5,
+            learning_rate: 1e-2,
+            warmup_steps: 0,
+            weight_decay: 0.0,
+            classes_per_batch: 4,
+            examples_per_class: 4,
+            seed: 1,
+            self_supervised: None,
+        };
+        let set = TrainSet {
+            inputs: &rows,
+            labels: &labels,
+            unlabelled: &[],
+            dim: 12,
+            augment: None,
+        };
+        let (trained, _) =
+            pollster::block_on(train(model, set, &config, &autodiff, |_| {}, || false)).unwrap();
+        let expected = pollster::block_on(embed_rows(&trained, &rows, 8, &device)).unwrap();
+        assert!(
+            expected
+                .iter()
+                .zip(&unit)
+                .any(|(a, b)| (a - b).abs() > 1e-3),
+            "training moved it"
+        );
+        let bytes = pollster::block_on(trained.to_safetensors()).unwrap();
+        let head = DenseHead::from_safetensors(&bytes).unwrap();
+        let wide: Vec<usize> = hidden.iter().map(|h| h + 24).collect();
+        assert_eq!(head.config(), &shape(12, &wide, 12));
+        assert_eq!(trained.output_dim(), 12);
+        for (g, e) in head.apply_rows(&rows).iter().zip(&expected) {
+            assert!((g - e).abs() < 1e-5, "{g} vs {e} for {hidden:?}");
+        }
+    }
+}

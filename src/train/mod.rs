@@ -3,6 +3,7 @@
 //! autodiff on whichever device the [`Compute`](crate::Compute) runs.
 
 pub mod augment;
+pub mod heldout;
 pub mod loss;
 pub mod models;
 pub mod recipe;
@@ -15,9 +16,10 @@ mod head_tests;
 
 pub use augment::Augment;
 pub use head::DenseHead;
+pub use heldout::{HeldOutReport, HeldOutScores};
 pub use loss::{Distance, Loss, Mining};
 pub use models::{HeadConfig, HeadInit, MetricHead, MetricModel, SmallCnn};
-pub use recipe::HeadTrainingOptions;
+pub use recipe::{DataShape, HeadRun, HeadTrainingOptions, Recipe, RunSummary};
 pub use sampler::BalancedSampler;
 /// CPU inference of a trained head (the search core's, re-exported here where it was).
 pub use simil_search::head;

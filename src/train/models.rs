@@ -90,14 +90,16 @@ impl HeadInit for HeadConfig {
             .windows(2)
             .map(|w| linear(&mut rng, w[0], w[1], device))
             .collect();
-        Ok(MetricHead { layers })
+        Ok(MetricHead { layers, skip: 0.0 })
     }
 }
 
-/// Dense layers (ReLU between) ending in an L2-normalised embedding.
+/// Dense layers (ReLU between) ending in an L2-normalised embedding; a residual head
+/// ([`MetricHead::residual`]) adds `skip ×` its input before normalising.
 #[derive(Module, Debug)]
 pub struct MetricHead {
     layers: Vec<Linear>,
+    skip: f32,
 }
 
 impl MetricModel for MetricHead {
@@ -111,6 +113,7 @@ impl MetricModel for MetricHead {
 
     fn embed(&self, input: Tensor<2>) -> Tensor<2> {
         let last = self.layers.len() - 1;
+        let skip = (self.skip > 0.0).then(|| input.clone().mul_scalar(self.skip));
         let mut x = input;
         for (i, layer) in self.layers.iter().enumerate() {
             x = layer.forward(x);
@@ -118,13 +121,55 @@ impl MetricModel for MetricHead {
                 x = relu(x);
             }
         }
-        l2_normalize(x)
+        l2_normalize(match skip {
+            Some(s) => x + s,
+            None => x,
+        })
     }
 }
 
 impl MetricHead {
-    /// The shape of this head.
+    /// A residual head `normalize(skip · x + f(x))` of `input`-wide rows, `f` dense layers of
+    /// `hidden` widths back to `input`: the last layer starts at zero, so the untrained head
+    /// ranks exactly as its source does (weight decay then pulls `f` back toward zero).
+    /// `skip` scales the input to the size `f` works at (1 / the rows' typical norm).
+    pub fn residual(
+        input: usize,
+        hidden: &[usize],
+        skip: f32,
+        seed: u64,
+        device: &Device,
+    ) -> Result<Self, TrainError> {
+        if !(skip.is_finite() && skip > 0.0) {
+            return Err(TrainError::Config(format!("residual skip scale {skip}")));
+        }
+        let config = HeadConfig {
+            input,
+            hidden: hidden.to_vec(),
+            output: input,
+        };
+        let mut head = config.init(seed, device)?;
+        let last = head.layers.len() - 1;
+        let [i, o] = head.layers[last].weight.dims();
+        head.layers[last].weight = Param::from_tensor(Tensor::zeros([i, o], device));
+        head.skip = skip;
+        Ok(head)
+    }
+
+    /// The shape of this head as it is saved (a residual head is saved as the plain dense head
+    /// that computes the same thing: see [`MetricHead::to_safetensors`]).
     pub fn config(&self) -> HeadConfig {
+        let mut config = self.layer_config();
+        if self.skip > 0.0 && !config.hidden.is_empty() {
+            config
+                .hidden
+                .iter_mut()
+                .for_each(|h| *h += 2 * config.input);
+        }
+        config
+    }
+
+    fn layer_config(&self) -> HeadConfig {
         let widths: Vec<usize> = self.layers.iter().map(|l| l.weight.dims()[1]).collect();
         HeadConfig {
             input: self.input_dim(),
@@ -135,7 +180,9 @@ impl MetricHead {
 
     /// The head as a safetensors file (`layers.{i}.weight` `[in, out]`, `layers.{i}.bias`,
     /// f32), its [`HeadConfig`] as JSON in the metadata under `head`. Asynchronous, so it can
-    /// read the weights back from WebGPU.
+    /// read the weights back from WebGPU. A residual head is written as a plain one: each
+    /// hidden layer also carries `relu(x)` and `relu(-x)` (2 × input more units), which the
+    /// last layer adds back as `skip · (relu(x) − relu(−x)) = skip · x`.
     pub async fn to_safetensors(&self) -> Result<Vec<u8>, TrainError> {
         fn readback(e: impl std::fmt::Debug) -> TrainError {
             TrainError::Readback(format!("{e:?}"))
@@ -149,6 +196,9 @@ impl MetricHead {
                 None => TensorData::zeros::<f32, _>([layer.weight.dims()[1]]),
             };
             layers.push((values(weight.map_err(readback)?)?, values(bias)?));
+        }
+        if self.skip > 0.0 {
+            layers = expand_residual(&self.layer_config(), layers, self.skip);
         }
         Ok(simil_search::head::write_saved(&self.config(), &layers)?)
     }
@@ -172,6 +222,55 @@ impl MetricHead {
         }
         Ok(head)
     }
+}
+
+/// The plain dense layers (`[in, out]` weights, biases) that compute residual layers
+/// `layers` of shape `config` with `skip`: see [`MetricHead::to_safetensors`].
+fn expand_residual(
+    config: &HeadConfig,
+    layers: Vec<(Vec<f32>, Vec<f32>)>,
+    skip: f32,
+) -> Vec<(Vec<f32>, Vec<f32>)> {
+    let d = config.input;
+    let count = layers.len();
+    if count == 1 {
+        let (mut w, b) = layers.into_iter().next().expect("one layer");
+        (0..d).for_each(|i| w[i * d + i] += skip);
+        return vec![(w, b)];
+    }
+    let widths: Vec<usize> = std::iter::once(d)
+        .chain(config.hidden.iter().copied())
+        .chain(std::iter::once(d))
+        .collect();
+    let mut out = Vec::with_capacity(count);
+    for (k, (w, b)) in layers.into_iter().enumerate() {
+        let (input, output) = (widths[k], widths[k + 1]);
+        let first = k == 0;
+        let last = k + 1 == count;
+        // Carried units: none into the first layer, 2d into the others; 2d out of all but the last.
+        let cin = input + if first { 0 } else { 2 * d };
+        let cout = output + if last { 0 } else { 2 * d };
+        let mut wide = vec![0.0f32; cin * cout];
+        for i in 0..input {
+            wide[i * cout..i * cout + output].copy_from_slice(&w[i * output..(i + 1) * output]);
+        }
+        for j in 0..d {
+            if first {
+                wide[j * cout + output + j] = 1.0;
+                wide[j * cout + output + d + j] = -1.0;
+            } else if last {
+                wide[(input + j) * cout + j] = skip;
+                wide[(input + d + j) * cout + j] = -skip;
+            } else {
+                wide[(input + j) * cout + output + j] = 1.0;
+                wide[(input + d + j) * cout + output + d + j] = 1.0;
+            }
+        }
+        let mut bias = b;
+        bias.resize(cout, 0.0);
+        out.push((wide, bias));
+    }
+    out
 }
 
 /// Side of the square grey images a [`SmallCnn`] takes.

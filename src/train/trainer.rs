@@ -11,8 +11,9 @@ use rand_chacha::ChaCha8Rng;
 
 use super::TrainError;
 use super::augment::Augment;
+use super::heldout::{HeldOutReport, HeldOutScores, leave_one_out};
 use super::loss::{self, Distance, Loss};
-use super::models::MetricModel;
+use super::models::{MetricModel, embed_rows};
 use super::sampler::BalancedSampler;
 
 /// The SimCLR (NT-Xent) term: two augmented views of each of `batch` unlabelled items are
@@ -151,6 +152,21 @@ pub struct Trainer<M: MetricModel> {
     device: Device,
     losses: Vec<f32>,
     start: web_time::Instant,
+    check: Option<Check<M>>,
+}
+
+/// Labelled rows kept out of training and scored every `every` steps (see
+/// [`Trainer::with_held_out`]).
+struct Check<M> {
+    rows: Vec<f32>,
+    labels: Vec<u32>,
+    held_labels: usize,
+    every: usize,
+    patience: usize,
+    before: HeldOutScores,
+    best: Option<(HeldOutScores, usize, M)>,
+    since_best: usize,
+    stopped: bool,
 }
 
 impl<M: MetricModel> Trainer<M> {
@@ -193,7 +209,86 @@ impl<M: MetricModel> Trainer<M> {
             device: device.clone(),
             losses: Vec::with_capacity(config.steps),
             start: web_time::Instant::now(),
+            check: None,
         })
+    }
+
+    /// Adds a held-out check: `rows` (`dim` floats each, of `held_labels` labels none of which
+    /// train) are scored leave-one-out as they are (the source) and, now and every `every`
+    /// steps and after the last one, through the model; the run keeps the model of the best
+    /// score and stops once `patience` checks in a row (after the warm-up) did not improve it.
+    pub async fn with_held_out(
+        mut self,
+        rows: &[f32],
+        labels: &[u32],
+        held_labels: usize,
+        every: usize,
+        patience: usize,
+    ) -> Result<Self, TrainError> {
+        if rows.len() != labels.len() * self.set.dim {
+            return Err(TrainError::BatchShape {
+                rows: rows.len() / self.set.dim.max(1),
+                labels: labels.len(),
+            });
+        }
+        self.check = Some(Check {
+            rows: rows.to_vec(),
+            labels: labels.to_vec(),
+            held_labels,
+            every: every.max(1),
+            patience: patience.max(1),
+            before: leave_one_out(rows, labels, self.set.dim),
+            best: None,
+            since_best: 0,
+            stopped: false,
+        });
+        self.evaluate().await?;
+        Ok(self)
+    }
+
+    /// Scores the model on the held-out rows; keeps it when it is the best so far, and stops
+    /// the run when the check has not improved for `patience` checks past the warm-up.
+    async fn evaluate(&mut self) -> Result<(), TrainError> {
+        let step = self.losses.len();
+        let warm = step >= self.config.warmup_steps;
+        let Some(check) = self.check.as_mut() else {
+            return Ok(());
+        };
+        let model = self.model.valid();
+        let plain = self.device.clone().inner();
+        let out = embed_rows(&model, &check.rows, 256, &plain).await?;
+        let scores = leave_one_out(&out, &check.labels, model.output_dim());
+        if check
+            .best
+            .as_ref()
+            .is_none_or(|b| scores.score() > b.0.score())
+        {
+            check.best = Some((scores, step, model));
+            check.since_best = 0;
+        } else if warm {
+            check.since_best += 1;
+            check.stopped = check.since_best >= check.patience;
+        }
+        Ok(())
+    }
+
+    /// The held-out check's outcome so far, when the run has one.
+    pub fn held_out(&self) -> Option<HeldOutReport> {
+        let check = self.check.as_ref()?;
+        let (after, best_step, _) = check.best.as_ref()?;
+        Some(HeldOutReport {
+            labels: check.held_labels,
+            items: check.labels.len(),
+            before: check.before,
+            after: *after,
+            best_step: *best_step,
+            stopped_early: check.stopped && self.losses.len() < self.config.steps,
+        })
+    }
+
+    /// Whether the self-supervised term runs (asked for, and enough unlabelled rows).
+    pub fn self_supervised(&self) -> bool {
+        self.ssl.is_some()
     }
 
     /// Steps done so far.
@@ -203,7 +298,7 @@ impl<M: MetricModel> Trainer<M> {
 
     /// Whether every planned step is done.
     pub fn is_finished(&self) -> bool {
-        self.losses.len() >= self.config.steps
+        self.losses.len() >= self.config.steps || self.check.as_ref().is_some_and(|c| c.stopped)
     }
 
     /// The loss of each step done so far.
@@ -258,6 +353,13 @@ impl<M: MetricModel> Trainer<M> {
         let lr = config.learning_rate_at(step);
         self.model = self.optimizer.step(lr, self.model.clone(), grads);
         self.losses.push(value);
+        let done = self.losses.len();
+        if let Some(check) = &self.check
+            && (done.is_multiple_of(check.every) || done == self.config.steps)
+        {
+            self.evaluate().await?;
+        }
+        let config = &self.config;
         Ok(Progress {
             step: step + 1,
             steps: config.steps,
@@ -279,18 +381,24 @@ impl<M: MetricModel> Trainer<M> {
         Ok(done)
     }
 
-    /// The model as trained so far, for inference (without autodiff).
+    /// The model as trained so far, for inference (without autodiff): with a held-out check,
+    /// the one of its best score.
     pub fn model(&self) -> M {
-        self.model.valid()
+        match self.check.as_ref().and_then(|c| c.best.as_ref()) {
+            Some((_, _, best)) => best.clone(),
+            None => self.model.valid(),
+        }
     }
 
-    /// Ends the run: the trained model for inference and the loss curve.
+    /// Ends the run: the trained model for inference (as [`Trainer::model`]) and the loss
+    /// curve.
     pub fn finish(self) -> (M, TrainReport) {
+        let model = self.model();
         let report = TrainReport {
             losses: self.losses,
             elapsed_s: self.start.elapsed().as_secs_f64(),
         };
-        (self.model.valid(), report)
+        (model, report)
     }
 }
 

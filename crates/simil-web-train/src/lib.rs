@@ -4,16 +4,16 @@
 
 use js_sys::{Float32Array, Uint8Array, Uint32Array};
 use simil::compute::{BackendChoice, Compute};
-use simil::train::{HeadTrainingOptions, MetricHead, Trainer};
+use simil::train::{HeadRun, HeadTrainingOptions};
 use wasm_bindgen::prelude::*;
 
 simil_web_edge::binding_module!(simil::Error);
 
 /// A metric head being trained on labelled rows (and unlabelled ones for the self-supervised
-/// term), with burn's autodiff on WebGPU or the CPU.
+/// term), with burn's autodiff on WebGPU or the CPU, checked on held-out labels.
 #[wasm_bindgen]
 pub struct HeadTrainer {
-    trainer: Trainer<MetricHead>,
+    trainer: HeadRun,
     backend: &'static str,
 }
 
@@ -22,7 +22,7 @@ impl HeadTrainer {
     /// Opens `backend` (`"auto"`, `"webgpu"` or `"cpu"`) and prepares a run: `rows` (n × dim,
     /// row-major) labelled by `labels`, `unlabelled` (m × dim) for the self-supervised term,
     /// trained as `options` says (see `HeadTrainingOptions`; every field optional, `{}` for
-    /// the defaults).
+    /// the recipe the data calls for).
     pub async fn open(
         backend: String,
         options: JsValue,
@@ -34,7 +34,9 @@ impl HeadTrainer {
         let options: HeadTrainingOptions = read("training options", options)?;
         let compute = Compute::open(backend.parse::<BackendChoice>()?).await?;
         let (rows, labels, unlabelled) = (rows.to_vec(), labels.to_vec(), unlabelled.to_vec());
-        let trainer = options.trainer(&compute, &rows, &labels, &unlabelled, dim)?;
+        let trainer = options
+            .run(&compute, &rows, &labels, &unlabelled, dim)
+            .await?;
         let backend = compute.kind().name();
         Ok(HeadTrainer { trainer, backend })
     }
@@ -49,25 +51,19 @@ impl HeadTrainer {
         reply(self.trainer.run(steps).await?)
     }
 
-    /// Whether every planned step is done.
+    /// Whether the run is done (every step, or stopped by the held-out check).
     pub fn finished(&self) -> bool {
         self.trainer.is_finished()
     }
 
-    /// The loss of every step so far.
-    pub fn losses(&self) -> Float32Array {
-        Float32Array::from(self.trainer.losses())
+    /// `{ losses, recipe, heldOut, installed, reason }` (see `RunSummary`).
+    pub fn summary(&self) -> JsResult {
+        reply(self.trainer.summary())
     }
 
-    /// The head as trained so far, as safetensors bytes (what `learnField` takes).
+    /// The kept head as safetensors bytes (what `learnField` takes).
     #[wasm_bindgen(js_name = headBytes)]
     pub async fn head_bytes(&self) -> Result<Uint8Array, Failure> {
-        Ok(self
-            .trainer
-            .model()
-            .to_safetensors()
-            .await?
-            .as_slice()
-            .into())
+        Ok(self.trainer.head_bytes().await?.as_slice().into())
     }
 }
