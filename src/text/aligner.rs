@@ -243,9 +243,7 @@ mod tests {
         let device = Device::flex();
         let (images, texts) = pairs(64, 1);
         let config = AlignerConfig {
-            dim: 6,
             epochs: 2,
-            batch_size: 32,
             ..AlignerConfig::default()
         };
         let (aligner, _) = Aligner::train(&images, 24, &texts, 16, &config, &device).unwrap();

@@ -43,10 +43,24 @@ async function strictPage(env, path) {
   return { page, seen };
 }
 
-test('the package runs its search, model and trainer modules under the strict CSP with no violation', async () => {
+/** Runs `body(page)` on `path` served with the CSP, then asserts no violation, error or outside request. */
+async function underCsp(path, body) {
   const env = await launch({ headers: { 'content-security-policy': CSP } });
   try {
-    const { page, seen } = await strictPage(env, '/tests/browser/blank.html');
+    const { page, seen } = await strictPage(env, path);
+    await body(page);
+    await page.waitForTimeout(200);
+    assert.deepEqual(seen.violations, []);
+    assert.deepEqual(seen.errors, []);
+    assert.deepEqual(seen.outside, []);
+    await page.close();
+  } finally {
+    await env.close();
+  }
+}
+
+test('the package runs its search, model and trainer modules under the strict CSP with no violation', async () => {
+  await underCsp('/tests/browser/blank.html', async (page) => {
     const header = await page.evaluate(async () => (await fetch(location.href)).headers.get('content-security-policy'));
     assert.equal(header, CSP);
     const result = await page.evaluate(async () => {
@@ -69,29 +83,14 @@ test('the package runs its search, model and trainer modules under the strict CS
       return { top: hits[0].id, steps: trained.steps };
     });
     assert.deepEqual(result, { top: 'i2', steps: 3 });
-    await page.waitForTimeout(200);
-    assert.deepEqual(seen.violations, []);
-    assert.deepEqual(seen.errors, []);
-    assert.deepEqual(seen.outside, []);
-    await page.close();
-  } finally {
-    await env.close();
-  }
+  });
 });
 
 test('the demo page opens under the strict CSP with no violation', async () => {
-  const env = await launch({ headers: { 'content-security-policy': CSP } });
-  try {
-    const { page, seen } = await strictPage(env, '/www/?backend=cpu');
+  await underCsp('/www/?backend=cpu', async (page) => {
     await page.waitForLoadState('networkidle');
     await page.waitForTimeout(1500);
-    assert.deepEqual(seen.violations, []);
-    assert.deepEqual(seen.errors, []);
-    assert.deepEqual(seen.outside, []);
-    await page.close();
-  } finally {
-    await env.close();
-  }
+  });
 });
 
 test('no shipped script uses eval or new Function', async () => {
