@@ -5,7 +5,7 @@
 import { open } from '../pkg/index.js';
 import { $, card, el, fileThumbnail, fmtBytes, itemName, labelOf, setStatus, thumbnail } from './js/ui.js';
 import { forget, listItems, labelsOf } from './js/items.js';
-import { setUpPhotos } from './js/photos.js';
+import { CLIP_PHOTOS, setUpPhotos } from './js/photos.js';
 import { setUpDupes } from './js/dupes.js';
 import { setUpTraining } from './js/train.js';
 import { setUpMap } from './js/map.js';
@@ -68,6 +68,22 @@ ctx.refreshBadges = async () => {
   }
 };
 
+/**
+ * The models a search or an add on collection `name` needs: the user's CLIP for "photos-clip"
+ * (loaded again from the files picked, when another model replaced it), else the default models
+ * (loading the default image model unloads CLIP; the text model then loads on first use).
+ */
+ctx.modelsFor = async (name) => {
+  if (!ctx.simil.backend && !ctx.clipFiles) return; // nothing loaded yet: the defaults load by themselves
+  const clip = (await ctx.simil.models()).image?.model === 'clip';
+  if (name === CLIP_PHOTOS) {
+    if (!ctx.clipFiles) throw new Error('pick your CLIP files again (“Use my CLIP weights”) to search this collection by image or words');
+    if (!clip) await ctx.simil.loadClip(ctx.clipFiles);
+  } else if (clip) {
+    await ctx.simil.loadImageModel();
+  }
+};
+
 /** Fills the collection picker and the label filter; selects `name`. */
 ctx.switchTo = async (name) => {
   ctx.name = name;
@@ -85,7 +101,7 @@ ctx.switchTo = async (name) => {
 
 ctx.refreshFilter = async () => {
   const items = await listItems(ctx.collection);
-  const photos = items.some((it) => it.payload?.folder !== undefined);
+  const photos = ctx.name !== SAMPLE && items.every((it) => it.payload?.category === undefined);
   $('filter-label').firstChild.textContent = photos ? 'Folder ' : 'Category ';
   const labels = labelsOf(items, labelOf);
   const keep = $('filter').value;
@@ -145,6 +161,7 @@ async function searchWords(text) {
   if (!text.trim()) return browse();
   const needsModel = !ctx.simil.backend;
   return ctx.run(needsModel ? 'Searching (loading the text model on first use)…' : 'Searching…', async () => {
+    await ctx.modelsFor(ctx.name);
     const hits = await ctx.collection.search({ text, k: K, filter: filter() });
     showQuery(null);
     report(hits, `“${text}”`);
@@ -153,6 +170,7 @@ async function searchWords(text) {
 
 ctx.searchImage = (file) => ctx.run('Embedding your image…', async () => {
   const preview = await fileThumbnail(file);
+  await ctx.modelsFor(ctx.name);
   const hits = await ctx.collection.search({ image: file, k: K, filter: filter() });
   showQuery(preview, 'your image');
   report(hits, 'your image');

@@ -209,6 +209,32 @@ test('your own photos: a folder embedded with progress, searchable by folder; a 
   await finish('photos-cancel');
 });
 
+test('your own CLIP: photos embedded through it, searched by words through it; the sample still answers', async () => {
+  const { page, finish } = await demo();
+  const clip = new URL('tests/fixtures/clip/', ROOT).pathname; // a tiny CLIPModel
+  await page.setInputFiles('#clip-files', ['model.safetensors', 'config.json', 'vocab.json', 'merges.txt'].map((f) => join(clip, f)));
+  await page.waitForSelector('#clip-status[data-state="loaded"]', { timeout: 60_000 });
+  await settled(page);
+  assert.match(await page.textContent('#clip-status'), /^Your CLIP is loaded \(\d+ dimensions, \d+ px\): photos you add now go to “photos-clip”/);
+  await page.setInputFiles('#pick-folder', join(photoRoot, 'album'));
+  await page.waitForSelector('#ingest[data-state="done"], #status[data-state="error"]', { timeout: 120_000 });
+  await page.waitForFunction(() => document.querySelector('#collection').value === 'photos-clip');
+  await settled(page);
+  assert.match(await page.textContent('#status'), /photos-clip: 16 items/);
+  assert.match(await searchWords(page, 'a photo of a dog'), /^16 results for “a photo of a dog” · via clip/);
+  await page.screenshot({ path: `${SCREENS}clip.png`, fullPage: true });
+  // Back on the sample, words go through its aligner again (the default models replace CLIP).
+  await page.selectOption('#collection', 'emoji');
+  await page.waitForFunction(() => /emoji: 1,911 items/.test(document.querySelector('#status').textContent));
+  assert.match(await searchWords(page, 'rocket'), /via aligner/);
+  assert.equal((await names(page))[0], 'rocket');
+  // And photos-clip gets its CLIP back for words.
+  await page.selectOption('#collection', 'photos-clip');
+  await page.waitForFunction(() => /photos-clip: 16 items/.test(document.querySelector('#status').textContent));
+  assert.match(await searchWords(page, 'faces'), /via clip/);
+  await finish('clip');
+});
+
 test('near-duplicates: groups above the threshold the slider sets', async () => {
   const { page, finish } = await demo();
   await page.click('#find-dupes');

@@ -5,6 +5,8 @@
 import { $, makeThumb, setStatus } from './ui.js';
 
 export const PHOTOS = 'photos';
+/** Where photos go while the user's CLIP is loaded: its vectors are another space than MobileNet's. */
+export const CLIP_PHOTOS = 'photos-clip';
 const CONFIG = {
   fields: [{ name: 'image', metric: 'cosine' }],
   embed: { image: 'image' },
@@ -63,9 +65,11 @@ export function setUpPhotos(ctx) {
       $('ingest-text').textContent = `${count} of ${total} photos · ${count ? rate.toFixed(1) : '…'} per second · ${count ? seconds((total - count) / rate) : '…'} left`;
     };
     show(0);
-    await ctx.run(`Adding ${total} photos (the image model loads on first use)…`, async () => {
+    const target = ctx.clipFiles ? CLIP_PHOTOS : PHOTOS;
+    await ctx.run(`Adding ${total} photos to “${target}” (the image model loads on first use)…`, async () => {
       try {
-        const collection = await ctx.simil.collection(PHOTOS, CONFIG);
+        await ctx.modelsFor(target);
+        const collection = await ctx.simil.collection(target, CONFIG);
         for (let start = 0; start < total; start += CHUNK) {
           if (signal.aborted) throw new DOMException('cancelled', 'AbortError');
           const chunk = photos.slice(start, start + CHUNK);
@@ -88,19 +92,41 @@ export function setUpPhotos(ctx) {
         $('ingest').dataset.state = 'done';
       } catch (e) {
         if (e?.name !== 'AbortError') throw e;
-        const kept = await (await ctx.simil.collection(PHOTOS)).count();
+        const kept = await (await ctx.simil.collection(target)).count();
         $('ingest-text').textContent = `Cancelled: the collection keeps ${kept} photos.`;
         $('ingest').dataset.state = 'cancelled';
       } finally {
         controller = null;
         $('ingest-cancel').disabled = true;
-        await ctx.changed(PHOTOS);
-        await ctx.switchTo(PHOTOS);
+        await ctx.changed(target);
+        await ctx.switchTo(target);
       }
     });
   }
 
   $('ingest-cancel').addEventListener('click', () => controller?.abort());
+  $('clip-files').addEventListener('change', () => {
+    const files = [...$('clip-files').files];
+    $('clip-files').value = '';
+    const find = (test) => files.find((f) => test(f.name));
+    const picked = {
+      weights: find((n) => n.endsWith('.safetensors')),
+      config: find((n) => n === 'config.json'),
+      vocab: find((n) => n === 'vocab.json'),
+      merges: find((n) => n === 'merges.txt'),
+    };
+    const missing = Object.entries(picked).filter(([, f]) => !f).map(([k]) => k);
+    if (missing.length) {
+      $('clip-status').textContent = `Missing: ${missing.join(', ')} (pick the four files together).`;
+      return;
+    }
+    ctx.run('Loading your CLIP…', async () => {
+      const info = await ctx.simil.loadClip(picked);
+      ctx.clipFiles = picked;
+      $('clip-status').textContent = `Your CLIP is loaded (${info.dim} dimensions, ${info.inputSize} px): photos you add now go to “${CLIP_PHOTOS}”, and words search them through it.`;
+      $('clip-status').dataset.state = 'loaded';
+    });
+  });
   for (const id of ['pick-folder', 'pick-files']) {
     $(id).addEventListener('change', () => {
       const files = [...$(id).files];
