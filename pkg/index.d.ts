@@ -214,11 +214,18 @@ export interface TrainHeadOptions {
   labelKey: string;
   /** The name of the learned field to create (or replace). */
   output: string;
-  /** Width of the learned embedding (default 256). */
+  /**
+   * Every option below is optional: left out, it follows the recipe the labelled set calls for
+   * (README, "Training"): about 256 items a batch, `examplesPerClass` the median items per label
+   * (2–16) and `classesPerBatch` 256 / that; square grey image rows get augmentation, the SimCLR
+   * term and a 512 → 256 head (450 steps); frozen embeddings a linear residual head of their own
+   * width and about 70 passes (100–800 steps).
+   */
+  /** Width of the learned embedding (default 256, or the source's width for a residual head). */
   dim?: number;
-  /** Hidden layer widths (default [512]). */
+  /** Hidden layer widths (default [512]; none for a residual head). */
   hidden?: number[];
-  /** Optimiser steps (default 600). */
+  /** Most optimiser steps (the held-out check may stop sooner). */
   steps?: number;
   loss?: LossName;
   distance?: 'cosine' | 'l2' | 'squared_l2';
@@ -227,12 +234,18 @@ export interface TrainHeadOptions {
   weightDecay?: number;
   classesPerBatch?: number;
   examplesPerClass?: number;
-  /** Seed of the weights, the batches and the augmentations: the same seed trains the same head on the CPU. */
+  /** Seed of the weights, the held-out labels, the batches and the augmentations: the same seed trains the same head on the CPU. */
   seed?: number;
-  /** The SimCLR term on unlabelled items: false for none (default weight 1, batch 128, temperature 0.2). */
+  /** The SimCLR term on unlabelled items: false for none (weight 1, batch 128, temperature 0.2). */
   selfSupervised?: boolean | { weight?: number; batch?: number; temperature?: number };
   /** Random affine augmentation of square grey images (rows of side × side values). */
   augment?: { side: number; maxShift?: number; maxRotationDeg?: number; maxScale?: number };
+  /** A residual head, normalize(x + f(x)) with f starting at zero (default: for frozen embeddings). */
+  residual?: boolean;
+  /** Share of the labels held out to check the head on (default 0.2, at least 2 labels; 0 for no check). */
+  holdOut?: number;
+  /** Install the learned field even when it scores below its source on the held-out labels (default false). */
+  keepIfWorse?: boolean;
   /** Where training runs (default: the engine's backend). */
   backend?: 'auto' | 'webgpu' | 'cpu';
   /** Steps between progress reports and chances to answer other calls (default 10). */
@@ -249,13 +262,61 @@ export interface TrainHeadResult {
   classes: string[];
   labelled: number;
   unlabelled: number;
+  /** Steps run (fewer than planned when the held-out check stopped the run). */
   steps: number;
   losses: Float32Array;
   trainS: number;
-  /** The trained head as safetensors bytes. */
+  /** The kept head (the best on the held-out labels) as safetensors bytes. */
   head: Uint8Array;
-  /** The collection's learned fields after installing this one. */
+  /** The collection's learned fields after this run (unchanged when it was not installed). */
   learned: LearnedField[];
+  /** Whether the learned field was installed. */
+  installed: boolean;
+  /** Why not, when it was not: it scored below its source on the held-out labels. */
+  reason: string | null;
+  /** The source field and the kept head scored on the held-out labels; null when there was no check. */
+  heldOut: HeldOutCheck | null;
+  /** What the run followed: the data as the recipe read it, and the settings it chose. */
+  recipe: TrainingRecipe;
+}
+
+/** Leave-one-out retrieval among the held-out items. */
+export interface HeldOutScores {
+  recallAt1: number;
+  recallAt10: number;
+  mapAtR: number;
+}
+
+/** The held-out check of a `trainHead` run. */
+export interface HeldOutCheck {
+  /** Labels held out (none of their items trained). */
+  labels: number;
+  /** Items scored. */
+  items: number;
+  /** The source field. */
+  before: HeldOutScores;
+  /** The kept head. */
+  after: HeldOutScores;
+  /** The step of the kept head (0: the untrained head). */
+  bestStep: number;
+  /** A residual head's learned part, weighted next to its input as kept: the smallest of 1, 0.75, 0.5, 0.35, 0.25 within 0.01 of the check's best score (1 for a plain head). */
+  residualWeight: number;
+  /** Whether the run stopped before its last step because the score stopped improving. */
+  stoppedEarly: boolean;
+}
+
+/** The settings a `trainHead` run followed. */
+export interface TrainingRecipe {
+  data: { dim: number; labels: number; itemsPerLabel: number; items: number; unlabelled: number; imageSide: number | null };
+  classesPerBatch: number;
+  examplesPerClass: number;
+  steps: number;
+  learningRate: number;
+  weightDecay: number;
+  selfSupervised: boolean;
+  augment: boolean;
+  residual: boolean;
+  holdOut: number;
 }
 
 export interface LearnedField {

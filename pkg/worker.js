@@ -496,19 +496,23 @@ const background = {
         await new Promise((resolve) => setTimeout(resolve, 0));
       }
       this.checkCancelled();
+      // The kept head (the best on the held-out labels), installed unless it scores below its
+      // source there and `keepIfWorse` is not set: then the collection is left as it was.
       const head = await trainer.headBytes();
-      const losses = trainer.losses();
+      const { losses, recipe, heldOut, installed, reason } = trainer.summary();
       const learned = await exclusive(() => {
+        if (!installed) return search.learnedFields(collection);
         const fields = search.learnField(collection, output, field, head);
         layouts.delete(collection);
         changed(collection);
         return fields;
       });
-      scheduleUpkeep();
+      if (installed) scheduleUpkeep();
       return {
         field: output, source: field, backend: trainer.backend(), classes: data.classes,
         labelled: data.labels.length, unlabelled: data.unlabelled.length / data.dim,
-        steps: losses.length, losses, trainS: last?.elapsedS ?? 0, head, learned,
+        steps: losses.length, losses: Float32Array.from(losses), trainS: last?.elapsedS ?? 0, head, learned,
+        installed, reason: reason ?? null, heldOut: heldOut ?? null, recipe,
       };
     } finally {
       trainer.free();

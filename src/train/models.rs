@@ -22,6 +22,12 @@ pub trait MetricModel: Module + Clone {
     fn output_dim(&self) -> usize;
     /// Embeds `[n, input_dim]` rows into `[n, output_dim]` unit vectors.
     fn embed(&self, input: Tensor<2>) -> Tensor<2>;
+    /// A residual model with its learned part weighted by `alpha` next to its input (see
+    /// [`MetricHead::shrunk`]); `None` for a model that is not residual.
+    fn shrunk(&self, alpha: f32) -> Option<Self> {
+        let _ = alpha;
+        None
+    }
 }
 
 /// Uniform `U(-k, k)` values with `k = sqrt(6 / fan_in)` (Kaiming-uniform for ReLU).
@@ -126,6 +132,10 @@ impl MetricModel for MetricHead {
             None => x,
         })
     }
+
+    fn shrunk(&self, alpha: f32) -> Option<Self> {
+        (self.skip > 0.0).then(|| MetricHead::shrunk(self, alpha))
+    }
 }
 
 impl MetricHead {
@@ -154,6 +164,17 @@ impl MetricHead {
         head.layers[last].weight = Param::from_tensor(Tensor::zeros([i, o], device));
         head.skip = skip;
         Ok(head)
+    }
+
+    /// This residual head with `f` weighted by `alpha` next to the input:
+    /// `normalize(skip · x + alpha · f(x))`, i.e. the skip scaled by `1 / alpha` (a plain head
+    /// is returned as it is).
+    pub fn shrunk(&self, alpha: f32) -> Self {
+        let mut head = self.clone();
+        if head.skip > 0.0 && alpha > 0.0 {
+            head.skip /= alpha;
+        }
+        head
     }
 
     /// The shape of this head as it is saved (a residual head is saved as the plain dense head

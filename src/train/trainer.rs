@@ -155,6 +155,12 @@ pub struct Trainer<M: MetricModel> {
     check: Option<Check<M>>,
 }
 
+/// The weights a residual model's learned part is also scored at, largest first.
+const SHRINK_WEIGHTS: &[f32] = &[1.0, 0.75, 0.5, 0.35, 0.25];
+/// How far below a check's best score a smaller weight may be and still be preferred: a head
+/// nearer its source keeps items unlike its training set nearer their source neighbours.
+const SHRINK_TOLERANCE: f64 = 0.01;
+
 /// Labelled rows kept out of training and scored every `every` steps (see
 /// [`Trainer::with_held_out`]).
 struct Check<M> {
@@ -164,7 +170,8 @@ struct Check<M> {
     every: usize,
     patience: usize,
     before: HeldOutScores,
-    best: Option<(HeldOutScores, usize, M)>,
+    /// The kept model: its scores, step, the model, the check's best score, its residual weight.
+    best: Option<(HeldOutScores, usize, M, f64, f32)>,
     since_best: usize,
     stopped: bool,
 }
@@ -254,16 +261,33 @@ impl<M: MetricModel> Trainer<M> {
         let Some(check) = self.check.as_mut() else {
             return Ok(());
         };
-        let model = self.model.valid();
+        let trained = self.model.valid();
         let plain = self.device.clone().inner();
-        let out = embed_rows(&model, &check.rows, 256, &plain).await?;
-        let scores = leave_one_out(&out, &check.labels, model.output_dim());
-        if check
-            .best
-            .as_ref()
-            .is_none_or(|b| scores.score() > b.0.score())
-        {
-            check.best = Some((scores, step, model));
+        // A residual model is also scored with its learned part shrunk toward the identity;
+        // the smallest weight within SHRINK_TOLERANCE of this check's best is its candidate.
+        let mut tried = Vec::new();
+        for &alpha in SHRINK_WEIGHTS {
+            let Some(model) = (if alpha == 1.0 {
+                Some(trained.clone())
+            } else {
+                trained.shrunk(alpha)
+            }) else {
+                break;
+            };
+            let out = embed_rows(&model, &check.rows, 256, &plain).await?;
+            tried.push((
+                leave_one_out(&out, &check.labels, model.output_dim()),
+                alpha,
+                model,
+            ));
+        }
+        let top = tried.iter().map(|t| t.0.score()).fold(f64::MIN, f64::max);
+        let (scores, alpha, model) = tried
+            .into_iter()
+            .rfind(|t| t.0.score() >= top - SHRINK_TOLERANCE)
+            .expect("the unshrunk model is scored");
+        if check.best.as_ref().is_none_or(|b| top > b.3) {
+            check.best = Some((scores, step, model, top, alpha));
             check.since_best = 0;
         } else if warm {
             check.since_best += 1;
@@ -275,8 +299,9 @@ impl<M: MetricModel> Trainer<M> {
     /// The held-out check's outcome so far, when the run has one.
     pub fn held_out(&self) -> Option<HeldOutReport> {
         let check = self.check.as_ref()?;
-        let (after, best_step, _) = check.best.as_ref()?;
+        let (after, best_step, _, _, alpha) = check.best.as_ref()?;
         Some(HeldOutReport {
+            residual_weight: *alpha,
             labels: check.held_labels,
             items: check.labels.len(),
             before: check.before,
@@ -385,7 +410,7 @@ impl<M: MetricModel> Trainer<M> {
     /// the one of its best score.
     pub fn model(&self) -> M {
         match self.check.as_ref().and_then(|c| c.best.as_ref()) {
-            Some((_, _, best)) => best.clone(),
+            Some((_, _, best, _, _)) => best.clone(),
             None => self.model.valid(),
         }
     }

@@ -1,7 +1,8 @@
 // Training a metric head in the browser through the JS API (the trainer wasm, loaded on first
 // use): progress, cancel leaving the collection untouched, seeded reproducibility on the CPU,
 // searches answered while training, the learned field (search, adds, save/load), evaluate,
-// calibrate and match; and a short run on WebGPU.
+// calibrate and match; the held-out check and a head worse than its source left uninstalled
+// unless `keepIfWorse`; and a short run on WebGPU.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { inPage, mnist, sharedEnv } from './harness.mjs';
@@ -145,13 +146,83 @@ test('trainHead runs on WebGPU (burn-wgpu through SwiftShader)', async () => {
     await c.add(labels.map((label, i) => ({
       id: `d${i}`, vectors: { pixels: pixels.slice(i * dim, (i + 1) * dim) }, payload: { digit: String(label) },
     })));
-    const result = await c.trainHead({ field: 'pixels', labelKey: 'digit', output: 'learned', dim: 16, hidden: [], steps: 6, selfSupervised: false, classesPerBatch: 4, examplesPerClass: 4 });
+    // Six steps are too few to beat the pixels on the held-out digits: keepIfWorse installs it.
+    const result = await c.trainHead({
+      field: 'pixels', labelKey: 'digit', output: 'learned', dim: 16, hidden: [], steps: 6, selfSupervised: false,
+      classesPerBatch: 4, examplesPerClass: 4, keepIfWorse: true,
+    });
     const hit = await c.search({ field: 'learned', vector: pixels.slice(0, dim), k: 1 });
-    return { backend: result.backend, losses: Array.from(result.losses), hit };
+    return { backend: result.backend, losses: Array.from(result.losses), hit, heldOut: result.heldOut, installed: result.installed };
   }, digits);
   assert.deepEqual(errors, []);
   assert.equal(r.backend, 'webgpu');
   assert.equal(r.losses.length, 6);
   assert.ok(r.losses.every(Number.isFinite));
+  assert.equal(r.heldOut.labels, 2, 'the check ran on WebGPU: 2 of the 10 digits held out');
+  assert.ok(r.heldOut.after.recallAt1 >= 0 && r.heldOut.after.recallAt1 <= 1);
+  assert.equal(r.installed, true);
   assert.equal(r.hit[0].id, 'd0');
+});
+
+test('trainHead holds labels out, reports the check, and installs a head worse than its source only when told to', async () => {
+  const { result: r, errors } = await inPage(env, 'cpu', async (simil) => {
+    // 20 labels × 4 frozen-embedding-like vectors (16-d, negative values): label l near axis
+    // l mod 16, with a wobble that depends on the item.
+    const dim = 16;
+    const items = [];
+    for (let i = 0; i < 80; i++) {
+      const label = i % 20;
+      const v = new Float32Array(dim);
+      for (let d = 0; d < dim; d++) v[d] = d === label % dim ? 1 : 0.3 * (((i * 7 + d * 13) % 11) / 11 - 0.5);
+      items.push({ id: `i${String(i).padStart(2, '0')}`, vectors: { v }, payload: { label: `l${label}` } });
+    }
+    const c = await simil.createCollection('set', { fields: [{ name: 'v', dim, metric: 'cosine' }] });
+    await c.add(items);
+    const base = { field: 'v', labelKey: 'label', backend: 'cpu' };
+    const good = await c.trainHead({ ...base, output: 'good', steps: 40, hidden: [32] });
+    // A plain 4-d head at a learning rate far too high: worse than its source on the held-out labels.
+    const bad = { ...base, output: 'bad', dim: 4, hidden: [], learningRate: 5, steps: 6 };
+    const refused = await c.trainHead(bad);
+    const fieldsAfterRefusal = (await c.learnedFields()).map((f) => f.name);
+    let searchRefused = null;
+    try {
+      await c.search({ field: 'bad', vector: items[0].vectors.v, k: 1 });
+    } catch (e) {
+      searchRefused = e.name;
+    }
+    const kept = await c.trainHead({ ...bad, keepIfWorse: true });
+    const noCheck = await c.trainHead({ ...base, output: 'plain', steps: 5, holdOut: 0 });
+    const strip = (t) => ({ ...t, losses: t.losses.length, head: t.head.length });
+    return {
+      good: strip(good), refused: strip(refused), kept: strip(kept), noCheck: strip(noCheck),
+      fieldsAfterRefusal, searchRefused, fields: (await c.learnedFields()).map((f) => [f.name, f.dim]),
+    };
+  });
+  assert.deepEqual(errors, []);
+  const { good, refused, kept, noCheck } = r;
+  // The recipe read frozen embeddings: a residual head of their width, 4 of 20 labels held out.
+  assert.equal(good.recipe.residual, true);
+  assert.equal(good.recipe.data.imageSide, null);
+  assert.deepEqual([good.recipe.data.labels, good.recipe.data.items, good.recipe.examplesPerClass], [16, 64, 4]);
+  assert.deepEqual([good.heldOut.labels, good.heldOut.items], [4, 16]);
+  for (const side of ['before', 'after']) {
+    for (const key of ['recallAt1', 'recallAt10', 'mapAtR']) assert.ok(good.heldOut[side][key] >= 0 && good.heldOut[side][key] <= 1, `${side}.${key}`);
+  }
+  const score = (s) => (s.recallAt1 + s.mapAtR) / 2;
+  assert.ok(score(good.heldOut.after) >= score(good.heldOut.before), 'a residual head starts as its source and keeps its best check');
+  assert.ok(good.heldOut.bestStep <= good.steps && good.steps <= 40);
+  assert.equal(good.installed, true);
+  assert.equal(good.reason, null);
+
+  assert.ok(score(refused.heldOut.after) < score(refused.heldOut.before));
+  assert.equal(refused.installed, false);
+  assert.match(refused.reason, /below its source.*keepIfWorse/);
+  assert.deepEqual(r.fieldsAfterRefusal, ['good'], 'a refused head installs nothing');
+  assert.equal(refused.learned.length, 1);
+  assert.equal(r.searchRefused, 'SimilError');
+  assert.equal(kept.installed, true);
+  assert.equal(kept.reason, null);
+  assert.equal(noCheck.heldOut, null);
+  assert.equal(noCheck.installed, true);
+  assert.deepEqual([...r.fields].sort(), [['bad', 4], ['good', 16], ['plain', 16]]);
 });
