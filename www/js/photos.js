@@ -14,6 +14,7 @@ const CONFIG = {
 };
 const CHUNK = 32;
 
+const countPhotos = (n) => `${n} photo${n === 1 ? '' : 's'}`;
 const isImage = (file) => file.type.startsWith('image/') || /\.(jpe?g|png|gif|webp|avif|bmp)$/i.test(file.name);
 
 /** Files under a dropped entry (a folder is walked), with the path they were dropped with. */
@@ -62,11 +63,11 @@ export function setUpPhotos(ctx) {
       const rate = count / Math.max(elapsed, 1e-3);
       $('ingest-progress').max = total;
       $('ingest-progress').value = count;
-      $('ingest-text').textContent = `${count} of ${total} photos · ${count ? rate.toFixed(1) : '…'} per second · ${count ? seconds((total - count) / rate) : '…'} left`;
+      $('ingest-text').textContent = `${count} of ${countPhotos(total)} · ${count ? rate.toFixed(1) : '…'} per second · ${count ? seconds((total - count) / rate) : '…'} left`;
     };
     show(0);
     const target = ctx.clipFiles ? CLIP_PHOTOS : PHOTOS;
-    await ctx.run(`Adding ${total} photos to “${target}” (the image model loads on first use)…`, async () => {
+    await ctx.run(`Adding ${countPhotos(total)} to “${target}” (the image model loads on first use)…`, async () => {
       try {
         await ctx.modelsFor(target);
         const collection = await ctx.simil.collection(target, CONFIG);
@@ -88,12 +89,12 @@ export function setUpPhotos(ctx) {
           done += chunk.length;
           show(done);
         }
-        $('ingest-text').textContent = `Added ${total} photos in ${((performance.now() - started) / 1000).toFixed(1)} s. They are searchable now, and kept in this browser.`;
+        $('ingest-text').textContent = `Added ${countPhotos(total)} in ${((performance.now() - started) / 1000).toFixed(1)} s. They are searchable now, and kept in this browser.`;
         $('ingest').dataset.state = 'done';
       } catch (e) {
         if (e?.name !== 'AbortError') throw e;
         const kept = await (await ctx.simil.collection(target)).count();
-        $('ingest-text').textContent = `Cancelled: the collection keeps ${kept} photos.`;
+        $('ingest-text').textContent = `Cancelled: the collection keeps ${countPhotos(kept)}.`;
         $('ingest').dataset.state = 'cancelled';
       } finally {
         controller = null;
