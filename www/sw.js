@@ -19,8 +19,9 @@ const ROOT = new URL('../', self.location.href).href;
 // Fetched at install, so that a second visit works offline even when the first visit loaded
 // these before this service worker took control. Missing files are skipped.
 const PRECACHE = [
-  'www/', 'www/app.js', 'www/style.css',
-  'pkg/index.js', 'pkg/protocol.js', 'pkg/worker.js', 'pkg/store.js', 'pkg/cache.js',
+  'www/', 'www/app.js', 'www/style.css', 'www/favicon.svg',
+  ...['dupes', 'items', 'manage', 'map', 'pca', 'photos', 'train', 'ui', 'unionfind'].map((m) => `www/js/${m}.js`),
+  'pkg/index.js', 'pkg/protocol.js', 'pkg/worker.js', 'pkg/store.js', 'pkg/cache.js', 'pkg/device.js',
   'pkg/wasm/simil_search.js', 'pkg/wasm/simil_model.js', 'pkg/wasm/simil_train.js', 'pkg/wasm/manifest.json',
 ].map((path) => new URL(path, ROOT).href);
 

@@ -5,7 +5,7 @@
 // image and trains, with no request failing and no console error.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { sharedEnv } from './harness.mjs';
+import { ROOT, sharedEnv } from './harness.mjs';
 
 const env = sharedEnv();
 const PAGE = '/tests/browser/offline.html';
@@ -190,5 +190,15 @@ test('a cached file that does not match its SHA-256 is fetched again; a download
     assert.deepEqual(log.errors, []);
   } finally {
     await context.close();
+  }
+});
+
+test("the demo's service worker precaches every script of the demo and the package", async () => {
+  const { readdir, readFile } = await import('node:fs/promises');
+  const sw = await readFile(new URL('www/sw.js', ROOT), 'utf8');
+  const modules = (await readdir(new URL('www/js/', ROOT))).filter((f) => f.endsWith('.js')).map((f) => f.slice(0, -3));
+  for (const m of modules) assert.ok(sw.includes(`'${m}'`), `www/sw.js precaches www/js/${m}.js`);
+  for (const f of (await readdir(new URL('pkg/', ROOT))).filter((f) => f.endsWith('.js'))) {
+    assert.ok(sw.includes(`'pkg/${f}'`), `www/sw.js precaches pkg/${f}`);
   }
 });
