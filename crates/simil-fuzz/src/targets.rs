@@ -434,8 +434,13 @@ fn run_collection(input: &[u8]) {
     let search = |c: &Collection| {
         for q in probe_queries(&fields) {
             let _ = c.search(&SearchRequest {
-                query: q,
                 text: Some("red thing".into()),
+                ..SearchRequest::from(q.clone())
+            });
+            // Through a text head, when a learned field has one (else a typed error).
+            let _ = c.search(&SearchRequest {
+                text_vector: Some(vec![0.25; 384]),
+                ..SearchRequest::from(q)
             });
         }
     };
@@ -627,8 +632,8 @@ fn run_config(input: &[u8]) {
     let _ = c.maintain_step();
     for q in probe_queries(&fields) {
         let _ = c.search(&SearchRequest {
-            query: q,
             text: Some("red".into()),
+            ..SearchRequest::from(q)
         });
     }
 }
