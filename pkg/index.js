@@ -136,7 +136,11 @@ const pageSide = {
   createCollection: { finish: (value, args, simil) => new Collection(simil, value.name) },
   loadCollection: { finish: (value, args, simil) => new Collection(simil, value.name) },
   collection: { finish: (value, args, simil) => new Collection(simil, value.name) },
-  importCollection: { finish: (value, args, simil) => new Collection(simil, value.name) },
+  importCollection: {
+    // A URL (string or URL) is resolved against the page here: the worker takes absolute ones.
+    prepare: ({ name, file }, simil) => ({ name, file: simil.files.source(file) }),
+    finish: (value, args, simil) => new Collection(simil, value.name),
+  },
   export: { finish: (bytes) => new Blob([bytes], { type: 'application/octet-stream' }) },
   storage: {
     // `persist()` is the page's to ask (browsers expose it to windows only).

@@ -4,7 +4,7 @@
 // Replies: { type: 'result' | 'error' | 'progress', id, ... }, { type: 'state', backend } when
 // the model module has opened, and { type: 'fatal', error } when the search module cannot load.
 import initSearch, { SearchEngine } from './wasm/simil_search.js';
-import { BACKENDS, CALLS, STORAGES } from './protocol.js';
+import { BACKENDS, CALLS, STORAGES, bindArgs, isType } from './protocol.js';
 import { openStore, usage } from './store.js';
 import { modelFile, wasmModule } from './cache.js';
 import { describeAdapter, rate, recall, remember } from './device.js';
@@ -123,7 +123,11 @@ async function loadModel(load, kind, bytes) {
 // Images arrive as encoded bytes (Blob, File, ArrayBuffer, Uint8Array) or as pixels
 // (ImageData, ImageBitmap); the model takes RGBA pixels. Encoded images are decoded here by the
 // browser (PNG, JPEG, WebP, GIF, AVIF), upright as their EXIF orientation says, without colour
-// management, transparency composited on white. `index` is the image's place in its batch.
+// management, transparency composited on white. An image of more than MAX_PIXELS pixels is
+// scaled down here (aspect kept) to fit, before its pixels are copied into the model module,
+// which then resizes it to the network's input as any other. `index` is the image's place in
+// its batch.
+const MAX_PIXELS = 4096 * 4096;
 async function toPixels(image, index) {
   if (image instanceof ArrayBuffer || image instanceof Uint8Array) image = new Blob([image]);
   if (typeof Blob !== 'undefined' && image instanceof Blob) {
@@ -133,6 +137,7 @@ async function toPixels(image, index) {
       throw fail('model', `image ${index} of the batch: could not decode image (${e.message})`);
     }
   }
+  if (image && image.width * image.height > MAX_PIXELS) image = await shrink(image, index);
   if (typeof ImageBitmap !== 'undefined' && image instanceof ImageBitmap) {
     const canvas = new OffscreenCanvas(image.width, image.height);
     const context = canvas.getContext('2d');
@@ -147,6 +152,21 @@ async function toPixels(image, index) {
     return { rgba: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), width, height };
   }
   throw fail('input', 'an image must be a Blob, File, ArrayBuffer, Uint8Array, ImageData or ImageBitmap');
+}
+
+/** `image` (an ImageBitmap or RGBA pixels) scaled down to MAX_PIXELS pixels at most, as an ImageBitmap. */
+async function shrink(image, index) {
+  const { width, height } = image;
+  const scale = Math.sqrt(MAX_PIXELS / (width * height));
+  const [w, h] = [Math.max(1, Math.floor(width * scale)), Math.max(1, Math.floor(height * scale))];
+  try {
+    const source = image instanceof ImageBitmap || image instanceof ImageData ? image : new ImageData(image.data, width, height);
+    const small = await createImageBitmap(source, { resizeWidth: w, resizeHeight: h, resizeQuality: 'high' });
+    image.close?.();
+    return small;
+  } catch (e) {
+    throw fail('model', `image ${index} of the batch: could not scale its ${width}×${height} pixels down to ${w}×${h} (${e.message})`);
+  }
 }
 
 /** A batch's pixels as the model module takes them: one RGBA buffer, and each width and height. */
@@ -520,13 +540,230 @@ const background = {
   },
 };
 
+// ---- The edge: a call's arguments are checked here, against pkg/protocol.js's table and the
+// shapes the glue receives, before a handler or a wasm export sees them. wasm-bindgen's glue
+// checks no types (a number where a string is expected corrupts the wasm heap), and a message
+// may come straight to the worker, not through index.js. A bad argument rejects with `input`
+// naming it. ----
+
+/** The most elements an array argument (items, ids, texts, a vector…) may have. */
+const MAX_ELEMENTS = 1 << 24;
+/** The longest vector the glue is handed (the index's own cap is lower, and names it). */
+const MAX_VECTOR = 1 << 16;
+/** The deepest nesting of objects and arrays in a call's arguments (payloads, filters, configs). */
+const MAX_DEPTH = 64;
+
+const own = (table, key) => typeof key === 'string' && Object.hasOwn(table, key);
+/** A caller's string as a message quotes it: at most 100 characters. */
+const quote = (text) => (text.length > 100 ? `${text.slice(0, 100)}…` : text);
+const typeName = (value) => (value === null ? 'null' : Array.isArray(value) ? 'an array' : ArrayBuffer.isView(value) ? value.constructor.name : typeof value);
+
+/** Rejects with `input`: `what` (a call's argument, by name) must be `expected`. */
+function bad(method, what, expected, value) {
+  return fail('input', `${method}(): \`${quote(what)}\` must be ${expected}, got ${typeName(value)}`);
+}
+
+/** Checks that `value` is an array of at most MAX_ELEMENTS elements, each `each(element, i)`. */
+function checkArray(method, what, value, each) {
+  if (!Array.isArray(value) || value.length > MAX_ELEMENTS) throw bad(method, what, `an array of at most ${MAX_ELEMENTS} elements`, value);
+  for (let i = 0; i < value.length; i++) each?.(value[i], i); // holes read as undefined
+}
+
+const isString = (v) => typeof v === 'string';
+const isBytes = (v) => v instanceof Uint8Array || v instanceof ArrayBuffer || (typeof Blob !== 'undefined' && v instanceof Blob);
+
+function checkStrings(method, what, value) {
+  checkArray(method, what, value, (e, i) => {
+    if (!isString(e)) throw bad(method, `${what}[${i}]`, 'a string', e);
+  });
+}
+
+/** A vector: numbers (NaN and ∞ pass, for the index to refuse), or a non-BigInt typed array. */
+function checkVector(method, what, value) {
+  if (!isType(value, 'vector') || value instanceof BigInt64Array || value instanceof BigUint64Array || value.length > MAX_VECTOR) {
+    throw bad(method, what, `an array of at most ${MAX_VECTOR} numbers or a typed array`, value);
+  }
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      if (typeof value[i] !== 'number') throw bad(method, `${what}[${i}]`, 'a number', value[i]);
+    }
+  }
+}
+
+/** A model or collection file: an absolute URL (the page resolves relative ones), or its bytes. */
+function checkSource(method, what, value, optional = false) {
+  if (optional && value == null) return;
+  if (isString(value) ? !URL.canParse(value) : !isBytes(value)) throw bad(method, what, 'an absolute URL or a Uint8Array, ArrayBuffer or Blob', value);
+}
+
+/** An image: encoded bytes (Blob, File, ArrayBuffer, Uint8Array) or pixels (ImageBitmap, ImageData). */
+function checkImage(method, what, value) {
+  if (isBytes(value) || (typeof ImageBitmap !== 'undefined' && value instanceof ImageBitmap)) return;
+  const { data, width, height } = value ?? {};
+  if (data instanceof Uint8ClampedArray) {
+    if (!Number.isInteger(width) || !Number.isInteger(height) || width < 1 || height < 1 || data.length !== width * height * 4) {
+      const need = Number.isInteger(width) && Number.isInteger(height) ? `${width}x${height} RGBA pixels need ${width * height * 4} bytes` : `width and height must be positive integers, got ${width} and ${height}`;
+      throw fail('input', `${method}(): \`${what}\`: ${need}, got ${data.length}`);
+    }
+    return;
+  }
+  throw fail('input', `${method}(): \`${what}\`: an image must be a Blob, File, ArrayBuffer, Uint8Array, ImageData or ImageBitmap, got ${typeName(value)}`);
+}
+
+function checkInteger(method, what, value, min, max, optional = true) {
+  if (optional && value === undefined) return;
+  if (!Number.isInteger(value) || value < min || value > max) throw bad(method, what, `an integer in ${min}..=${max}`, value);
+}
+
+/** Throws when objects and arrays nest deeper than MAX_DEPTH (typed arrays and files are leaves). */
+function checkDepth(method, value, depth = 0) {
+  if (value === null || typeof value !== 'object' || ArrayBuffer.isView(value) || value instanceof ArrayBuffer) return;
+  if (depth >= MAX_DEPTH) throw fail('input', `${method}(): arguments nest deeper than ${MAX_DEPTH} levels`);
+  if (Array.isArray(value) && value.length > MAX_ELEMENTS) throw fail('input', `${method}(): an array of ${value.length} elements (at most ${MAX_ELEMENTS})`);
+  const deeper = (e) => e !== null && typeof e === 'object' && checkDepth(method, e, depth + 1);
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) deeper(value[i]);
+  } else {
+    for (const key in value) deeper(value[key]);
+  }
+}
+
+/** Labelled queries (evaluate, calibrate). */
+function checkLabelled(method, queries) {
+  if (!isString(queries.labelKey)) throw bad(method, 'queries.labelKey', 'a string', queries.labelKey);
+  if (queries.field !== undefined && !isString(queries.field)) throw bad(method, 'queries.field', 'a string', queries.field);
+  checkArray(method, 'queries.vectors', queries.vectors, (v, i) => checkVector(method, `queries.vectors[${i}]`, v));
+  checkArray(method, 'queries.labels', queries.labels);
+  checkInteger(method, 'queries.k', queries.k, 0, 2 ** 32 - 1);
+}
+
+// What each call's arguments hold below the table's types: the shapes the glue receives, and the
+// arguments the page's prepare() adds (index.js pageSide: batch sizes, model URLs). A check may
+// return the arguments with their defaults filled in.
+const shapes = {
+  open(args) {
+    if (!isString(args.backend) || !BACKENDS.includes(args.backend)) throw bad('open', 'backend', `one of ${BACKENDS.join(', ')}`, args.backend);
+    if (args.storage !== undefined && (!isString(args.storage) || !STORAGES.includes(args.storage))) throw bad('open', 'storage', `one of ${STORAGES.join(', ')}`, args.storage);
+    if (args.models != null) {
+      if (!isType(args.models, 'object')) throw bad('open', 'models', 'an object', args.models);
+      const { image, text } = args.models;
+      if (image != null) {
+        checkSource('open', 'models.image.url', image.url);
+        checkSource('open', 'models.image.whitening', image.whitening, true);
+      }
+      if (text != null) {
+        checkSource('open', 'models.text.url', text.url);
+        checkSource('open', 'models.text.tokenizerUrl', text.tokenizerUrl);
+      }
+    }
+  },
+  importCollection: ({ file }) => checkSource('importCollection', 'file', file),
+  loadImageModel({ url, whitening }) {
+    checkSource('loadImageModel', 'url', url);
+    checkSource('loadImageModel', 'whitening', whitening, true);
+  },
+  loadTextModel({ url, tokenizerUrl }) {
+    checkSource('loadTextModel', 'url', url);
+    checkSource('loadTextModel', 'tokenizerUrl', tokenizerUrl);
+  },
+  loadClip({ files }) {
+    for (const key of ['weights', 'config', 'vocab', 'merges']) checkSource('loadClip', `files.${key}`, files[key]);
+  },
+  embedImages(args) {
+    checkArray('embedImages', 'images', args.images, (image, i) => checkImage('embedImages', `images[${i}]`, image));
+    checkInteger('embedImages', 'batchSize', args.batchSize, 1, 256);
+    if (args.whiten !== undefined && typeof args.whiten !== 'boolean') throw bad('embedImages', 'whiten', 'a boolean', args.whiten);
+    return { ...args, batchSize: args.batchSize ?? 8, whiten: args.whiten ?? true };
+  },
+  fitImageWhitening(args) {
+    checkArray('fitImageWhitening', 'images', args.images, (image, i) => checkImage('fitImageWhitening', `images[${i}]`, image));
+    checkInteger('fitImageWhitening', 'batchSize', args.batchSize, 1, 256);
+    return { ...args, batchSize: args.batchSize ?? 8 };
+  },
+  embedTexts(args) {
+    checkStrings('embedTexts', 'texts', args.texts);
+    checkInteger('embedTexts', 'batchSize', args.batchSize, 1, 1024);
+    return { ...args, batchSize: args.batchSize ?? 32 };
+  },
+  add(args) {
+    checkArray('add', 'items', args.items, (item, i) => {
+      if (!isType(item, 'object')) throw bad('add', `items[${i}]`, 'an object', item);
+      if (!isString(item.id)) throw bad('add', `items[${i}].id`, 'a string', item.id);
+      if (item.vectors !== undefined) {
+        if (!isType(item.vectors, 'object')) throw bad('add', `items[${i}].vectors`, 'an object', item.vectors);
+        for (const [field, vector] of Object.entries(item.vectors)) {
+          if (vector != null) checkVector('add', `items[${i}].vectors.${field}`, vector); // null: for the index to name
+        }
+      }
+      if (item.image !== undefined) checkImage('add', `items[${i}].image`, item.image);
+      if (item.text !== undefined && !isString(item.text)) throw bad('add', `items[${i}].text`, 'a string', item.text);
+    });
+    checkInteger('add', 'batchSize', args.batchSize, 1, 256);
+    return { ...args, batchSize: args.batchSize ?? 16 };
+  },
+  delete({ ids }) {
+    if (!isString(ids)) checkStrings('delete', 'ids', ids);
+  },
+  search({ query }) {
+    const { vector, vectors, image, text, field } = query;
+    if (vector !== undefined) checkVector('search', 'query.vector', vector);
+    if (vectors !== undefined) {
+      checkArray('search', 'query.vectors', vectors, (e, i) => {
+        if (!isType(e, 'object')) throw bad('search', `query.vectors[${i}]`, 'an object', e);
+        checkVector('search', `query.vectors[${i}].vector`, e.vector);
+      });
+    }
+    if (image !== undefined) checkImage('search', 'query.image', image);
+    if (text !== undefined && !isString(text)) throw bad('search', 'query.text', 'a string', text);
+    if (field !== undefined && !isString(field)) throw bad('search', 'query.field', 'a string', field);
+  },
+  setEfSearch: ({ ef }) => checkInteger('setEfSearch', 'ef', ef, 0, 2 ** 32 - 1, false),
+  learnField({ options }) {
+    const { source, head, textHead } = options;
+    if (source !== undefined && !isString(source)) throw bad('learnField', 'options.source', 'a string', source);
+    if (!(head instanceof Uint8Array)) throw bad('learnField', 'options.head', 'a Uint8Array', head);
+    if (textHead !== undefined && !(textHead instanceof Uint8Array)) throw bad('learnField', 'options.textHead', 'a Uint8Array', textHead);
+  },
+  trainHead({ options }) {
+    for (const key of ['field', 'labelKey', 'output']) {
+      if (!isString(options[key])) throw bad('trainHead', `options.${key}`, 'a string', options[key]);
+    }
+    if (options.backend !== undefined && !BACKENDS.includes(options.backend)) throw bad('trainHead', 'options.backend', `one of ${BACKENDS.join(', ')}`, options.backend);
+    checkInteger('trainHead', 'options.stepsPerSlice', options.stepsPerSlice, 1, 1e6);
+    if (options.training !== undefined && !isType(options.training, 'object')) throw bad('trainHead', 'options.training', 'an object', options.training);
+  },
+  evaluate: ({ queries }) => checkLabelled('evaluate', queries),
+  calibrate({ queries }) {
+    checkLabelled('calibrate', queries);
+    if (queries.precision != null && typeof queries.precision !== 'number') throw bad('calibrate', 'queries.precision', 'a number', queries.precision);
+  },
+  match: ({ vector }) => checkVector('match', 'vector', vector),
+};
+
+/**
+ * Call `method`'s arguments `args` checked (the table's types, then `shapes`), with defaults
+ * filled in; throws a SimilError `input` naming the first bad one, or an unknown method.
+ */
+function checkCall(method, args) {
+  if (method !== 'open' && !own(CALLS, method)) throw fail('input', `unknown method \`${typeof method === 'string' ? quote(method) : typeName(method)}\``);
+  if (args === undefined) args = {};
+  if (!isType(args, 'object')) throw fail('input', `${method}(): the arguments must be an object, got ${typeName(args)}`);
+  checkDepth(method, args);
+  if (method !== 'open') {
+    const spec = CALLS[method];
+    bindArgs(method, spec.params.map(([name]) => args[name]), fail);
+    if (spec.on === 'Collection' && !isString(args.collection)) throw bad(method, 'collection', 'a string', args.collection);
+  }
+  return (own(shapes, method) && shapes[method](args)) || args;
+}
+
 /** Runs call `method` with named `args` on the module the table names. */
 async function dispatch(method, args, context) {
+  args = checkCall(method, args);
   if (method === 'open') return open(args);
   const spec = CALLS[method];
-  if (!spec) throw fail('input', `unknown method \`${method}\``);
   if (!search) throw fail('state', 'simil is not open yet');
-  const handler = handlers[method];
+  const handler = own(handlers, method) ? handlers[method] : undefined;
   if (handler) return handler.call(context, args);
   const { collection, ...rest } = args;
   const params = spec.params.map(([name]) => rest[name]);
@@ -645,21 +882,33 @@ function exclusive(fn) {
   return result;
 }
 
+// The ids of the calls posted and not yet answered: a cancel of any other id is ignored.
+const live = new Set();
+
 self.addEventListener('message', (event) => {
   const msg = event.data;
+  if (!isType(msg, 'object')) return; // not a message of simil's
   if (msg.type === 'cancel') {
-    cancelled.add(msg.id);
+    if (live.has(msg.id)) cancelled.add(msg.id);
     return;
   }
   if (msg.type !== 'call') return;
-  if (background[msg.method]) {
-    answer(msg, () => background[msg.method].call(context(msg.id), msg.args));
+  live.add(msg.id);
+  if (own(background, msg.method)) {
+    answer(msg, () => {
+      const args = checkCall(msg.method, msg.args);
+      if (!search) throw fail('state', 'simil is not open yet');
+      return background[msg.method].call(context(msg.id), args);
+    });
     return;
   }
   waiting++;
   exclusive(async () => {
     waiting--;
-    if (cancelled.delete(msg.id)) return;
+    if (cancelled.delete(msg.id)) {
+      live.delete(msg.id);
+      return;
+    }
     running = true;
     await answer(msg, () => dispatch(msg.method, msg.args, context(msg.id)));
     running = false;
@@ -688,6 +937,7 @@ async function answer({ id }, run) {
     self.postMessage({ type: 'error', id, error: describe(e) });
   } finally {
     cancelled.delete(id);
+    live.delete(id);
   }
 }
 
