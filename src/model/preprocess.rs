@@ -41,17 +41,34 @@ pub enum PreprocessError {
         /// Bytes given.
         got: usize,
     },
+    /// The image has more pixels than [`MAX_PIXELS`] (the browser's worker scales larger ones
+    /// down before they get here).
+    #[error("image is too large ({width}x{height}): at most {MAX_PIXELS} pixels")]
+    TooLarge {
+        /// Width in pixels.
+        width: u32,
+        /// Height in pixels.
+        height: u32,
+    },
 }
+
+/// Most pixels an image may have (64 megapixels, e.g. 8192 × 8192); decoding stops before
+/// allocating a larger one.
+pub const MAX_PIXELS: u64 = 8192 * 8192;
 
 /// Decodes PNG or JPEG bytes, turns the image upright as its EXIF orientation says (as
 /// browsers show it), and composites any transparency on white.
 pub fn decode_image(bytes: &[u8]) -> Result<RgbImage, PreprocessError> {
     let decode = |e: image::ImageError| PreprocessError::Decode(e.to_string());
-    let mut decoder = image::ImageReader::new(std::io::Cursor::new(bytes))
+    let mut reader = image::ImageReader::new(std::io::Cursor::new(bytes))
         .with_guessed_format()
-        .map_err(|e| PreprocessError::Decode(e.to_string()))?
-        .into_decoder()
-        .map_err(decode)?;
+        .map_err(|e| PreprocessError::Decode(e.to_string()))?;
+    let mut limits = image::Limits::default();
+    limits.max_alloc = Some(MAX_PIXELS * 4 * 2);
+    reader.limits(limits);
+    let mut decoder = reader.into_decoder().map_err(decode)?;
+    let (width, height) = decoder.dimensions();
+    check_size(width, height)?;
     let orientation = decoder.orientation().map_err(decode)?;
     let mut img = image::DynamicImage::from_decoder(decoder).map_err(decode)?;
     img.apply_orientation(orientation);
@@ -74,6 +91,9 @@ pub fn rgba_to_image(width: u32, height: u32, rgba: Vec<u8>) -> Result<RgbImage,
 fn check_size(width: u32, height: u32) -> Result<(), PreprocessError> {
     if width == 0 || height == 0 {
         return Err(PreprocessError::Empty { width, height });
+    }
+    if u64::from(width) * u64::from(height) > MAX_PIXELS {
+        return Err(PreprocessError::TooLarge { width, height });
     }
     Ok(())
 }
@@ -212,6 +232,23 @@ pub fn chw_to_tensor_sized(data: Vec<f32>, size: usize, device: &Device) -> Tens
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn images_over_the_pixel_cap_are_refused_before_any_pixel_is_read() {
+        let err = rgba_to_image(10_000, 10_000, Vec::new()).unwrap_err();
+        assert!(matches!(
+            err,
+            PreprocessError::TooLarge {
+                width: 10_000,
+                height: 10_000
+            }
+        ));
+        assert!(err.to_string().contains("too large"), "{err}");
+        assert!(
+            rgba_to_image(8192, 8192, Vec::new())
+                .is_err_and(|e| matches!(e, PreprocessError::PixelCount { .. }))
+        );
+    }
 
     #[test]
     fn composite_blends_on_white() {
