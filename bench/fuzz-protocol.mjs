@@ -11,11 +11,9 @@
 // tests/browser/protocol-fuzz-corpus.json, with a `note`, once fixed, so that CI replays it.
 import { launch } from '../tests/browser/harness.mjs';
 import { PROTOCOL_TARGET, writeFuzzRows, writeFuzzSection } from './fuzz-report.mjs';
+import { numberArg } from './report.mjs';
 
-const arg = (name, fallback) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? Number(process.argv[i + 1]) : fallback;
-};
+const arg = numberArg;
 const MESSAGES = arg('messages', 1_000_000);
 const SEED = arg('seed', 1);
 const BATCH = arg('batch', 250);

@@ -10,13 +10,10 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { launch } from '../tests/browser/harness.mjs';
-import { machine, replaceSection } from './report.mjs';
+import { machine, numberArg, replaceSection } from './report.mjs';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const arg = (name, fallback) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? Number(process.argv[i + 1]) : fallback;
-};
+const arg = numberArg;
 const ITEMS = arg('items', 100_000);
 const QUERIES = arg('queries', 2_000);
 const WRITES = arg('writes', 10_000);

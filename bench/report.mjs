@@ -4,6 +4,12 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, homedir } from 'node:os';
 
+/** The number after `--name` on the command line, or `fallback`. */
+export function numberArg(name, fallback) {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? Number(process.argv[i + 1]) : fallback;
+}
+
 /** The machine, as the results files name it. */
 export const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}`;
 

@@ -240,12 +240,10 @@ mod tests {
 
     #[test]
     fn saved_heads_project_as_the_aligner_does() {
-        let device = Device::flex();
+        let mut config = AlignerConfig::default();
+        config.epochs = 2;
         let (images, texts) = pairs(64, 1);
-        let config = AlignerConfig {
-            epochs: 2,
-            ..AlignerConfig::default()
-        };
+        let device = Device::flex();
         let (aligner, _) = Aligner::train(&images, 24, &texts, 16, &config, &device).unwrap();
         let [image_head, text_head] = aligner.save_heads().unwrap();
         let image_head = simil_search::head::DenseHead::from_safetensors(&image_head).unwrap();

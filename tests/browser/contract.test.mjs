@@ -97,10 +97,10 @@ export const ROWS = [
       // browser, then resized to the network's input by the model as any image.
       const canvas = new OffscreenCanvas(6000, 4000);
       const context = canvas.getContext('2d');
-      context.fillStyle = '#2a6';
-      context.fillRect(0, 0, 6000, 4000);
-      context.fillStyle = '#fff';
-      context.fillRect(1000, 1000, 3000, 2000);
+      for (const [colour, rect] of [['#2a6', [0, 0, 6000, 4000]], ['#fff', [1000, 1000, 3000, 2000]]]) {
+        context.fillStyle = colour;
+        context.fillRect(...rect);
+      }
       const big = await canvas.convertToBlob({ type: 'image/png' });
       const before = (await simil.memory()).model;
       const [vector] = await simil.embedImages([big]);
@@ -303,14 +303,7 @@ before(async () => {
   await page.evaluate(async () => {
     const { open } = await import('/pkg/index.js');
     const simil = await open({ backend: 'cpu' });
-    const settle = async (promise) => {
-      try {
-        await promise;
-        return null;
-      } catch (e) {
-        return { name: e.name, code: e.code, message: e.message };
-      }
-    };
+    const settle = (promise) => promise.then(() => null, (e) => ({ name: e.name, code: e.code, message: e.message }));
     // A PNG of `w` × `h` pixels in `color`, with a white square, made by the browser's encoder.
     const pngs = new Map();
     const makePng = async (w, h, color = '#36c') => {
