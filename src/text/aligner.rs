@@ -240,8 +240,10 @@ mod tests {
 
     #[test]
     fn saved_heads_project_as_the_aligner_does() {
-        let mut config = AlignerConfig::default();
-        config.epochs = 2;
+        let config = AlignerConfig {
+            epochs: 2,
+            ..AlignerConfig::default()
+        };
         let (images, texts) = pairs(64, 1);
         let device = Device::flex();
         let (aligner, _) = Aligner::train(&images, 24, &texts, 16, &config, &device).unwrap();
