@@ -169,11 +169,15 @@ async function shrink(image, index) {
   }
 }
 
-/** A batch's pixels as the model module takes them: one RGBA buffer, and each width and height. */
-function packPixels(images) {
-  const rgba = new Uint8Array(images.reduce((n, image) => n + image.rgba.length, 0));
-  images.reduce((offset, image) => (rgba.set(image.rgba, offset), offset + image.rgba.length), 0);
-  return [rgba, images.flatMap(({ width, height }) => [width, height])];
+/**
+ * Unit vectors of a batch of images (row-major, n × dim): each decoded to pixels, then all
+ * packed as the model module takes them (one RGBA buffer, and each width and height).
+ */
+async function embedPixels(engine, images, whiten) {
+  const pixels = await Promise.all(images.map((image, i) => toPixels(image, i)));
+  const rgba = new Uint8Array(pixels.reduce((n, image) => n + image.rgba.length, 0));
+  pixels.reduce((offset, image) => (rgba.set(image.rgba, offset), offset + image.rgba.length), 0);
+  return engine.embedImages(rgba, pixels.flatMap(({ width, height }) => [width, height]), whiten);
 }
 
 /**
@@ -216,7 +220,7 @@ function f32Bytes(vector) {
   return new Uint8Array(floats.buffer, floats.byteOffset, floats.byteLength);
 }
 
-const isObject = (value) => value !== null && typeof value === 'object' && !Array.isArray(value);
+const isObject = (value) => isType(value, 'object');
 
 /** Items with each `vectors[field]` as f32 bytes (the caller's objects are not changed). */
 function itemsAsBytes(items) {
@@ -294,8 +298,7 @@ async function embedInputs(input, inputs, call) {
   const engine = await model();
   let flat;
   if (input === 'image') {
-    const pixels = await Promise.all(inputs.map((image, i) => toPixels(image, i)));
-    flat = await engine.embedImages(...packPixels(pixels), true);
+    flat = await embedPixels(engine, inputs, true);
   } else {
     if (!inputs.every((t) => typeof t === 'string')) throw fail('input', 'an item\'s or query\'s `text` must be a string');
     flat = await engine.embedTexts(inputs);
@@ -473,10 +476,7 @@ const handlers = {
   },
   async embedImages({ images, batchSize, whiten }) {
     const engine = await model();
-    return inBatches(this, images, batchSize, async (batch) => {
-      const pixels = await Promise.all(batch.map((image, i) => toPixels(image, i)));
-      return engine.embedImages(...packPixels(pixels), whiten);
-    });
+    return inBatches(this, images, batchSize, (batch) => embedPixels(engine, batch, whiten));
   },
   async embedTexts({ texts, batchSize }) {
     if (!texts.every((t) => typeof t === 'string')) throw fail('input', 'embedTexts(): `texts` must be an array of strings');
