@@ -69,6 +69,16 @@ impl Learned {
     }
 }
 
+/// Checks that `text` gives vectors of the width `head` gives learned field `field`.
+fn text_head_fits(field: &str, head: &DenseHead, text: &DenseHead) -> Result<()> {
+    if text.output_dim() == head.output_dim() {
+        return Ok(());
+    }
+    let (dim, output) = (head.output_dim(), text.output_dim());
+    let field = field.to_string();
+    Err(CollectionError::TextHeadMismatch { field, dim, output }.into())
+}
+
 /// A learned vector field, as [`Collection::learned_fields`] lists it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LearnedField {
@@ -228,14 +238,7 @@ impl Collection {
         let learned = (self.learned.iter_mut())
             .find(|l| l.name == field)
             .ok_or_else(|| CollectionError::UnknownField(field.to_string()))?;
-        if head.output_dim() != learned.head.output_dim() {
-            return Err(CollectionError::TextHeadMismatch {
-                field: field.to_string(),
-                dim: learned.head.output_dim(),
-                output: head.output_dim(),
-            }
-            .into());
-        }
+        text_head_fits(field, &learned.head, &head)?;
         learned.text = Some(head);
         Ok(())
     }
@@ -249,12 +252,8 @@ impl Collection {
         head: DenseHead,
         text: Option<DenseHead>,
     ) -> Result<()> {
-        if let Some(text) = &text
-            && text.output_dim() != head.output_dim()
-        {
-            let (dim, output) = (head.output_dim(), text.output_dim());
-            let field = name.to_string();
-            return Err(CollectionError::TextHeadMismatch { field, dim, output }.into());
+        if let Some(text) = &text {
+            text_head_fits(name, &head, text)?;
         }
         self.learn_field(name, source, head)?;
         match text {
