@@ -140,7 +140,7 @@ export class Collection {
    * in the worker, `batchSize` (default 16) at a time; each batch is searchable once added, and
    * a cancel stops before the next batch (batches already added stay).
    */
-  add(items: Item[], options?: { batchSize?: number; onProgress?: (progress: { done: number; total: number }) => void; signal?: AbortSignal }): Promise<number>;
+  add(items: Item[], options?: { batchSize?: number; onProgress?: (progress: BatchProgress) => void; signal?: AbortSignal }): Promise<number>;
   delete(ids: string | string[]): Promise<number>;
   search(query: Query): Promise<Hits>;
   /** Sets the HNSW beam width `efSearch` (recall against speed) without rebuilding the graphs; saved with the collection. */
@@ -419,7 +419,7 @@ export class Simil {
       batchSize?: number;
       /** false: skip the model's whitening (plain GeM vectors). */
       whiten?: boolean;
-      onProgress?: (progress: { done: number; total: number }) => void;
+      onProgress?: (progress: BatchProgress) => void;
       signal?: AbortSignal;
     },
   ): Promise<Float32Array[]>;
@@ -435,7 +435,7 @@ export class Simil {
   /** Embeds texts into unit vectors, `batchSize` (default 32) at a time; one Float32Array per text. */
   embedTexts(
     texts: string[],
-    options?: { batchSize?: number; onProgress?: (progress: { done: number; total: number }) => void; signal?: AbortSignal },
+    options?: { batchSize?: number; onProgress?: (progress: BatchProgress) => void; signal?: AbortSignal },
   ): Promise<Float32Array[]>;
   /**
    * Loads CLIP from your own Hugging Face `CLIPModel` checkpoint: each file a URL or the file
@@ -463,7 +463,7 @@ export class Simil {
    */
   fitImageWhitening(
     images: ImageInput[],
-    options?: { batchSize?: number; onProgress?: (progress: { done: number; total: number }) => void; signal?: AbortSignal },
+    options?: { batchSize?: number; onProgress?: (progress: BatchProgress) => void; signal?: AbortSignal },
   ): Promise<Uint8Array>;
   terminate(): void;
 }
@@ -506,10 +506,27 @@ export function open(options?: {
    * keeps nothing.
    */
   storage?: 'auto' | 'opfs' | 'indexeddb' | 'memory';
+  /**
+   * Model workers embedding in parallel on the CPU (default: one a core, at most 4; 1..=16).
+   * Each is its own instance of the model module with the models loaded once each; WebGPU runs
+   * one. Batches keep their order, progress is one for the whole call, a cancel stops them all.
+   */
+  workers?: number;
   workerUrl?: string | URL;
   weightsUrl?: string | URL;
   signal?: AbortSignal;
 }): Promise<Simil>;
+
+/**
+ * Progress of a call that embeds in batches (`add`, `embedImages`, `embedTexts`,
+ * `fitImageWhitening`): `{ done, total }` inputs after each batch; and, when the WebGPU device
+ * is lost under it, `{ status: 'device-lost', backend: 'cpu', message }`: the batch runs again
+ * on the CPU, and the models stay there (`'worker-restarted'`: a model worker crashed and was
+ * replaced the same way).
+ */
+export type BatchProgress =
+  | { done: number; total: number }
+  | { status: 'device-lost' | 'worker-restarted'; backend: 'cpu'; message: string };
 
 /**
  * Progress of a model file's download, reported to the load calls' `onProgress` as it arrives
@@ -535,10 +552,13 @@ export interface DownloadProgress {
 }
 
 /** Bytes of linear memory per wasm module (`memory()`); wasm memory grows and never shrinks. */
+/** Bytes of wasm memory of each module: `model` sums the pool's workers (null before the first model call). */
 export interface MemoryUse {
   search: number;
   model: number | null;
   trainer: number | null;
+  /** Each model worker of the pool: its device and its wasm memory in bytes. */
+  workers: { backend: 'webgpu' | 'cpu'; bytes: number }[];
 }
 
 /** Where collections persist and the room they take (`storage()`). */

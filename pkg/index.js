@@ -280,11 +280,15 @@ for (const [name, spec] of Object.entries(CALLS)) {
 /**
  * Opens simil in a new module worker: only the search module loads now; the model module comes
  * with the first model call (on `backend`), the trainer with the first `trainHead`.
- * @param {{ backend?: 'auto'|'webgpu'|'cpu', storage?: 'auto'|'opfs'|'indexeddb'|'memory', workerUrl?: string|URL, weightsUrl?: string|URL, signal?: AbortSignal }} options
+ * Models run in a pool of `workers` model workers (default: one a core, at most 4; one on WebGPU).
+ * @param {{ backend?: 'auto'|'webgpu'|'cpu', storage?: 'auto'|'opfs'|'indexeddb'|'memory', workers?: number, workerUrl?: string|URL, weightsUrl?: string|URL, signal?: AbortSignal }} options
  */
-export async function open({ backend = 'auto', storage = 'auto', workerUrl, weightsUrl, signal } = {}) {
+export async function open({ backend = 'auto', storage = 'auto', workers, workerUrl, weightsUrl, signal } = {}) {
   oneOf('backend', backend, BACKENDS);
   oneOf('storage', storage, STORAGES);
+  if (workers !== undefined && (!Number.isInteger(workers) || workers < 1 || workers > 16)) {
+    throw fail('input', `workers must be an integer in 1..=16, got ${workers}`);
+  }
   let worker;
   try {
     // The literal `new Worker(new URL('./worker.js', import.meta.url), { type: 'module' })` is
@@ -301,7 +305,7 @@ export async function open({ backend = 'auto', storage = 'auto', workerUrl, weig
       image: pageSide.loadImageModel.prepare({}, simil),
       text: pageSide.loadTextModel.prepare({}, simil),
     };
-    const opened = await simil.channel.call('open', { backend, storage, models }, { signal });
+    const opened = await simil.channel.call('open', { backend, storage, models, ...(workers === undefined ? {} : { workers }) }, { signal });
     /** Where collections persist: "opfs", "indexeddb" or "memory". */
     simil.storageKind = opened.storage;
     return simil;

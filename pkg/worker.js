@@ -1,13 +1,15 @@
 // simil's worker: answers the page's calls (pkg/protocol.js names them), one at a time and in
 // order. At start it loads only the search module (collections, index, keyword search); the
 // model module is imported on the first model call, the trainer on the first trainHead.
-// Replies: { type: 'result' | 'error' | 'progress', id, ... }, { type: 'state', backend } when
-// the model module has opened, and { type: 'fatal', error } when the search module cannot load.
+// Models run in a pool of model workers (pkg/pool.js) that this worker starts on the first
+// model call. Replies: { type: 'result' | 'error' | 'progress', id, ... }, { type: 'state',
+// backend, reason } when the models' device is decided or changes, and { type: 'fatal', error }
+// when the search module cannot load.
 import initSearch, { SearchEngine } from './wasm/simil_search.js';
 import { BACKENDS, CALLS, STORAGES, bindArgs, isType } from './protocol.js';
 import { openStore, usage } from './store.js';
 import { modelFile, wasmModule } from './cache.js';
-import { describeAdapter, rate, recall, remember } from './device.js';
+import { MAX_WORKERS, Pool, inFlight } from './pool.js';
 
 /** A SimilError as a plain object the page turns back into one. */
 function fail(code, message) {
@@ -54,131 +56,31 @@ function lazyModule(load, name, url, what) {
     return loading;
   };
 }
-const modelModule = lazyModule(() => import('./wasm/simil_model.js'), 'simil_model_bg.wasm',
-  () => new URL('./wasm/simil_model_bg.wasm', import.meta.url), 'model module');
 const trainerModule = lazyModule(() => import('./wasm/simil_train.js'), 'simil_train_bg.wasm',
   () => new URL('./wasm/simil_train_bg.wasm', import.meta.url), 'trainer');
 
-let modelEngine = null;
-/** While `auto` is undecided: what the first model load needs to measure both devices. */
-let undecided = null;
+/** The default number of model workers: one a core, at most 4. */
+const DEFAULT_WORKERS = Math.max(1, Math.min(globalThis.navigator?.hardwareConcurrency ?? 1, 4));
 
-/** Tells the page which device the models run on, and why. */
-function announce(engine, reason) {
-  self.postMessage({ type: 'state', backend: engine.backend(), reason });
-  device = { backend: engine.backend(), reason };
-  return engine;
-}
-let device = null;
+/** A model pool on `backend` with `size` workers; it starts (and compiles the model module) on first use. */
+const makePool = (backend, size) => new Pool({ size, backend, compile: compileModel, onState: announce });
 
-/**
- * The model engine, on first use: on the backend `open()` was given; for `auto`, on the device
- * measured faster before on this browser and adapter, or the CPU until the first model load
- * measures both (pkg/device.js).
- */
-function model() {
-  modelEngine ??= modelModule().then(async ({ ModelEngine }) => {
-    if (backend !== 'auto') return announce(await ModelEngine.open(backend), `asked for ${backend}`);
-    const adapter = await describeAdapter();
-    if (adapter.none) return announce(await ModelEngine.open('cpu'), 'no WebGPU adapter');
-    const known = await recall(adapter.key);
-    if (known) return announce(await ModelEngine.open(known.backend), `${known.reason} (measured before on ${adapter.name})`);
-    undecided = { ModelEngine, adapter };
-    return announce(await ModelEngine.open('cpu'), `the CPU until the first model load measures ${adapter.name}`);
-  }).catch((e) => {
-    modelEngine = null;
-    throw e;
+/** The model module, compiled once here and handed to each model worker. */
+const compileModel = () => wasmModule('simil_model_bg.wasm', new URL('./wasm/simil_model_bg.wasm', import.meta.url))
+  .then((bytes) => WebAssembly.compile(bytes))
+  .catch((e) => {
+    throw e?.code === 'wasm' ? e : fail('wasm', `simil's model module could not be loaded: ${e?.message ?? e}`);
   });
-  return modelEngine;
+
+/** The pool's device as the page shows it (`simil.backend`, `backendReason`). */
+function announce(backend, reason) {
+  self.postMessage({ type: 'state', backend, reason });
 }
 
-/**
- * Runs `load(engine)` (a model load) on the model engine and resolves to its info. The first
- * load under an undecided `auto` goes to both devices; each is timed on `kind`'s model, the
- * faster kept, the other freed, and the choice remembered.
- */
-async function loadModel(load, kind, bytes) {
-  const cpu = await model();
-  if (!undecided || bytes > 200e6) return load(cpu); // a giant model (CLIP) is not loaded twice
-  const { ModelEngine, adapter } = undecided;
-  undecided = null;
-  let gpu;
-  try {
-    gpu = await ModelEngine.open('webgpu');
-  } catch {
-    announce(cpu, `WebGPU would not open on ${adapter.name}`);
-    return load(cpu);
-  }
-  const [cpuInfo, gpuInfo] = [load(cpu), load(gpu)];
-  const [cpuRate, gpuRate] = [await rate(cpu, kind), await rate(gpu, kind)];
-  const [winner, loser] = gpuRate > cpuRate ? [gpu, cpu] : [cpu, gpu];
-  loser.free();
-  const reason = `measured on the ${kind} model: WebGPU (${adapter.name}${adapter.software ? ', software' : ''}) ${gpuRate.toFixed(1)}/s, CPU ${cpuRate.toFixed(1)}/s`;
-  modelEngine = Promise.resolve(announce(winner, reason));
-  await remember(adapter.key, { backend: winner.backend(), reason });
-  return winner === gpu ? gpuInfo : cpuInfo;
-}
+/** The model pool: open() makes it again on the backend and size it is given. */
+let pool = makePool('auto', DEFAULT_WORKERS);
+
 // ---- Inputs ----
-
-// Images arrive as encoded bytes (Blob, File, ArrayBuffer, Uint8Array) or as pixels
-// (ImageData, ImageBitmap); the model takes RGBA pixels. Encoded images are decoded here by the
-// browser (PNG, JPEG, WebP, GIF, AVIF), upright as their EXIF orientation says, without colour
-// management, transparency composited on white. An image of more than MAX_PIXELS pixels is
-// scaled down here (aspect kept) to fit, before its pixels are copied into the model module,
-// which then resizes it to the network's input as any other. `index` is the image's place in
-// its batch.
-const MAX_PIXELS = 4096 * 4096;
-async function toPixels(image, index) {
-  if (image instanceof ArrayBuffer || image instanceof Uint8Array) image = new Blob([image]);
-  if (typeof Blob !== 'undefined' && image instanceof Blob) {
-    try {
-      image = await createImageBitmap(image, { imageOrientation: 'from-image', colorSpaceConversion: 'none' });
-    } catch (e) {
-      throw fail('model', `image ${index} of the batch: could not decode image (${e.message})`);
-    }
-  }
-  if (image && image.width * image.height > MAX_PIXELS) image = await shrink(image, index);
-  if (typeof ImageBitmap !== 'undefined' && image instanceof ImageBitmap) {
-    const canvas = new OffscreenCanvas(image.width, image.height);
-    const context = canvas.getContext('2d');
-    context.fillStyle = '#fff';
-    context.fillRect(0, 0, image.width, image.height);
-    context.drawImage(image, 0, 0);
-    image.close();
-    image = context.getImageData(0, 0, canvas.width, canvas.height);
-  }
-  if (image && image.data instanceof Uint8ClampedArray) {
-    const { data, width, height } = image;
-    return { rgba: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), width, height };
-  }
-  throw fail('input', 'an image must be a Blob, File, ArrayBuffer, Uint8Array, ImageData or ImageBitmap');
-}
-
-/** `image` (an ImageBitmap or RGBA pixels) scaled down to MAX_PIXELS pixels at most, as an ImageBitmap. */
-async function shrink(image, index) {
-  const { width, height } = image;
-  const scale = Math.sqrt(MAX_PIXELS / (width * height));
-  const [w, h] = [Math.max(1, Math.floor(width * scale)), Math.max(1, Math.floor(height * scale))];
-  try {
-    const source = image instanceof ImageBitmap || image instanceof ImageData ? image : new ImageData(image.data, width, height);
-    const small = await createImageBitmap(source, { resizeWidth: w, resizeHeight: h, resizeQuality: 'high' });
-    image.close?.();
-    return small;
-  } catch (e) {
-    throw fail('model', `image ${index} of the batch: could not scale its ${width}×${height} pixels down to ${w}×${h} (${e.message})`);
-  }
-}
-
-/**
- * Unit vectors of a batch of images (row-major, n × dim): each decoded to pixels, then all
- * packed as the model module takes them (one RGBA buffer, and each width and height).
- */
-async function embedPixels(engine, images, whiten) {
-  const pixels = await Promise.all(images.map((image, i) => toPixels(image, i)));
-  const rgba = new Uint8Array(pixels.reduce((n, image) => n + image.rgba.length, 0));
-  pixels.reduce((offset, image) => (rgba.set(image.rgba, offset), offset + image.rgba.length), 0);
-  return engine.embedImages(rgba, pixels.flatMap(({ width, height }) => [width, height]), whiten);
-}
 
 /**
  * A model file: a URL to fetch, or its bytes (Uint8Array, ArrayBuffer, Blob, File), which are
@@ -197,19 +99,28 @@ async function toBytes(source, what, call) {
   return modelFile(source, what, call);
 }
 
-/** Runs `embed(batch)` over `items` in batches, with progress and cancel between batches. */
+/**
+ * Runs `embed(batch)` (a pool call) over `items` in batches, several in flight so that every
+ * model worker is busy, with one progress for the whole and cancel between batches; resolves to
+ * the batches' vectors in order, as one Float32Array.
+ */
 async function inBatches(call, items, batchSize, embed) {
+  const batches = [];
+  for (let start = 0; start < items.length; start += batchSize) batches.push(items.slice(start, start + batchSize));
   const chunks = [];
-  for (let start = 0; start < items.length; start += batchSize) {
-    call.checkCancelled();
-    chunks.push(await embed(items.slice(start, start + batchSize)));
-    call.progress({ done: Math.min(start + batchSize, items.length), total: items.length });
-    await new Promise((resolve) => setTimeout(resolve, 0));
-  }
+  let done = 0;
+  await inFlight(batches, window(), embed, (chunk, batch) => {
+    chunks.push(chunk);
+    done += batch.length;
+    call.progress({ done, total: items.length });
+  }, call);
   const out = new Float32Array(chunks.reduce((n, c) => n + c.length, 0));
   chunks.reduce((offset, chunk) => (out.set(chunk, offset), offset + chunk.length), 0);
   return out;
 }
+
+/** How many batches to keep in flight: two a model worker. */
+const window = () => 2 * Math.max(1, pool.workers.length || pool.size);
 
 // Vectors cross into the search module as the bytes of a Float32Array, which it copies in one
 // go (number by number, serde would spend most of a query's time on them). Anything else is
@@ -271,8 +182,8 @@ function labelled(collection, { field, labelKey, vectors, labels }) {
 
 /** The model of `input` ("image" or "text"): the loaded one, else the default (loaded now). */
 async function ensureModel(input, call) {
-  const engine = await model();
-  const loaded = engine.models()[input];
+  await pool.start();
+  const loaded = pool.loaded[input];
   if (loaded) return loaded;
   const load = input === 'image' ? handlers.loadImageModel : handlers.loadTextModel;
   if (!defaults) throw fail('state', `no ${input} model is loaded`);
@@ -295,14 +206,8 @@ async function withModelDims(config, call) {
 /** Unit vectors of `inputs` ("image" or "text"), one Float32Array each. */
 async function embedInputs(input, inputs, call) {
   await ensureModel(input, call);
-  const engine = await model();
-  let flat;
-  if (input === 'image') {
-    flat = await embedPixels(engine, inputs, true);
-  } else {
-    if (!inputs.every((t) => typeof t === 'string')) throw fail('input', 'an item\'s or query\'s `text` must be a string');
-    flat = await engine.embedTexts(inputs);
-  }
+  if (input === 'text' && !inputs.every((t) => typeof t === 'string')) throw fail('input', 'an item\'s or query\'s `text` must be a string');
+  const flat = await pool.run(input === 'image' ? 'embedImages' : 'embedTexts', input === 'image' ? [inputs, true] : [inputs], call);
   const dim = flat.length / inputs.length;
   return inputs.map((_, i) => flat.subarray(i * dim, (i + 1) * dim));
 }
@@ -346,7 +251,7 @@ async function embedQuery(collection, { image, ...query }, call) {
     const [vector] = await embedInputs('text', [query.text], call);
     return { query: { ...query, text: keywords, field: query.field ?? bound.text[0], vector }, via: 'text' };
   }
-  if (bound.image.length && modelEngine && (await model()).models().image?.model === 'clip') {
+  if (bound.image.length && pool.loaded.image?.model === 'clip') {
     const [vector] = await embedInputs('text', [query.text], call);
     return { query: { ...query, text: keywords, field: query.field ?? bound.image[0], vector }, via: 'clip' };
   }
@@ -391,15 +296,17 @@ const handlers = {
   },
   async add({ collection, items, batchSize = 16 }) {
     const { bound } = layout(collection);
-    let done = 0;
-    for (let start = 0; start < items.length; start += batchSize) {
-      this.checkCancelled(); // batches already added stay
-      const batch = await embedItems(items.slice(start, start + batchSize), bound, this);
+    const batches = [];
+    for (let start = 0; start < items.length; start += batchSize) batches.push(items.slice(start, start + batchSize));
+    let [done, seen] = [0, 0];
+    // Batches embed in the pool, several at once; each is added to the index in order as it
+    // comes back. A cancel stops between batches: those already added stay.
+    await inFlight(batches, window(), (batch) => embedItems(batch, bound, this), (batch) => {
       done += search.add(collection, itemsAsBytes(batch));
+      seen += batch.length;
       changed(collection);
-      this.progress({ done: Math.min(start + batchSize, items.length), total: items.length });
-      if (start + batchSize < items.length) await new Promise((resolve) => setTimeout(resolve, 0));
-    }
+      this.progress({ done: seen, total: items.length });
+    }, this);
     return done;
   },
   delete({ collection, ids }) {
@@ -427,9 +334,11 @@ const handlers = {
   async flush() {
     await flushNow();
   },
-  memory() {
+  async memory() {
     const bytes = (key) => memories[key]?.buffer.byteLength ?? null;
-    return { search: bytes('search'), model: bytes('model'), trainer: bytes('trainer') };
+    const workers = await pool.memory();
+    const model = workers.length ? workers.reduce((n, w) => n + w.bytes, 0) : null;
+    return { search: bytes('search'), model, trainer: bytes('trainer'), workers };
   },
   async storage() {
     const names = search.names();
@@ -453,41 +362,40 @@ const handlers = {
     return search.stats(collection).items;
   },
   async loadImageModel({ url, whitening }) {
-    await model();
-    const [bytes, white] = await Promise.all([toBytes(url, 'the image model', this), whitening == null ? null : toBytes(whitening, 'the image whitening', this)]);
+    const [bytes, white] = await Promise.all([toBytes(url, 'the image model', this), whitening == null ? null : toBytes(whitening, 'the image whitening', this), pool.start()]);
     this.checkCancelled(); // a cancelled load installs nothing
-    return { ...(await loadModel((e) => e.loadImageModel(bytes, white ?? undefined), 'image', bytes.length)), bytes: bytes.length };
+    return { ...(await pool.load('loadImageModel', [bytes, white], 'image', bytes.length)), bytes: bytes.length };
   },
   async loadTextModel({ url, tokenizerUrl }) {
-    await model();
-    const [weights, tokenizer] = await Promise.all([toBytes(url, 'the text model', this), toBytes(tokenizerUrl, 'the tokenizer', this)]);
+    const [weights, tokenizer] = await Promise.all([toBytes(url, 'the text model', this), toBytes(tokenizerUrl, 'the tokenizer', this), pool.start()]);
     this.checkCancelled();
-    return { ...(await loadModel((e) => e.loadTextModel(weights, tokenizer), 'text', weights.length)), bytes: weights.length };
+    return { ...(await pool.load('loadTextModel', [weights, tokenizer], 'text', weights.length)), bytes: weights.length };
   },
   async loadClip({ files }) {
-    await model();
     const names = { weights: 'the CLIP weights', config: 'the CLIP config.json', vocab: 'the CLIP vocab.json', merges: 'the CLIP merges.txt' };
-    const [weights, config, vocab, merges] = await Promise.all(Object.entries(names).map(([key, what]) => toBytes(files[key], what, this)));
+    const loaded = await Promise.all(Object.entries(names).map(([key, what]) => toBytes(files[key], what, this)));
+    await pool.start();
     this.checkCancelled();
-    return { ...(await loadModel((e) => e.loadClip(weights, config, vocab, merges), 'image', weights.length)), bytes: weights.length };
+    return { ...(await pool.load('loadClip', loaded, 'image', loaded[0].length)), bytes: loaded[0].length };
   },
   async models() {
-    return { ...(await model()).models(), device };
+    await pool.start();
+    return { ...pool.loaded, device: pool.device };
   },
   async embedImages({ images, batchSize, whiten }) {
-    const engine = await model();
-    return inBatches(this, images, batchSize, (batch) => embedPixels(engine, batch, whiten));
+    await pool.start();
+    return inBatches(this, images, batchSize, (batch) => pool.run('embedImages', [batch, whiten], this));
   },
   async embedTexts({ texts, batchSize }) {
     if (!texts.every((t) => typeof t === 'string')) throw fail('input', 'embedTexts(): `texts` must be an array of strings');
-    const engine = await model();
-    return inBatches(this, texts, batchSize, (batch) => engine.embedTexts(batch));
+    await pool.start();
+    return inBatches(this, texts, batchSize, (batch) => pool.run('embedTexts', [batch], this));
   },
-  // Embeds `images` without whitening, learns a whitening from them and installs it; a cancelled
-  // call leaves the previous whitening in place.
+  // Embeds `images` without whitening, learns a whitening from them and installs it on every
+  // model worker; a cancelled call leaves the previous whitening in place.
   async fitImageWhitening({ images, batchSize }) {
     const raw = await handlers.embedImages.call(this, { images, batchSize, whiten: false });
-    return (await model()).fitImageWhitening(raw);
+    return pool.fitImageWhitening(raw);
   },
 };
 
@@ -644,6 +552,7 @@ const shapes = {
   open(args) {
     if (!isString(args.backend) || !BACKENDS.includes(args.backend)) throw bad('open', 'backend', `one of ${BACKENDS.join(', ')}`, args.backend);
     if (args.storage !== undefined && (!isString(args.storage) || !STORAGES.includes(args.storage))) throw bad('open', 'storage', `one of ${STORAGES.join(', ')}`, args.storage);
+    checkInteger('open', 'workers', args.workers, 1, MAX_WORKERS);
     if (args.models != null) {
       if (!isType(args.models, 'object')) throw bad('open', 'models', 'an object', args.models);
       const { image, text } = args.models;
@@ -772,12 +681,13 @@ async function dispatch(method, args, context) {
 
 let opened = false;
 let defaults = null;
-async function open({ backend: wanted, storage = 'auto', models }) {
+async function open({ backend: wanted, storage = 'auto', models, workers = DEFAULT_WORKERS }) {
   await ready;
   if (opened) throw fail('state', 'simil is open already');
   if (!BACKENDS.includes(wanted)) throw fail('input', `unknown backend \`${wanted}\`: expected "auto", "webgpu" or "cpu"`);
   if (!STORAGES.includes(storage)) throw fail('input', `unknown storage \`${storage}\`: expected ${STORAGES.map((s) => `"${s}"`).join(', ')}`);
   backend = wanted;
+  pool = makePool(wanted, workers);
   defaults = models ?? null;
   if (storage !== 'memory') await restore(storage);
   opened = true;
@@ -890,6 +800,12 @@ self.addEventListener('message', (event) => {
   if (!isType(msg, 'object')) return; // not a message of simil's
   if (msg.type === 'cancel') {
     if (live.has(msg.id)) cancelled.add(msg.id);
+    return;
+  }
+  if (msg.type === 'lose-device') {
+    // Destroys the model workers' WebGPU devices, as a driver reset would (tests of recovery;
+    // WebGL's WEBGL_lose_context plays the same part): the pool then goes on on the CPU.
+    pool.loseDevice().catch(() => {});
     return;
   }
   if (msg.type !== 'call') return;

@@ -133,7 +133,7 @@ test("TrainHeadResult names exactly what the worker's trainHead returns", () => 
 test('the model infos declare the `bytes` the worker adds to what the model module returns', () => {
   for (const [call, info] of [['loadImageModel', 'ImageModelInfo'], ['loadTextModel', 'TextModelInfo'], ['loadClip', 'ClipInfo']]) {
     assert.equal(CALLS[call].returns, info);
-    assert.match(WORKER, new RegExp(`async ${call}\\([^]*?return \\{ \\.\\.\\.\\(await loadModel\\(\\(e\\) => e\\.${call}\\([^]*?bytes: `), `worker's ${call} adds bytes`);
+    assert.match(WORKER, new RegExp(`async ${call}\\([^]*?return \\{ \\.\\.\\.\\(await pool\\.load\\('${call}'[^]*?bytes: `), `worker's ${call} adds bytes`);
     assert.ok(interfaceKeys(info).includes('bytes'), `${info} declares bytes`);
   }
 });
@@ -151,7 +151,7 @@ test("every error code is in SimilErrorCode and in the README's table, and the J
   const table = [...readme.matchAll(/^\| `(\w+)` \| /gm)].map((m) => m[1]);
   const documented = table.filter((c) => union.includes(c));
   assert.deepEqual([...new Set(documented)].sort(), union, "the README's code table lists every code");
-  for (const file of ['index.js', 'worker.js', 'protocol.js', 'cache.js']) {
+  for (const file of ['index.js', 'worker.js', 'protocol.js', 'cache.js', 'pool.js', 'model-worker.js', 'pixels.js']) {
     const source = readFileSync(new URL(`../../pkg/${file}`, import.meta.url), 'utf8');
     for (const [, code] of source.matchAll(/fail\('(\w+)'/g)) assert.ok(union.includes(code), `${file} raises code ${code}`);
   }
