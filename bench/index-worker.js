@@ -1,7 +1,7 @@
 // Runs one index engine inside a module Worker (one fresh worker per engine, so heaps do not
 // mix): loads the data set written by `index_bench --dump-data`, builds the index, runs every
 // query single-threaded, and posts recall@10, QPS, p50/p99 latency and build time.
-import initSimil, { SearchEngine } from '/pkg/wasm/simil_search.js';
+import initSimil, { SearchEngine, buildSegment } from '/pkg/wasm/simil_search.js';
 import { loadHnswlib } from '/node_modules/hnswlib-wasm/dist/hnswlib.js';
 import initEdgeVec, { EdgeVec, EdgeVecConfig } from '/node_modules/edgevec/edgevec.js';
 import * as voyBindings from '/node_modules/voy-search/voy_search_bg.js';
@@ -67,7 +67,8 @@ const engines = {
       }
       engine.add('bench', items);
     }
-    while (engine.maintainStep() !== undefined) { /* seal and merge until the index is settled */ }
+    // Seal and merge until the index is settled (each step built here, as the package's builder does).
+    for (let job = engine.planUpkeep(); job !== undefined; job = engine.planUpkeep()) engine.applyUpkeep(buildSegment(job));
     const build_s = (performance.now() - t0) / 1000;
     const stats = engine.stats('bench');
     const search = (q) =>

@@ -5,7 +5,7 @@
 // model call. Replies: { type: 'result' | 'error' | 'progress', id, ... }, { type: 'state',
 // backend, reason } when the models' device is decided or changes, and { type: 'fatal', error }
 // when the search module cannot load.
-import initSearch, { SearchEngine } from './wasm/simil_search.js';
+import initSearch, { SearchEngine, buildSegment } from './wasm/simil_search.js';
 import { BACKENDS, CALLS, STORAGES, bindArgs, isType } from './protocol.js';
 import { openStore, usage } from './store.js';
 import { modelFile, wasmModule } from './cache.js';
@@ -28,7 +28,12 @@ const cancelled = new Set();
 
 // Each wasm module loads through cache.js (checked against wasm/manifest.json, kept in the Cache
 // API); its URL is a literal `new URL('./wasm/…', import.meta.url)` so that bundlers copy it.
-const ready = wasmModule('simil_search_bg.wasm', new URL('./wasm/simil_search_bg.wasm', import.meta.url)).then((bytes) => initSearch({ module_or_path: bytes })).then((exports) => {
+/** The search module, compiled once: this worker's instance, and the builder's. */
+let searchModule = null;
+const ready = wasmModule('simil_search_bg.wasm', new URL('./wasm/simil_search_bg.wasm', import.meta.url)).then(async (bytes) => {
+  searchModule = await WebAssembly.compile(bytes);
+  return initSearch({ module_or_path: searchModule });
+}).then((exports) => {
   memories.search = exports.memory;
   search = new SearchEngine();
 }, (e) => {
@@ -857,24 +862,75 @@ async function answer({ id }, run) {
   }
 }
 
-// Index upkeep (sealing exact segments into HNSW graphs, merging) runs one step at a time, only
-// when no call is waiting, so searches keep answering between steps.
+// Index upkeep (sealing exact segments into HNSW graphs, merging) runs one job at a time: this
+// worker plans it when idle (the rows, copied out as bytes), the builder worker
+// (pkg/build-worker.js) builds its graphs while this worker goes on answering, and the built
+// segment is applied in turn with the calls, keeping the writes made meanwhile. Where the
+// builder cannot run, the job is built here, between calls.
 let upkeepTimer = null;
+let building = false;
 function scheduleUpkeep() {
-  if (upkeepTimer !== null || !search) return;
+  if (upkeepTimer !== null || building || !search) return;
   upkeepTimer = setTimeout(() => {
     upkeepTimer = null;
-    if (waiting > 0) return; // the call that is waiting reschedules upkeep when it is done
+    // Planning only copies rows out; a build here (no builder) waits for an idle moment.
+    if (waiting > 0 && builder === false) return; // the waiting call reschedules upkeep when done
     exclusive(() => {
-      try {
-        const name = search.maintainStep();
-        if (name !== undefined) {
-          changed(name);
-          scheduleUpkeep();
+      const job = search.planUpkeep();
+      if (job === undefined) return;
+      building = true;
+      // A build that fails drops the job (applyUpkeep without bytes); the next change plans it again.
+      build(job).then((built) => exclusive(() => {
+        building = false;
+        try {
+          const name = search.applyUpkeep(built);
+          if (name !== undefined) changed(name);
+          if (built !== undefined) scheduleUpkeep();
+        } catch (e) {
+          console.warn('simil: index upkeep failed', e);
         }
-      } catch (e) {
-        console.warn('simil: index upkeep failed', e);
-      }
+      }));
     });
   }, 0);
+}
+
+let builder = null;
+/** The built segment of upkeep job `job` (bytes), from the builder worker, else built here. */
+async function build(job) {
+  if (builder === null) {
+    try {
+      builder = new Worker(new URL('./build-worker.js', import.meta.url), { type: 'module', name: 'simil-builder' });
+    } catch {
+      builder = false;
+    }
+  }
+  if (builder === false) return buildHere(job, 'it could not start');
+  return new Promise((resolve) => {
+    const settle = (built) => {
+      builder.removeEventListener('message', onMessage);
+      builder.removeEventListener('error', onError);
+      resolve(built);
+    };
+    const onMessage = ({ data }) => settle(data.built ?? buildHere(job, data.error));
+    const onError = (event) => {
+      event.preventDefault?.();
+      builder.terminate();
+      builder = false;
+      settle(buildHere(job, event.message));
+    };
+    builder.addEventListener('message', onMessage);
+    builder.addEventListener('error', onError);
+    builder.postMessage({ id: 0, module: searchModule, job });
+  });
+}
+
+/** Builds `job` in this worker, after the builder failed with `why`; undefined if that fails too. */
+function buildHere(job, why) {
+  console.warn(`simil: the index builder failed (${why}); building here`);
+  try {
+    return buildSegment(job);
+  } catch (e) {
+    console.warn('simil: index upkeep failed', e);
+    return undefined;
+  }
 }

@@ -21,7 +21,7 @@ const ROOT = new URL('../', self.location.href).href;
 const PRECACHE = [
   'www/', 'www/app.js', 'www/style.css', 'www/favicon.svg',
   ...['dupes', 'items', 'manage', 'map', 'pca', 'photos', 'train', 'ui', 'unionfind'].map((m) => `www/js/${m}.js`),
-  'pkg/index.js', 'pkg/protocol.js', 'pkg/worker.js', 'pkg/store.js', 'pkg/cache.js', 'pkg/device.js', 'pkg/pool.js', 'pkg/model-worker.js', 'pkg/pixels.js',
+  'pkg/index.js', 'pkg/protocol.js', 'pkg/worker.js', 'pkg/store.js', 'pkg/cache.js', 'pkg/device.js', 'pkg/pool.js', 'pkg/model-worker.js', 'pkg/pixels.js', 'pkg/build-worker.js',
   'pkg/wasm/simil_search.js', 'pkg/wasm/simil_model.js', 'pkg/wasm/simil_train.js', 'pkg/wasm/manifest.json',
 ].map((path) => new URL(path, ROOT).href);
 

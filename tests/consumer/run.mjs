@@ -30,7 +30,7 @@ const MAX_TARBALL = 30 * 1024 * 1024;
 
 /** Exactly what the package must ship: the API, the three wasm modules, the default weights. */
 const EXPECTED_FILES = [
-  'package.json', 'index.js', 'index.d.ts', 'protocol.js', 'store.js', 'cache.js', 'device.js', 'worker.js', 'pool.js', 'model-worker.js', 'pixels.js',
+  'package.json', 'index.js', 'index.d.ts', 'protocol.js', 'store.js', 'cache.js', 'device.js', 'worker.js', 'pool.js', 'model-worker.js', 'pixels.js', 'build-worker.js',
   ...['simil_search', 'simil_model', 'simil_train'].flatMap((m) => [`wasm/${m}.js`, `wasm/${m}_bg.wasm`]), 'wasm/manifest.json',
   ...['mobilenet_v2.int8.safetensors', 'mobilenet_v2.whitening.safetensors', 'minilm.int8.safetensors', 'minilm.tokenizer.json']
     .flatMap((f) => [`weights/${f}`, `weights/${f}.sha256`]),

@@ -325,6 +325,7 @@ pub(crate) fn decode(
         locations,
         next_seq: meta.next_seq,
         next_segment: meta.next_segment,
+        instance: super::maintenance::next_instance(),
     };
     Ok((index, extra))
 }

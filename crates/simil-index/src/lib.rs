@@ -25,6 +25,8 @@ mod segment;
 mod types;
 
 #[cfg(test)]
+mod job_tests;
+#[cfg(test)]
 mod tests;
 
 use std::collections::{BTreeMap, HashMap};
@@ -38,7 +40,7 @@ pub use config::{
 };
 pub use error::IndexError;
 pub use filter::Filter;
-pub use maintenance::{BuiltSegment, MaintenanceJob};
+pub use maintenance::{BuiltSegment, JobTicket, MaintenanceJob, build_job};
 pub use types::{FieldQuery, FieldStats, Hit, IndexStats, Item, Query, SegmentKind, SegmentStats};
 
 use config::check_range;
@@ -75,6 +77,9 @@ pub struct Index {
     locations: HashMap<Arc<str>, Location>,
     next_seq: u64,
     next_segment: u64,
+    /// This index instance, unique in the process and never saved: a job planned on one
+    /// instance is stale on any other (a collection replaced under the same name).
+    instance: u64,
 }
 
 fn check_vector(spec: &FieldSpec, v: &[f32]) -> Result<(), IndexError> {
@@ -115,6 +120,7 @@ impl Index {
             locations: HashMap::new(),
             next_seq: 0,
             next_segment: 0,
+            instance: maintenance::next_instance(),
         })
     }
 
@@ -346,6 +352,7 @@ impl Index {
         };
         Some(MaintenanceJob {
             target,
+            instance: self.instance,
             rows,
             fields: self.config.fields.clone(),
             params: self.config.hnsw.clone(),
@@ -355,6 +362,9 @@ impl Index {
     /// Installs a built segment in place of the rows it was built from. Rows
     /// deleted or replaced while it was building stay deleted.
     pub fn apply(&mut self, built: BuiltSegment) -> Result<(), IndexError> {
+        if built.instance != self.instance {
+            return Err(IndexError::StaleSegment);
+        }
         match &built.target {
             Target::Seal { generation, rows } => {
                 if *generation != self.generation || *rows > self.mutable.rows.len() {

@@ -1,6 +1,5 @@
-//! What every simil wasm binding crate shares: start-up, `SimilError` values, and the
-//! conversion of JS values to and from Rust. The bindings themselves only convert and
-//! dispatch; every rule lives in the plain-Rust crates they call.
+//! What every simil wasm binding crate shares: start-up, `SimilError` values and JS ↔ Rust
+//! conversion. The bindings only convert and dispatch; every rule lives in the core crates.
 
 use js_sys::Reflect;
 use wasm_bindgen::prelude::*;
@@ -8,9 +7,8 @@ use wasm_bindgen::prelude::*;
 pub use serde::Serialize;
 pub use serde::de::DeserializeOwned;
 
-/// Declares what every binding module has: its start-up (`init`), `Failure` (any core error
-/// `$error` converts into it with `?`; it reaches JS as a `SimilError` with the error's code),
-/// `read` (JS data into a Rust type) and `reply` (a core result as JS data, a `JsResult`).
+/// Declares a binding module's start-up (`init`), `Failure` (any `$error` converts into it with
+/// `?`, reaching JS as a `SimilError` with its code), `read` and `reply` (JS data ↔ Rust).
 #[macro_export]
 macro_rules! binding_module {
     ($error:ty) => {
@@ -56,7 +54,6 @@ macro_rules! binding_module {
 }
 
 /// Runs once when a module is instantiated (call it from the crate's `#[wasm_bindgen(start)]`).
-///
 /// Static constructors (burn/cubecl register kernels with `inventory`) must run once. When no
 /// input calls `__wasm_call_ctors`, wasm-ld wraps *every* export in a call to it, so each call
 /// re-ran them all and grew inventory's registry (a 2,000-vector add took 28 s). Calling it

@@ -1,8 +1,6 @@
-//! The search wasm module (`pkg/wasm/simil_search.js`) every simil page loads: collections,
-//! the index, filters, keyword and hybrid search, learned fields, evaluation and the saved
-//! file, without any model runtime. It only converts values and dispatches to
-//! `simil_search`; every rule lives there. Vectors arrive as numbers or as the bytes of a
-//! `Float32Array` (`simil_index::f32s` reads both).
+//! The search wasm module every simil page loads (collections, index, keywords, learned fields,
+//! evaluation, files; no model runtime): it converts values and dispatches to `simil_search`,
+//! where every rule lives. Vectors come as numbers or `Float32Array` bytes (`f32s` reads both).
 
 use js_sys::{Float32Array, Object, Reflect, Uint8Array, Uint32Array};
 use simil_search::Catalog;
@@ -52,8 +50,7 @@ impl SearchEngine {
         Ok(self.catalog.get_mut(name)?.delete(&ids))
     }
 
-    /// Searches with `{ vectors: [{ field, vector, weight }], k, text, filter, … }`; returns
-    /// `[{ id, score, payload }]`, best first.
+    /// Searches with `{ vectors: [{ field, vector, weight }], k, text, filter, … }`: hits, best first.
     pub fn search(&self, name: &str, request: JsValue) -> JsResult {
         let request = read("query", request)?;
         reply(self.catalog.get(name)?.search(&request)?)
@@ -65,11 +62,16 @@ impl SearchEngine {
         Ok(self.catalog.get_mut(name)?.set_ef_search(ef)?)
     }
 
-    /// One step of index upkeep over the collections: the name of the collection it changed,
-    /// or `undefined` when there was no work.
-    #[wasm_bindgen(js_name = maintainStep)]
-    pub fn maintain_step(&mut self) -> Result<Option<String>, Failure> {
-        Ok(self.catalog.maintain_step()?.map(str::to_string))
+    /// The next upkeep job's bytes for `buildSegment`, or `undefined` (no work, or one is out).
+    #[wasm_bindgen(js_name = planUpkeep)]
+    pub fn plan_upkeep(&mut self) -> Option<Vec<u8>> {
+        self.catalog.plan_upkeep()
+    }
+
+    /// Installs the job's built segment (none: its build failed); the collection it changed.
+    #[wasm_bindgen(js_name = applyUpkeep)]
+    pub fn apply_upkeep(&mut self, built: Option<Vec<u8>>) -> Result<Option<String>, Failure> {
+        Ok(self.catalog.apply_upkeep(built.as_deref())?)
     }
 
     /// The item `{ id, vectors, payload }` with `id`, or `null`.
@@ -92,8 +94,7 @@ impl SearchEngine {
         Ok(self.catalog.get(name)?.to_bytes().as_slice().into())
     }
 
-    /// Restores saved bytes as collection `name` (replacing it only when they load); returns
-    /// its item count.
+    /// Restores saved bytes as collection `name` (replaced only if they load); its item count.
     pub fn load(&mut self, name: &str, bytes: &[u8]) -> Result<usize, Failure> {
         Ok(self.catalog.load(name, bytes)?)
     }
@@ -109,8 +110,7 @@ impl SearchEngine {
         self.catalog.drop_collection(name)
     }
 
-    /// `field`'s vectors labelled by `payload[labelKey]`, to train a head on:
-    /// `{ dim, rows, labels, classes, unlabelled }`.
+    /// `field`'s vectors labelled by `payload[labelKey]`: `{ dim, rows, labels, classes, unlabelled }`.
     #[wasm_bindgen(js_name = trainingRows)]
     pub fn training_rows(&self, name: &str, field: &str, key: &str) -> Result<Object, Failure> {
         let t = self.catalog.get(name)?.training_rows(field, key)?;
@@ -125,8 +125,7 @@ impl SearchEngine {
         Ok(out)
     }
 
-    /// Installs a trained head (safetensors bytes) as learned field `output` computed from
-    /// `source`, and its text head (a text→image aligner) when given; the learned fields.
+    /// Installs a head (and a text→image head, if given) as learned field `output` of `source`.
     #[wasm_bindgen(js_name = learnField)]
     pub fn learn_field(
         &mut self,
@@ -163,11 +162,16 @@ impl SearchEngine {
         reply(eval::collection::calibrate(c, &queries, target)?)
     }
 
-    /// The nearest item's label when its score reaches `minScore`: `{ label, id, score }`
-    /// for `{ field?, labelKey, minScore }`.
+    /// The nearest item's `{ label, id, score }` if it reaches `{ field?, labelKey, minScore }`.
     #[wasm_bindgen(js_name = matchLabel)]
     pub fn match_label(&self, name: &str, vector: &[f32], query: JsValue) -> JsResult {
         let (c, query) = (self.catalog.get(name)?, read("match options", query)?);
         reply(eval::collection::match_label(c, vector, &query)?)
     }
+}
+
+/// Builds the segment of an upkeep job (`planUpkeep`'s bytes): the long part, for a builder.
+#[wasm_bindgen(js_name = buildSegment)]
+pub fn build_segment(job: &[u8]) -> Result<Vec<u8>, Failure> {
+    Ok(simil_search::index::build_job(job)?)
 }

@@ -4,11 +4,15 @@ use std::collections::BTreeMap;
 
 use super::{Collection, CollectionConfig};
 use crate::error::{CollectionError, Result};
+use crate::index::JobTicket;
 
 /// Collections by name.
 #[derive(Default)]
 pub struct Catalog {
     collections: BTreeMap<String, Collection>,
+    /// The upkeep job out for a build in another worker: its collection, learned field
+    /// (`None`: the collection's own index) and ticket.
+    out: Option<(String, Option<String>, JobTicket)>,
 }
 
 impl Catalog {
@@ -87,5 +91,39 @@ impl Catalog {
             }
         }
         Ok(None)
+    }
+
+    /// Plans the next step of upkeep over all collections (in name order) for a build in
+    /// another worker, and keeps its ticket: returns the job's bytes for
+    /// [`crate::index::build_job`], or `None` when there is no work or a job is already out.
+    /// Searches and writes go on meanwhile; [`Catalog::apply_upkeep`] reconciles.
+    pub fn plan_upkeep(&mut self) -> Option<Vec<u8>> {
+        if self.out.is_some() {
+            return None;
+        }
+        let (name, learned, job) = self.collections.iter().find_map(|(name, c)| {
+            let (learned, job) = c.plan_upkeep()?;
+            Some((name.clone(), learned, job))
+        })?;
+        let (ticket, bytes) = job.into_parts();
+        self.out = Some((name, learned, ticket));
+        Some(bytes)
+    }
+
+    /// Installs the segment built (`bytes`, from [`crate::index::build_job`]) for the job out;
+    /// returns its collection's name, or `None` when the job went stale (its collection or
+    /// index was dropped, replaced or changed under it: the next plan starts again). Without
+    /// `bytes` (the build failed) the job is dropped. Bytes that do not read are an error, and
+    /// the job is dropped all the same.
+    pub fn apply_upkeep(&mut self, bytes: Option<&[u8]>) -> Result<Option<String>> {
+        let (Some((name, learned, ticket)), Some(bytes)) = (self.out.take(), bytes) else {
+            return Ok(None);
+        };
+        let built = ticket.built(bytes)?;
+        let applied = match self.collections.get_mut(&name) {
+            Some(collection) => collection.apply_upkeep(learned.as_deref(), built)?,
+            None => false,
+        };
+        Ok(applied.then_some(name))
     }
 }

@@ -21,7 +21,9 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 use crate::error::{CollectionError, Result};
-use crate::index::{Hit, Index, IndexConfig, IndexStats, Item};
+use crate::index::{
+    BuiltSegment, Hit, Index, IndexConfig, IndexError, IndexStats, Item, MaintenanceJob,
+};
 
 pub use catalog::Catalog;
 pub use config::{CollectionConfig, Embed, MAX_QUERY_TEXT, SearchRequest};
@@ -188,15 +190,39 @@ impl Collection {
     /// returns whether there was anything to do. Searches stay correct before, during and
     /// after.
     pub fn maintain_step(&mut self) -> Result<bool> {
-        let indexes =
-            std::iter::once(&mut self.index).chain(self.learned.iter_mut().map(|l| &mut l.index));
-        for index in indexes {
-            if let Some(job) = index.plan_maintenance() {
-                index.apply(job.run())?;
-                return Ok(true);
-            }
+        let Some((learned, job)) = self.plan_upkeep() else {
+            return Ok(false);
+        };
+        self.apply_upkeep(learned.as_deref(), job.run())?;
+        Ok(true)
+    }
+
+    /// The next step of index upkeep, to build elsewhere (`MaintenanceJob::into_parts`): the
+    /// learned field whose index it is (`None`: the collection's own), and the job.
+    pub fn plan_upkeep(&self) -> Option<(Option<String>, MaintenanceJob)> {
+        let own = self.index.plan_maintenance().map(|job| (None, job));
+        own.or_else(|| {
+            let mut learned = self.learned.iter();
+            learned.find_map(|l| Some((Some(l.name.clone()), l.index.plan_maintenance()?)))
+        })
+    }
+
+    /// Installs a segment built for [`Collection::plan_upkeep`]'s job on index `learned`;
+    /// returns false when the job went stale (that index was replaced or changed under it).
+    pub fn apply_upkeep(&mut self, learned: Option<&str>, built: BuiltSegment) -> Result<bool> {
+        let index = match learned {
+            None => Some(&mut self.index),
+            Some(name) => self
+                .learned
+                .iter_mut()
+                .find(|l| l.name == name)
+                .map(|l| &mut l.index),
+        };
+        match index.map(|index| index.apply(built)) {
+            Some(Ok(())) => Ok(true),
+            None | Some(Err(IndexError::StaleSegment)) => Ok(false),
+            Some(Err(e)) => Err(e.into()),
         }
-        Ok(false)
     }
 
     /// Sets the HNSW `ef_search` (recall against speed) without rebuilding the graphs, for

@@ -852,3 +852,87 @@ fn no_vectors_with(text: &[f32]) -> SearchRequest {
         ..SearchRequest::from(query)
     }
 }
+
+#[test]
+fn catalog_upkeep_built_in_another_worker_keeps_the_writes_made_meanwhile() {
+    let item = |i: usize, x: f32| Item {
+        id: format!("i{i}"),
+        vectors: [("v".to_string(), vec![1.0, x])].into(),
+        payload: json!({}),
+    };
+    let fill = |catalog: &mut Catalog| {
+        let c = catalog.create("busy", fruit_stand().config()).unwrap();
+        c.add((0..8).map(|i| item(i, i as f32)).collect()).unwrap();
+    };
+    let (mut here, mut there) = (Catalog::default(), Catalog::default());
+    fill(&mut here);
+    fill(&mut there);
+    let bytes = here
+        .plan_upkeep()
+        .expect("8 items over a seal threshold of 3");
+    assert_eq!(here.plan_upkeep(), None, "one job out at a time");
+    let meanwhile = |c: &mut Catalog| {
+        let busy = c.get_mut("busy").unwrap();
+        busy.delete(&["i1".to_string()]);
+        busy.add(vec![item(2, -5.0), item(9, 9.0)]).unwrap();
+    };
+    meanwhile(&mut here);
+    let built = crate::index::build_job(&bytes).unwrap();
+    assert_eq!(
+        here.apply_upkeep(Some(&built)).unwrap().as_deref(),
+        Some("busy")
+    );
+    while here.maintain_step().unwrap().is_some() {}
+    meanwhile(&mut there);
+    while there.maintain_step().unwrap().is_some() {}
+    let (a, b) = (here.get("busy").unwrap(), there.get("busy").unwrap());
+    assert_eq!(a.len(), 8);
+    assert!(a.get("i1").is_none());
+    assert_eq!(a.get("i2").unwrap().vectors["v"], vec![1.0, -5.0]);
+    let request: SearchRequest = serde_json::from_value(
+        json!({ "vectors": [{ "field": "v", "vector": [1.0, 3.0] }], "k": 8 }),
+    )
+    .unwrap();
+    let ids = |c: &Collection| {
+        c.search(&request)
+            .unwrap()
+            .into_iter()
+            .map(|h| h.id)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(ids(a), ids(b));
+}
+
+#[test]
+fn catalog_upkeep_out_for_a_collection_replaced_meanwhile_goes_stale() {
+    let mut catalog = Catalog::default();
+    let c = catalog.create("busy", fruit_stand().config()).unwrap();
+    let item = |i: usize| Item {
+        id: format!("i{i}"),
+        vectors: [("v".to_string(), vec![1.0, i as f32])].into(),
+        payload: json!({}),
+    };
+    c.add((0..8).map(item).collect()).unwrap();
+    let saved = c.to_bytes();
+    let bytes = catalog.plan_upkeep().unwrap();
+    catalog.load("busy", &saved).unwrap();
+    let built = crate::index::build_job(&bytes).unwrap();
+    assert_eq!(
+        catalog.apply_upkeep(Some(&built)).unwrap(),
+        None,
+        "the job's index is gone"
+    );
+    assert!(
+        catalog.plan_upkeep().is_some(),
+        "the next plan starts again"
+    );
+    assert_eq!(
+        catalog.apply_upkeep(None).unwrap(),
+        None,
+        "a failed build drops the job"
+    );
+    assert!(
+        catalog.plan_upkeep().is_some(),
+        "and the next plan makes it again"
+    );
+}
