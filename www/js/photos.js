@@ -12,7 +12,7 @@ const CONFIG = {
   embed: { image: 'image' },
   textFields: ['name', 'folder'],
 };
-const CHUNK = 32;
+const CHUNK = 64;
 
 const countPhotos = (n) => `${n} photo${n === 1 ? '' : 's'}`;
 const isImage = (file) => file.type.startsWith('image/') || /\.(jpe?g|png|gif|webp|avif|bmp)$/i.test(file.name);
@@ -85,7 +85,14 @@ export function setUpPhotos(ctx) {
               payload: { name: file.name, folder, thumb: await makeThumb(file).catch(() => null) },
             };
           }));
-          await collection.add(items, { batchSize: 8, signal, onProgress: ({ done: n }) => show(done + n) });
+          await collection.add(items, {
+            batchSize: 8, signal,
+            // A lost WebGPU device is not an error: the batch runs again on the CPU.
+            onProgress: ({ done: n, status, message }) => {
+              if (status) $('ingest-text').textContent = `${message}: going on on the CPU…`;
+              else show(done + n);
+            },
+          });
           done += chunk.length;
           show(done);
         }
