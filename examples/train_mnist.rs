@@ -196,6 +196,7 @@ fn main() {
             batch: arg("--ssl-batch").map_or(64, |v| v.parse().unwrap()),
             temperature: 0.2,
         }),
+        keep_source: 0.0,
     };
     let raw = scores(&s, &s.gallery.0, &s.queries.0, DIM);
     let device = Device::flex();

@@ -28,6 +28,7 @@ fn config(steps: usize, seed: u64) -> TrainConfig {
             batch: 8,
             temperature: 0.2,
         }),
+        keep_source: 0.0,
     }
 }
 

@@ -123,6 +123,7 @@ fn a_residual_head_starts_as_its_source_and_saves_as_the_plain_head_that_compute
             examples_per_class: 4,
             seed: 1,
             self_supervised: None,
+            keep_source: 0.0,
         };
         let set = TrainSet {
             inputs: &rows,

@@ -138,9 +138,9 @@ pub struct HeldOutReport {
     pub after: HeldOutScores,
     /// The step whose head was kept.
     pub best_step: usize,
-    /// The weight of a residual head's learned part next to its input, as kept: the smallest
-    /// of 1, 0.75, 0.5, 0.35 and 0.25 scoring within 0.01 of the check's best (1 for a plain
-    /// head).
+    /// The weight α of a residual head's learned part, `normalize(x + α f(x))`, as kept: the
+    /// smallest of [`SHRINK_WEIGHTS`](super::trainer::SHRINK_WEIGHTS) scoring within one
+    /// standard error of the best (1 for a plain head).
     pub residual_weight: f32,
     /// Whether the run stopped before its last step because the score stopped improving.
     pub stopped_early: bool,

@@ -406,6 +406,42 @@ pub fn compute(
     })
 }
 
+/// The source-neighbour term: per item of a batch, the KL divergence from the softmax (at
+/// `temperature`) of its cosine similarities to the batch's items of *other* labels as the
+/// `source` rows have them, to the same softmax of the `embeddings`; the mean over the items
+/// that have such neighbours. The labels say which items belong together and nothing about
+/// how items of different labels rank against each other: this term keeps that ranking as
+/// the source has it, so a head moves the source only where the labels pay for it. `source`
+/// is a constant (no gradient flows into it).
+pub fn source_neighbours(
+    source: Tensor<2>,
+    embeddings: Tensor<2>,
+    labels: &[u32],
+    temperature: f32,
+) -> Result<Tensor<1>, TrainError> {
+    let [n, _] = embeddings.dims();
+    let [m, _] = source.dims();
+    if n != labels.len() || m != n {
+        return Err(TrainError::BatchShape {
+            rows: n.max(m),
+            labels: labels.len(),
+        });
+    }
+    let device = embeddings.device();
+    let masks = Masks::new(labels, &device);
+    let cosines = |e: Tensor<2>| {
+        let e = l2_normalize(e);
+        e.clone().matmul(e.transpose()).div_scalar(temperature)
+    };
+    let neg = masks.neg.clone();
+    let log_softmax = |s: Tensor<2>| s.clone() - log_sum_exp(s, neg.clone());
+    let before = log_softmax(cosines(source.detach())).detach();
+    let after = log_softmax(cosines(embeddings));
+    let kl = (before.clone().exp() * neg.clone() * (before - after)).sum_dim(1);
+    let (valid, count) = masks.anchors(|_, q| q > 0, &device);
+    Ok(mean_over(kl * valid, count))
+}
+
 #[cfg(test)]
 #[path = "loss_tests.rs"]
 mod tests;

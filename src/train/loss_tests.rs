@@ -338,3 +338,74 @@ fn loss_names_round_trip() {
     }
     assert!(Loss::from_name("nope").is_err());
 }
+
+/// The source-neighbour term from its definition, with loops: per item with neighbours of
+/// other labels, KL(softmax of the source's cosines ‖ softmax of the embeddings' cosines)
+/// over those neighbours.
+fn source_neighbours_reference(source: &[f64], x: &[f64], labels: &[u32], t: f64) -> f64 {
+    let n = labels.len();
+    let (mut total, mut count) = (0.0, 0);
+    for i in 0..n {
+        let others: Vec<usize> = (0..n).filter(|&j| labels[j] != labels[i]).collect();
+        if others.is_empty() {
+            continue;
+        }
+        let soft = |rows: &[f64]| -> Vec<f64> {
+            let s: Vec<f64> = others
+                .iter()
+                .map(|&j| (1.0 - dist(rows, i, j, Distance::Cosine)) / t)
+                .collect();
+            let z: f64 = s.iter().map(|v| v.exp()).sum();
+            s.iter().map(|v| v.exp() / z).collect()
+        };
+        let (p, q) = (soft(source), soft(x));
+        total += p.iter().zip(&q).map(|(a, b)| a * (a / b).ln()).sum::<f64>();
+        count += 1;
+    }
+    total / count as f64
+}
+
+#[test]
+fn the_source_neighbour_term_matches_its_definition_and_its_gradient() {
+    let (x, labels) = batch();
+    // The source: the batch turned a little, so the term is not zero.
+    let source: Vec<f64> = x
+        .chunks(DIM)
+        .flat_map(|r| [r[0] + 0.3 * r[1], r[1], r[2] - 0.2 * r[0]])
+        .collect();
+    let device = Device::flex().autodiff();
+    let input = tensor(&x, &device).require_grad();
+    let out = source_neighbours(tensor(&source, &device), input.clone(), &labels, 0.5).unwrap();
+    let expected = source_neighbours_reference(&source, &x, &labels, 0.5);
+    let got = f64::from(out.clone().into_scalar::<f32>());
+    assert!(expected > 1e-3, "{expected}");
+    assert!(
+        (got - expected).abs() <= 1e-4 * (1.0 + expected),
+        "{got} vs {expected}"
+    );
+    // Zero when the embeddings rank the other labels' items as the source does.
+    let same = source_neighbours(tensor(&x, &device), tensor(&x, &device), &labels, 0.5).unwrap();
+    assert!(same.into_scalar::<f32>().abs() < 1e-6);
+    let grad: Vec<f32> = input
+        .grad(&out.backward())
+        .expect("gradient")
+        .into_data()
+        .try_into_vec::<f32>()
+        .unwrap();
+    let h = 1e-5;
+    for k in 0..x.len() {
+        let (mut plus, mut minus) = (x.clone(), x.clone());
+        plus[k] += h;
+        minus[k] -= h;
+        let numeric = (source_neighbours_reference(&source, &plus, &labels, 0.5)
+            - source_neighbours_reference(&source, &minus, &labels, 0.5))
+            / (2.0 * h);
+        assert!(
+            (f64::from(grad[k]) - numeric).abs() <= 2e-3 * (1.0 + numeric.abs()),
+            "coordinate {k}: autodiff {}, numeric {numeric}",
+            grad[k]
+        );
+    }
+    let three = Tensor::<2>::zeros([3, 2], &Device::flex());
+    assert!(source_neighbours(three.clone(), three, &[0, 1], 0.5).is_err());
+}

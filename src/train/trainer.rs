@@ -51,6 +51,10 @@ pub struct TrainConfig {
     pub seed: u64,
     /// Optional self-supervised term on the unlabelled items.
     pub self_supervised: Option<SelfSupervised>,
+    /// Weight of the source-neighbour term ([`loss::source_neighbours`] at the temperature of
+    /// the supervised loss, 0.1 for other losses) next to the supervised loss; 0 for none.
+    #[serde(default)]
+    pub keep_source: f32,
 }
 
 impl TrainConfig {
@@ -155,11 +159,18 @@ pub struct Trainer<M: MetricModel> {
     check: Option<Check<M>>,
 }
 
-/// The weights a residual model's learned part is also scored at, largest first.
-const SHRINK_WEIGHTS: &[f32] = &[1.0, 0.75, 0.5, 0.35, 0.25];
-/// How far below a check's best score a smaller weight may be and still be preferred: a head
-/// nearer its source keeps items unlike its training set nearer their source neighbours.
-const SHRINK_TOLERANCE: f64 = 0.01;
+/// The weights a residual model's learned part is scored at once the run ends, largest first
+/// (see [`Trainer::with_held_out`]).
+pub const SHRINK_WEIGHTS: &[f32] = &[1.0, 0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2, 0.1];
+
+/// One standard error of a held-out score `score` drawn over `units` independent units,
+/// taken as `√(score (1 − score) / units)`: the largest a mean of `units` values in [0, 1] can
+/// have. The check's units are its labels (whole labels are held out; a label's items are
+/// not independent draws).
+pub fn standard_error(score: f64, units: usize) -> f64 {
+    let s = score.clamp(0.0, 1.0);
+    (s * (1.0 - s) / units.max(1) as f64).sqrt()
+}
 
 /// Labelled rows kept out of training and scored every `every` steps (see
 /// [`Trainer::with_held_out`]).
@@ -170,10 +181,12 @@ struct Check<M> {
     every: usize,
     patience: usize,
     before: HeldOutScores,
-    /// The kept model: its scores, step, the model, the check's best score, its residual weight.
-    best: Option<(HeldOutScores, usize, M, f64, f32)>,
+    /// The kept model: its scores, step, the model, its residual weight.
+    best: Option<(HeldOutScores, usize, M, f32)>,
     since_best: usize,
     stopped: bool,
+    /// Whether the kept model has been shrunk toward the identity (once, as the run ends).
+    shrunk: bool,
 }
 
 impl<M: MetricModel> Trainer<M> {
@@ -224,6 +237,13 @@ impl<M: MetricModel> Trainer<M> {
     /// train) are scored leave-one-out as they are (the source) and, now and every `every`
     /// steps and after the last one, through the model; the run keeps the model of the best
     /// score and stops once `patience` checks in a row (after the warm-up) did not improve it.
+    ///
+    /// A residual model, `normalize(x + f(x))`, is then shrunk toward its source by the
+    /// one-standard-error rule (as glmnet's `lambda.1se` picks the most regularised model): of
+    /// `normalize(x + α f(x))` for α in [`SHRINK_WEIGHTS`], the smallest α whose held-out score
+    /// is within one [`standard_error`] of the best α's (and not below the source's when the
+    /// best is above it). Scores that close cannot tell the heads apart on the labels; the one
+    /// nearest the identity moves items unlike the training set least.
     pub async fn with_held_out(
         mut self,
         rows: &[f32],
@@ -248,50 +268,67 @@ impl<M: MetricModel> Trainer<M> {
             best: None,
             since_best: 0,
             stopped: false,
+            shrunk: false,
         });
         self.evaluate().await?;
         Ok(self)
     }
 
     /// Scores the model on the held-out rows; keeps it when it is the best so far, and stops
-    /// the run when the check has not improved for `patience` checks past the warm-up.
+    /// the run when the check has not improved for `patience` checks past the warm-up. Once
+    /// the run is finished, shrinks the kept model (see [`Trainer::with_held_out`]).
     async fn evaluate(&mut self) -> Result<(), TrainError> {
         let step = self.losses.len();
         let warm = step >= self.config.warmup_steps;
         let Some(check) = self.check.as_mut() else {
             return Ok(());
         };
-        let trained = self.model.valid();
+        let model = self.model.valid();
         let plain = self.device.clone().inner();
-        // A residual model is also scored with its learned part shrunk toward the identity;
-        // the smallest weight within SHRINK_TOLERANCE of this check's best is its candidate.
-        let mut tried = Vec::new();
-        for &alpha in SHRINK_WEIGHTS {
-            let Some(model) = (if alpha == 1.0 {
-                Some(trained.clone())
-            } else {
-                trained.shrunk(alpha)
-            }) else {
-                break;
-            };
-            let out = embed_rows(&model, &check.rows, 256, &plain).await?;
-            tried.push((
-                leave_one_out(&out, &check.labels, model.output_dim()),
-                alpha,
-                model,
-            ));
-        }
-        let top = tried.iter().map(|t| t.0.score()).fold(f64::MIN, f64::max);
-        let (scores, alpha, model) = tried
-            .into_iter()
-            .rfind(|t| t.0.score() >= top - SHRINK_TOLERANCE)
-            .expect("the unshrunk model is scored");
-        if check.best.as_ref().is_none_or(|b| top > b.3) {
-            check.best = Some((scores, step, model, top, alpha));
+        let out = embed_rows(&model, &check.rows, 256, &plain).await?;
+        let scores = leave_one_out(&out, &check.labels, model.output_dim());
+        if check
+            .best
+            .as_ref()
+            .is_none_or(|b| scores.score() > b.0.score())
+        {
+            check.best = Some((scores, step, model, 1.0));
             check.since_best = 0;
         } else if warm {
             check.since_best += 1;
             check.stopped = check.since_best >= check.patience;
+        }
+        if check.stopped || step >= self.config.steps {
+            self.shrink().await?;
+        }
+        Ok(())
+    }
+
+    /// Shrinks the kept residual model toward the identity by the one-standard-error rule (see
+    /// [`Trainer::with_held_out`]); once per run.
+    async fn shrink(&mut self) -> Result<(), TrainError> {
+        let plain = self.device.clone().inner();
+        let Some(check) = self.check.as_mut().filter(|c| !c.shrunk) else {
+            return Ok(());
+        };
+        check.shrunk = true;
+        let Some((top, _, kept, _)) = check.best.clone() else {
+            return Ok(());
+        };
+        let source = check.before.score();
+        let floor = (top.score() - standard_error(top.score(), check.held_labels))
+            .max(source.min(top.score()));
+        for &alpha in SHRINK_WEIGHTS.iter().skip(1) {
+            let Some(model) = kept.shrunk(alpha) else {
+                break;
+            };
+            let out = embed_rows(&model, &check.rows, 256, &plain).await?;
+            let scores = leave_one_out(&out, &check.labels, model.output_dim());
+            if scores.score() >= floor
+                && let Some(best) = check.best.as_mut()
+            {
+                (best.0, best.2, best.3) = (scores, model, alpha);
+            }
         }
         Ok(())
     }
@@ -299,7 +336,7 @@ impl<M: MetricModel> Trainer<M> {
     /// The held-out check's outcome so far, when the run has one.
     pub fn held_out(&self) -> Option<HeldOutReport> {
         let check = self.check.as_ref()?;
-        let (after, best_step, _, _, alpha) = check.best.as_ref()?;
+        let (after, best_step, _, alpha) = check.best.as_ref()?;
         Some(HeldOutReport {
             residual_weight: *alpha,
             labels: check.held_labels,
@@ -347,7 +384,16 @@ impl<M: MetricModel> Trainer<M> {
         let augment = set.augment.as_ref();
         let rows = gather_rows(&set.inputs, set.dim, &batch, augment, &mut self.rng);
         let x = Tensor::<2>::from_data(TensorData::new(rows, [batch.len(), set.dim]), device);
-        let mut total = loss::compute(&config.loss, config.distance, self.model.embed(x), &labels)?;
+        let embedded = self.model.embed(x.clone());
+        let mut total = loss::compute(&config.loss, config.distance, embedded.clone(), &labels)?;
+        if config.keep_source > 0.0 {
+            let t = match config.loss {
+                Loss::SupervisedContrastive { temperature } => temperature,
+                _ => 0.1,
+            };
+            let keep = loss::source_neighbours(x, embedded, &labels, t)?;
+            total = total + keep.mul_scalar(config.keep_source);
+        }
         if let Some(ssl) = self.ssl {
             let count = set.unlabelled.len() / set.dim;
             let picks =
@@ -410,7 +456,7 @@ impl<M: MetricModel> Trainer<M> {
     /// the one of its best score.
     pub fn model(&self) -> M {
         match self.check.as_ref().and_then(|c| c.best.as_ref()) {
-            Some((_, _, best, _, _)) => best.clone(),
+            Some((_, _, best, _)) => best.clone(),
             None => self.model.valid(),
         }
     }
@@ -471,4 +517,92 @@ fn gather_rows(
         }
     }
     rows
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::train::MetricHead;
+
+    #[test]
+    fn a_standard_error_by_hand() {
+        assert!((standard_error(0.5, 100) - 0.05).abs() < 1e-12);
+        assert!((standard_error(0.9, 36) - 0.05).abs() < 1e-12);
+        assert_eq!(standard_error(1.0, 10), 0.0);
+        assert_eq!(standard_error(0.5, 0), 0.5, "no units counts as one");
+    }
+
+    /// Mean |cosine through `head` − cosine of the source| over the pairs of `rows`.
+    fn moved(head: &MetricHead, rows: &[f32], dim: usize) -> f64 {
+        let device = Device::flex();
+        let out = pollster::block_on(embed_rows(head, rows, 64, &device)).unwrap();
+        let cos = |data: &[f32]| -> Vec<f32> {
+            let unit = crate::train::retrieval::normalize_rows(data, dim);
+            let n = unit.len() / dim;
+            let row = |i: usize| &unit[i * dim..(i + 1) * dim];
+            (0..n)
+                .flat_map(|i| (0..i).map(move |j| (i, j)))
+                .map(|(i, j)| row(i).iter().zip(row(j)).map(|(a, b)| a * b).sum())
+                .collect()
+        };
+        let (a, b) = (cos(rows), cos(&out));
+        a.iter()
+            .zip(&b)
+            .map(|(x, y)| f64::from((x - y).abs()))
+            .sum::<f64>()
+            / a.len() as f64
+    }
+
+    #[test]
+    fn the_source_neighbour_term_keeps_unseen_items_nearer_their_source_ranking() {
+        const DIM: usize = 12;
+        // 8 labels × 6 items near their own axis; the unseen items are mixtures of all axes,
+        // nothing like a training item.
+        let labels: Vec<u32> = (0..48).map(|i| i % 8).collect();
+        let rows: Vec<f32> = (0..48 * DIM)
+            .map(|k| {
+                let (i, d) = (k / DIM, k % DIM);
+                let wobble = ((i * 7 + d * 13) % 11) as f32 / 11.0 - 0.5;
+                if d == i % 8 { 1.0 } else { 0.6 * wobble }
+            })
+            .collect();
+        let unseen: Vec<f32> = (0..30 * DIM)
+            .map(|k| 0.5 + ((k * 37 % 23) as f32 - 11.0) / 15.0)
+            .collect();
+        let autodiff = Device::flex().autodiff();
+        let run = |keep_source: f32| {
+            let model = MetricHead::residual(DIM, &[], 1.0, 3, &autodiff).unwrap();
+            let config = TrainConfig {
+                loss: Loss::from_name("supervised_contrastive").unwrap(),
+                distance: Distance::Cosine,
+                steps: 60,
+                learning_rate: 1e-2,
+                warmup_steps: 0,
+                weight_decay: 0.0,
+                classes_per_batch: 8,
+                examples_per_class: 4,
+                seed: 1,
+                self_supervised: None,
+                keep_source,
+            };
+            let set = TrainSet {
+                inputs: &rows,
+                labels: &labels,
+                unlabelled: &[],
+                dim: DIM,
+                augment: None,
+            };
+            pollster::block_on(train(model, set, &config, &autodiff, |_| {}, || false)).unwrap()
+        };
+        let (free, free_report) = run(0.0);
+        let (kept, kept_report) = run(5.0);
+        // Both learn (the supervised loss falls), and the kept head moves the unseen items'
+        // similarities less.
+        for r in [&free_report, &kept_report] {
+            assert!(r.losses[59] < r.losses[0], "{:?}", r.losses);
+        }
+        let (m_free, m_kept) = (moved(&free, &unseen, DIM), moved(&kept, &unseen, DIM));
+        assert!(m_free > 0.01, "training moved the unseen items: {m_free}");
+        assert!(m_kept < 0.5 * m_free, "{m_kept} vs {m_free}");
+    }
 }
