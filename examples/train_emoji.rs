@@ -19,8 +19,9 @@
 //! `--unseen DIR`: also scores the head on a domain it never saw: `DIR/digits.f32` (rows of
 //! the same image model) and `DIR/digits.json` (`{ labels, index }`: items with index < 60
 //! are the gallery, the others queries), recall@1 / recall@10 / mAP@R before and after.
-//! `--alphas 1,0.5,…`: prints (stderr) the identities' recall@1, and the unseen domain's
-//! scores, with a residual head's learned part weighted by each value.
+//! `--alphas 1,0.5,…`: `alpha_sweep` in the output: the identities' recall@1, and the unseen
+//! domain's scores, with the trained residual head's learned part weighted by each value (the
+//! weight itself, not a factor on the one the held-out check kept).
 
 use burn::prelude::*;
 use serde_json::json;
@@ -206,20 +207,23 @@ fn main() {
     let after = score(&eg, &test_ids, &eq, &test_ids, trained.output_dim(), 1);
     let after10 = top10(&eg, &eq, trained.output_dim());
     let unseen = arg("--unseen").map(|d| unseen_domain(std::path::Path::new(&d), &trained));
-    if let Some(alphas) = arg("--alphas") {
-        for a in alphas.split(',').map(|a| a.parse::<f32>().unwrap()) {
-            let h = trained.shrunk(a);
-            let eg = pollster::block_on(embed_rows(&h, &g, 256, &plain)).unwrap();
-            let eq = pollster::block_on(embed_rows(&h, &q, 256, &plain)).unwrap();
-            let s = score(&eg, &test_ids, &eq, &test_ids, h.output_dim(), 1);
-            let u = arg("--unseen").map(|d| unseen_domain(std::path::Path::new(&d), &h));
-            eprintln!(
-                "alpha {a}: emoji r1 {:.3} digits {}",
-                s.recall_at_1,
-                u.map(|u| u["after"].to_string()).unwrap_or_default()
-            );
-        }
-    }
+    // The same trained head with its learned part at each weight α (absolute: the kept head
+    // already carries the check's α).
+    let kept_alpha = summary.held_out.map_or(1.0, |h| h.residual_weight);
+    let sweep: Option<Vec<serde_json::Value>> = arg("--alphas").map(|alphas| {
+        alphas
+            .split(',')
+            .map(|a| a.parse::<f32>().expect("--alphas"))
+            .map(|a| {
+                let h = trained.shrunk(a / kept_alpha);
+                let eg = pollster::block_on(embed_rows(&h, &g, 256, &plain)).unwrap();
+                let eq = pollster::block_on(embed_rows(&h, &q, 256, &plain)).unwrap();
+                let s = score(&eg, &test_ids, &eq, &test_ids, h.output_dim(), 1);
+                let u = arg("--unseen").map(|d| unseen_domain(std::path::Path::new(&d), &h));
+                json!({ "alpha": a, "recall_at_1": s.recall_at_1, "unseen_domain": u.map(|u| u["after"].clone()) })
+            })
+            .collect()
+    });
     println!(
         "{}",
         json!({
@@ -237,6 +241,7 @@ fn main() {
             "trained": after,
             "trained_recall_at_10": after10,
             "unseen_domain": unseen,
+            "alpha_sweep": sweep,
         })
     );
 }
