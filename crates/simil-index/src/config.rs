@@ -70,13 +70,13 @@ pub struct FieldSpec {
 
 /// HNSW graph parameters for sealed segments.
 ///
-/// instant-distance builds each graph with up to 32 links per node (64 on layer 0); a
-/// sealed graph keeps the first `m` of them (`2m` on layer 0), as hnswlib's `M` does.
+/// instant-distance builds each graph with `m` links per node (`2m` on layer 0), as
+/// hnswlib's `M` does; `m` above 32, its largest degree, builds and keeps 32 (64).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
 pub struct HnswParams {
     /// Links per node, `2m` on layer 0, and the layer-assignment factor `mL = 1 / ln(m)`
-    /// (2..=64; links stop growing at `m` = 32, instant-distance's own degree).
+    /// (2..=64; links stop growing at `m` = 32, instant-distance's largest degree).
     pub m: usize,
     /// Candidate list size while building (1..=[`MAX_EF`]).
     #[serde(alias = "ef_construction")]

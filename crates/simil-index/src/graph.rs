@@ -1,12 +1,13 @@
 //! The HNSW graph of a sealed field, in our own layout and searched by our own code.
 //!
 //! instant-distance builds the graph (its layer assignment and neighbour heuristic) but
-//! keeps it private, fixes the degree at 32 links (64 on layer 0), searches with those
-//! fixed degrees and has no filter hook. Its serde form is public, though: after a build
-//! the links are read out of it ([`Graph::from_hnsw`]) and the instant-distance value is
-//! dropped. Each node keeps the first `m` of its links (`2m` on layer 0), which
-//! instant-distance orders heuristic picks first, so `m` means what it means in the
-//! HNSW paper and in hnswlib, and a search expands half as many links at the default.
+//! keeps it private, searches with the full node width and has no filter hook. Its serde
+//! form is public, though: after a build the links are read out of it
+//! ([`Graph::from_hnsw`]) and the instant-distance value is dropped. The graph is built
+//! with degree `m` (`2m` on layer 0; instant-distance's `Builder::m`, which simil's patch
+//! of it adds: patches/instant-distance), so `m` means what it means in the HNSW paper and
+//! in hnswlib. Nodes built wider (files of earlier versions, built at 32 / 64) keep their
+//! first `m` / `2m` links on load, which instant-distance orders heuristic picks first.
 //!
 //! [`Graph::search`] runs `simil_kernels::Links::search`, the paper's layer-0 beam
 //! search with a filter in the loop (as hnswlib and Lucene do): rows outside the allowed
@@ -28,6 +29,12 @@ use super::config::MAX_EF;
 const ZERO_LINKS: usize = 64;
 /// Links per upper-layer node in instant-distance's layout.
 const UPPER_LINKS: usize = 32;
+
+/// The degree `M` instant-distance builds a graph with for HNSW parameter `m` (2..=32;
+/// layer-0 nodes get `2M`).
+pub(crate) fn build_degree(m: usize) -> usize {
+    m.clamp(2, UPPER_LINKS)
+}
 
 /// A node's links per layer: `(layer 0, upper layers)` for HNSW parameter `m`, capped
 /// at what instant-distance builds.

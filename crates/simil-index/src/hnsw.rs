@@ -10,7 +10,7 @@
 use std::sync::Arc;
 
 use half::f16;
-use instant_distance::{Builder, Heuristic, Point};
+use instant_distance::{Builder, Heuristic, NeighborUpdate, Point};
 
 use super::IndexError;
 use super::codec::{Reader, Writer};
@@ -386,10 +386,12 @@ impl SealedField {
         let (quant, points) = Self::build_points(spec, vectors);
         let built: Vec<Built<GraphPoint>> = points.into_iter().map(Built).collect();
         let (hnsw, _) = Builder::default()
+            .m(graph::build_degree(params.m))
             .ef_construction(params.ef_construction)
             .ef_search(params.ef_search)
             .ml(1.0 / (params.m as f32).ln())
             .select_heuristic(params.heuristic.then(Heuristic::default))
+            .neighbor_update(NeighborUpdate::AppendOrPrune)
             .seed(seed)
             .build_hnsw(built);
         let points: Vec<GraphPoint> = hnsw.iter().map(|(_, p)| p.0.clone()).collect();

@@ -24,7 +24,9 @@ pub struct Builder {
     ef_search: usize,
     ef_construction: usize,
     heuristic: Option<Heuristic>,
-    ml: f32,
+    neighbor_update: NeighborUpdate,
+    m: usize,
+    ml: Option<f32>,
     seed: u64,
     #[cfg(feature = "indicatif")]
     progress: Option<ProgressBar>,
@@ -51,11 +53,38 @@ impl Builder {
         self
     }
 
+    /// Set how the links of an existing node change when a new node links to it (with a
+    /// selection heuristic; the simple selection always inserts the new link in order)
+    ///
+    /// Defaults to [`NeighborUpdate::Reselect`].
+    pub fn neighbor_update(mut self, update: NeighborUpdate) -> Self {
+        self.neighbor_update = update;
+        self
+    }
+
+    /// Set the `M` parameter from the paper: the number of links per node on the upper
+    /// layers; nodes on the zero layer keep up to `2 * M` (`M0`).
+    ///
+    /// Defaults to 32 (64 on the zero layer), which is also the largest value: nodes keep
+    /// room for that many links whatever `M` is, so the memory layout and the serialized
+    /// form of the graph do not change. Smaller values build faster (the neighbour
+    /// selection compares every pair of candidate links) and search faster, at some cost
+    /// in recall.
+    ///
+    /// # Panics
+    ///
+    /// If `m` is not in `2..=32`.
+    pub fn m(mut self, m: usize) -> Self {
+        assert!((2..=M).contains(&m), "M must be in 2..={M}, got {m}");
+        self.m = m;
+        self
+    }
+
     /// Set the `mL` parameter from the paper
     ///
     /// If the `mL` parameter is not already set, it defaults to `1.0 / ln(M)`.
     pub fn ml(mut self, ml: f32) -> Self {
-        self.ml = ml;
+        self.ml = Some(ml);
         self
     }
 
@@ -86,15 +115,20 @@ impl Builder {
 
     #[doc(hidden)]
     pub fn into_parts(self) -> (usize, usize, f32, u64) {
+        let ml = self.resolved_ml();
         let Self {
             ef_search,
             ef_construction,
             heuristic: _,
-            ml,
             seed,
             ..
         } = self;
         (ef_search, ef_construction, ml, seed)
+    }
+
+    /// `mL`: as set, else `1.0 / ln(M)`
+    fn resolved_ml(&self) -> f32 {
+        self.ml.unwrap_or(1.0 / (self.m as f32).ln())
     }
 }
 
@@ -104,7 +138,9 @@ impl Default for Builder {
             ef_search: 100,
             ef_construction: 100,
             heuristic: Some(Heuristic::default()),
-            ml: 1.0 / (M as f32).ln(),
+            neighbor_update: NeighborUpdate::Reselect,
+            m: M,
+            ml: None,
             seed: rand::random(),
             #[cfg(feature = "indicatif")]
             progress: None,
@@ -125,6 +161,24 @@ impl Default for Heuristic {
             keep_pruned: true,
         }
     }
+}
+
+/// How the links of an existing node change when a new node links to it
+/// ([`Builder::neighbor_update`])
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub enum NeighborUpdate {
+    /// Re-run the selection heuristic over the node's links and the new node, every time
+    #[default]
+    Reselect,
+    /// As hnswlib does: a node with a free slot takes the new link as it is; a full node
+    /// re-runs the heuristic without `keep_pruned`, dropping the links it prunes, which
+    /// leaves free slots for later links.
+    ///
+    /// Most inserts then cost no distance computations at all for most neighbors, where
+    /// `Reselect` compares the neighbor with each of its links and those links with each
+    /// other: builds are several times faster, and searches need a slightly larger `ef` for
+    /// the same recall.
+    AppendOrPrune,
 }
 
 #[cfg_attr(feature = "serde", derive(Deserialize, Serialize))]
@@ -209,8 +263,10 @@ where
     fn new(points: Vec<P>, builder: Builder) -> (Self, Vec<PointId>) {
         let ef_search = builder.ef_search;
         let ef_construction = builder.ef_construction;
-        let ml = builder.ml;
+        let ml = builder.resolved_ml();
+        let m = builder.m;
         let heuristic = builder.heuristic;
+        let neighbor_update = builder.neighbor_update;
         let mut rng = SmallRng::seed_from_u64(builder.seed);
 
         #[cfg(feature = "indicatif")]
@@ -239,7 +295,7 @@ where
         let mut num = points.len();
         loop {
             let next = (num as f32 * ml) as usize;
-            if next < M {
+            if next < m {
                 break;
             }
             sizes.push((num - next, num));
@@ -294,7 +350,9 @@ where
             top,
             points: &points,
             heuristic,
+            neighbor_update,
             ef_construction,
+            m,
             #[cfg(feature = "indicatif")]
             progress,
             #[cfg(feature = "indicatif")]
@@ -323,7 +381,7 @@ where
             if !layer.is_zero() {
                 (&state.zero[..end])
                     .into_par_iter()
-                    .map(|zero| UpperNode::from_zero(&zero.read()))
+                    .map(|zero| UpperNode::from_zero(&zero.read(), m))
                     .collect_into_vec(&mut layers[layer.0 - 1]);
             }
         }
@@ -418,7 +476,10 @@ struct Construction<'a, P: Point> {
     top: LayerId,
     points: &'a [P],
     heuristic: Option<Heuristic>,
+    neighbor_update: NeighborUpdate,
     ef_construction: usize,
+    /// Links per node on the upper layers (`M`); `2 * m` on the zero layer
+    m: usize,
     #[cfg(feature = "indicatif")]
     progress: Option<ProgressBar>,
     #[cfg(feature = "indicatif")]
@@ -442,7 +503,7 @@ impl<'a, P: Point> Construction<'a, P> {
         let point = &self.points[new];
         search.reset();
         search.push(PointId(0), point, self.points);
-        let num = if layer.is_zero() { M * 2 } else { M };
+        let num = if layer.is_zero() { self.m * 2 } else { self.m };
 
         for cur in self.top.descend() {
             search.ef = if cur <= layer {
@@ -465,11 +526,15 @@ impl<'a, P: Point> Construction<'a, P> {
         let found = match self.heuristic {
             None => {
                 let candidates = search.select_simple();
-                &candidates[..Ord::min(candidates.len(), M * 2)]
+                &candidates[..Ord::min(candidates.len(), self.m * 2)]
             }
-            Some(heuristic) => {
-                search.select_heuristic(&self.points[new], self.zero, self.points, heuristic)
-            }
+            Some(heuristic) => search.select_heuristic(
+                &self.points[new],
+                self.zero,
+                self.points,
+                heuristic,
+                self.m * 2,
+            ),
         };
 
         // Just make sure the candidates are all unique
@@ -482,6 +547,22 @@ impl<'a, P: Point> Construction<'a, P> {
             // `candidate` here is the new node's neighbor
             let &Candidate { distance, pid } = candidate;
             if let Some(heuristic) = self.heuristic {
+                let heuristic = match self.neighbor_update {
+                    NeighborUpdate::Reselect => heuristic,
+                    NeighborUpdate::AppendOrPrune => {
+                        let mut links = self.zero[pid].write();
+                        let len = links.iter().take_while(|pid| pid.is_valid()).count();
+                        if len < self.m * 2 {
+                            links.set(len, new);
+                            node.set(i, pid);
+                            continue;
+                        }
+                        Heuristic {
+                            keep_pruned: false,
+                            ..heuristic
+                        }
+                    }
+                };
                 let found = insertion.add_neighbor_heuristic(
                     new,
                     self.zero.nearest_iter(pid),
@@ -489,6 +570,7 @@ impl<'a, P: Point> Construction<'a, P> {
                     &self.points[pid],
                     self.points,
                     heuristic,
+                    self.m * 2,
                 );
 
                 self.zero[pid]
@@ -511,7 +593,7 @@ impl<'a, P: Point> Construction<'a, P> {
                     })
                     .unwrap_or_else(|e| e);
 
-                self.zero[pid].write().insert(idx, new);
+                self.zero[pid].write().insert(idx, new, self.m * 2);
             }
             node.set(i, pid);
         }
@@ -613,6 +695,7 @@ impl Search {
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn add_neighbor_heuristic<L: Layer, P: Point>(
         &mut self,
         new: PointId,
@@ -621,16 +704,17 @@ impl Search {
         point: &P,
         points: &[P],
         params: Heuristic,
+        max: usize,
     ) -> &[Candidate] {
         self.reset();
         self.push(new, point, points);
         for pid in current {
             self.push(pid, point, points);
         }
-        self.select_heuristic(point, layer, points, params)
+        self.select_heuristic(point, layer, points, params, max)
     }
 
-    /// Heuristically sort and truncate neighbors in `self.nearest`
+    /// Heuristically sort and truncate neighbors in `self.nearest` to at most `max`
     ///
     /// Invariant: `self.nearest` must be in sorted (nearest first) order.
     fn select_heuristic<L: Layer, P: Point>(
@@ -639,6 +723,7 @@ impl Search {
         layer: L,
         points: &[P],
         params: Heuristic,
+        max: usize,
     ) -> &[Candidate] {
         self.working.clear();
         // Get input candidates from `self.nearest` and store them in `self.working`.
@@ -666,7 +751,7 @@ impl Search {
         self.nearest.clear();
         self.discarded.clear();
         for candidate in self.working.drain(..) {
-            if self.nearest.len() >= M * 2 {
+            if self.nearest.len() >= max {
                 break;
             }
 
@@ -687,7 +772,7 @@ impl Search {
         if params.keep_pruned {
             // Add discarded connections from `working` (`Wd`) to `self.nearest` (`R`)
             for candidate in self.discarded.drain(..) {
-                if self.nearest.len() >= M * 2 {
+                if self.nearest.len() >= max {
                     break;
                 }
                 self.nearest.push(candidate);
@@ -781,7 +866,129 @@ pub trait Point: Clone + Sync {
     fn distance(&self, other: &Self) -> f32;
 }
 
-/// The parameter `M` from the paper
+/// The default and largest value of the parameter `M` from the paper ([`Builder::m`])
 ///
-/// This should become a generic argument to `Hnsw` when possible.
+/// Nodes keep room for `M` links (`2 * M` on the zero layer) whatever `M` a graph is built
+/// with; unused slots are invalid, and searches stop at the first one.
 const M: usize = 32;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Clone, Copy, Debug)]
+    struct Point(f32, f32);
+
+    impl super::Point for Point {
+        fn distance(&self, other: &Self) -> f32 {
+            ((self.0 - other.0).powi(2) + (self.1 - other.1).powi(2)).sqrt()
+        }
+    }
+
+    fn points(n: usize) -> Vec<Point> {
+        let mut rng = SmallRng::seed_from_u64(3);
+        (0..n).map(|_| Point(rng.gen(), rng.gen())).collect()
+    }
+
+    /// The number of valid links of each node, checking that they come first
+    fn degrees(nodes: impl Iterator<Item = Vec<PointId>>) -> Vec<usize> {
+        nodes
+            .map(|node| {
+                let valid = node.iter().take_while(|pid| pid.is_valid()).count();
+                assert!(node[valid..].iter().all(|pid| !pid.is_valid()));
+                valid
+            })
+            .collect()
+    }
+
+    fn max_degrees(hnsw: &Hnsw<Point>) -> (usize, usize) {
+        let zero = degrees(hnsw.zero.iter().map(|n| n.0.to_vec()));
+        let upper = degrees(hnsw.layers.iter().flatten().map(|n| n.0.to_vec()));
+        (
+            zero.into_iter().max().unwrap_or(0),
+            upper.into_iter().max().unwrap_or(0),
+        )
+    }
+
+    #[test]
+    fn nodes_keep_at_most_m_links_and_2m_on_the_zero_layer() {
+        for heuristic in [Some(Heuristic::default()), None] {
+            for m in [4, 12] {
+                let builder = Builder::default().m(m).select_heuristic(heuristic).seed(1);
+                let (hnsw, _) = builder.build_hnsw(points(2000));
+                assert!(!hnsw.layers.is_empty());
+                assert_eq!(max_degrees(&hnsw), (2 * m, m), "m {m}, {heuristic:?}");
+            }
+        }
+        // The default is unchanged: up to 64 links on the zero layer, 32 above.
+        let (hnsw, _) = Builder::default().seed(1).build_hnsw(points(2000));
+        assert_eq!(max_degrees(&hnsw), (2 * M, M));
+    }
+
+    /// Distance computations of [`Counted`] points, counted (only one test uses them)
+    static DISTANCES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+    #[derive(Clone, Copy, Debug)]
+    struct Counted(Point);
+
+    impl super::Point for Counted {
+        fn distance(&self, other: &Self) -> f32 {
+            DISTANCES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            self.0.distance(&other.0)
+        }
+    }
+
+    #[test]
+    fn append_or_prune_builds_with_fewer_distances_and_the_same_degrees() {
+        let counted: Vec<Counted> = points(3000).into_iter().map(Counted).collect();
+        let build = |update| {
+            DISTANCES.store(0, std::sync::atomic::Ordering::Relaxed);
+            let builder = Builder::default().m(8).neighbor_update(update).seed(2);
+            let (hnsw, pids) = builder.build_hnsw(counted.clone());
+            let distances = DISTANCES.load(std::sync::atomic::Ordering::Relaxed);
+            let mut search = Search::default();
+            let found = (0..counted.len())
+                .step_by(30)
+                .filter(|&i| {
+                    let nearest = hnsw.search(&counted[i], &mut search).next();
+                    nearest.map(|item| item.pid) == Some(pids[i])
+                })
+                .count();
+            let zero = degrees(hnsw.zero.iter().map(|n| n.0.to_vec()));
+            let upper = degrees(hnsw.layers.iter().flatten().map(|n| n.0.to_vec()));
+            assert!(zero.iter().all(|&d| d <= 16) && upper.iter().all(|&d| d <= 8));
+            (distances, found)
+        };
+        let (reselect, found_reselect) = build(NeighborUpdate::Reselect);
+        let (append, found_append) = build(NeighborUpdate::AppendOrPrune);
+        assert!(append * 2 < reselect, "{append} vs {reselect} distances");
+        assert!(found_reselect >= 98 && found_append >= 98);
+    }
+
+    #[test]
+    fn ml_defaults_to_one_over_ln_m() {
+        let ml = |b: Builder| b.into_parts().2;
+        assert_eq!(ml(Builder::default()), 1.0 / (32f32).ln());
+        assert_eq!(ml(Builder::default().m(16)), 1.0 / (16f32).ln());
+        assert_eq!(ml(Builder::default().ml(0.5).m(16)), 0.5);
+    }
+
+    #[test]
+    #[should_panic(expected = "M must be in 2..=32")]
+    fn m_above_the_node_capacity_panics() {
+        let _ = Builder::default().m(M + 1);
+    }
+
+    #[test]
+    fn a_smaller_m_still_finds_the_nearest_points() {
+        let points = points(2000);
+        let (hnsw, pids) = Builder::default().m(6).seed(5).build_hnsw(points.clone());
+        let mut search = Search::default();
+        let mut found = 0;
+        for (i, query) in points.iter().enumerate().step_by(20) {
+            let nearest = hnsw.search(query, &mut search).next().map(|item| item.pid);
+            found += usize::from(nearest == Some(pids[i]));
+        }
+        assert!(found >= 98, "found {found} of 100 points themselves");
+    }
+}

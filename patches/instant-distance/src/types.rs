@@ -60,12 +60,13 @@ impl Visited {
 
 #[cfg_attr(feature = "serde", derive(Deserialize, Serialize))]
 #[derive(Clone, Copy, Debug, Default)]
-pub(crate) struct UpperNode([PointId; M]);
+pub(crate) struct UpperNode(pub(crate) [PointId; M]);
 
 impl UpperNode {
-    pub(crate) fn from_zero(node: &ZeroNode) -> Self {
+    /// The first `m` links of `node`; the other slots are invalid
+    pub(crate) fn from_zero(node: &ZeroNode, m: usize) -> Self {
         let mut nearest = [INVALID; M];
-        nearest.copy_from_slice(&node.0[..M]);
+        nearest[..m].copy_from_slice(&node.0[..m]);
         Self(nearest)
     }
 }
@@ -97,15 +98,16 @@ impl ZeroNode {
         }
     }
 
-    pub(crate) fn insert(&mut self, idx: usize, pid: PointId) {
+    /// Inserts `pid` at `idx`, keeping at most `max` links
+    pub(crate) fn insert(&mut self, idx: usize, pid: PointId, max: usize) {
         // It might be possible for all the neighbor's current neighbors to be closer to our
         // neighbor than to the new node, in which case we skip insertion of our new node's ID.
-        if idx >= self.0.len() {
+        if idx >= max {
             return;
         }
 
         if self.0[idx].is_valid() {
-            let end = (M * 2) - 1;
+            let end = max - 1;
             self.0.copy_within(idx..end, idx + 1);
         }
 

@@ -4,7 +4,7 @@ use ordered_float::OrderedFloat;
 use rand::rngs::{StdRng, ThreadRng};
 use rand::{Rng, SeedableRng};
 
-use instant_distance::{Builder, Point as _, Search};
+use instant_distance::{Builder, NeighborUpdate, Point as _, Search};
 
 #[test]
 #[allow(clippy::float_cmp, clippy::approx_constant)]
@@ -43,6 +43,21 @@ fn random_heuristic() {
     let (seed, recall) = randomized(Builder::default());
     println!("heuristic (seed = {seed}) recall = {recall}");
     assert!(recall > 97, "expected at least 98, got {recall}");
+}
+
+#[test]
+fn random_heuristic_m8() {
+    let (seed, recall) = randomized(Builder::default().m(8));
+    println!("heuristic m 8 (seed = {seed}) recall = {recall}");
+    assert!(recall > 95, "expected at least 96, got {recall}");
+}
+
+#[test]
+fn random_heuristic_append_or_prune() {
+    let builder = Builder::default().neighbor_update(NeighborUpdate::AppendOrPrune);
+    let (seed, recall) = randomized(builder.m(8));
+    println!("heuristic, append or prune (seed = {seed}) recall = {recall}");
+    assert!(recall > 95, "expected at least 96, got {recall}");
 }
 
 #[test]
