@@ -14,9 +14,17 @@ async function timeBatches(embed, blobs, batch, count) {
   return count / ((performance.now() - started) / 1000);
 }
 
+/** `count` images per second through one call of `embed` (the pool's path: batches in flight). */
+async function timeBulk(embed, blobs, count) {
+  const images = Array.from({ length: count }, (_, i) => blobs[i % blobs.length]);
+  const started = performance.now();
+  await embed(images);
+  return count / ((performance.now() - started) / 1000);
+}
+
 async function simil(spec, blobs) {
   const t0 = performance.now();
-  const engine = await open({ backend: spec.backend });
+  const engine = await open({ backend: spec.backend, workers: spec.workers, storage: 'memory' });
   // Plain network vectors: parity is checked against tfjs (whitening adds one 384 × 384 product).
   await engine.loadImageModel({ weights: spec.weights, whitening: false });
   await engine.embedImages([blobs[0]]);
@@ -26,14 +34,20 @@ async function simil(spec, blobs) {
   for (const [batch, count] of spec.batches) {
     speed[batch] = await timeBatches((b) => engine.embedImages(b, { batchSize: batch }), blobs, batch, count);
   }
+  if (spec.bulk) speed[spec.bulk.batch] = await timeBulk((b) => engine.embedImages(b, { batchSize: spec.bulk.batch }), blobs, spec.bulk.count);
+  const memory = await engine.memory();
   engine.terminate();
-  return { backend: engine.backend, coldStartMs, speed, vectors };
+  return { backend: engine.backend, coldStartMs, speed, vectors, workers: memory.workers.length };
 }
 
 async function tfjs(spec, blobs) {
   const tf = window.tf;
   const t0 = performance.now();
-  if (spec.backend === 'wasm') tf.wasm.setWasmPaths('/node_modules/@tensorflow/tfjs-backend-wasm/dist/');
+  if (spec.backend === 'wasm') {
+    tf.wasm.setWasmPaths('/node_modules/@tensorflow/tfjs-backend-wasm/dist/');
+    // Threads need a cross-origin isolated page (the bench serves COOP/COEP for them); else one.
+    tf.wasm.setThreadsCount(spec.threads ? navigator.hardwareConcurrency : 1);
+  }
   if (!(await tf.setBackend(spec.backend))) throw new Error(`tfjs backend ${spec.backend} unavailable`);
   await tf.ready();
   const full = await tf.loadLayersModel(spec.modelUrl);
@@ -58,7 +72,11 @@ async function tfjs(spec, blobs) {
   const coldStartMs = performance.now() - t0;
   const speed = {};
   for (const [batch, count] of spec.batches) speed[batch] = await timeBatches(embed, blobs, batch, count);
-  return { backend: tf.getBackend(), coldStartMs, speed };
+  if (spec.bulk) speed[spec.bulk.batch] = await timeBulk(async (images) => {
+    for (let i = 0; i < images.length; i += spec.bulk.batch) await embed(images.slice(i, i + spec.bulk.batch));
+  }, blobs, spec.bulk.count);
+  const threads = spec.backend === 'wasm' ? tf.wasm.getThreadsCount?.() ?? null : null;
+  return { backend: tf.getBackend(), coldStartMs, speed, threads, threadsAsked: spec.threads ? navigator.hardwareConcurrency : 1, isolated: self.crossOriginIsolated };
 }
 
 window.runEngine = async (spec) => {
