@@ -15,8 +15,8 @@
 use burn::nn::PaddingConfig2d;
 use burn::nn::conv::Conv2d;
 use burn::prelude::*;
-use burn::tensor::activation::relu6;
 use image::RgbImage;
+use simil_kernels::conv::{Conv3x3, conv3x3};
 
 use super::backbone::{Architecture, Backbone};
 use super::error::{ModelError, read_f32};
@@ -146,10 +146,33 @@ struct ConvBn {
     conv: Conv2d,
     #[module(skip)]
     relu6: bool,
+    /// On the CPU, the 3×3 layers (stem and depthwise) run as one fused kernel of
+    /// `simil-kernels` (padding, bias and ReLU6 included) instead of burn's `conv2d`.
+    #[module(skip)]
+    direct: Option<Direct3x3>,
+}
+
+/// A 3×3 layer's parameters for [`simil_kernels::conv::conv3x3`].
+#[derive(Clone, Debug)]
+struct Direct3x3 {
+    weight: Vec<f32>,
+    bias: Vec<f32>,
+    spec: Conv3x3,
 }
 
 impl ConvBn {
     fn new(spec: &LayerSpec, params: ConvParams, device: &Device) -> Self {
+        let direct = (spec.kernel == 3 && *device == Device::flex()).then(|| Direct3x3 {
+            weight: params.weight.clone(),
+            bias: params.bias.clone(),
+            spec: Conv3x3 {
+                cin: spec.cin,
+                cout: spec.cout,
+                depthwise: matches!(spec.kind, Kind::Depthwise),
+                stride: spec.stride,
+                relu6: spec.relu6,
+            },
+        });
         let weight = Tensor::<4>::from_data(TensorData::new(params.weight, params.shape), device);
         let bias = Tensor::<1>::from_data(TensorData::new(params.bias, [spec.cout]), device);
         let conv = Conv2d {
@@ -167,12 +190,49 @@ impl ConvBn {
         ConvBn {
             conv,
             relu6: spec.relu6,
+            direct,
         }
     }
 
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        if let Some(direct) = &self.direct {
+            return direct.forward(x);
+        }
         let y = self.conv.forward(x);
-        if self.relu6 { relu6(y) } else { y }
+        // ReLU6 as two one-sided clamps, not `relu6` (`clamp(0, 6)`): flex runs the
+        // two-sided clamp one element at a time with branches (a quarter of the CPU
+        // profile, issue 18), each one-sided clamp as a SIMD select.
+        if self.relu6 {
+            y.clamp_min(0.0).clamp_max(6.0)
+        } else {
+            y
+        }
+    }
+}
+
+impl Direct3x3 {
+    /// The layer on flex: the input's values are taken out of the tensor (no copy when it
+    /// is the only reference), convolved image by image, and put back.
+    fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        let device = x.device();
+        let [n, c, h, w] = x.dims();
+        let values = x
+            .into_data()
+            .try_into_vec::<f32>()
+            .expect("flex tensors are f32");
+        let mut out = Vec::new();
+        let mut side = [0, 0];
+        for image in values.chunks_exact(c * h * w) {
+            let (y, s) = conv3x3(image, [h, w], &self.weight, &self.bias, self.spec);
+            if n == 1 {
+                out = y;
+            } else {
+                out.extend_from_slice(&y);
+            }
+            side = s;
+        }
+        let shape = [n, self.spec.cout, side[0], side[1]];
+        Tensor::from_data(TensorData::new(out, shape), &device)
     }
 }
 
@@ -188,12 +248,18 @@ struct InvertedResidual {
 
 impl InvertedResidual {
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        // The input is kept only for the skip: a tensor with no other reference is
+        // taken apart in place by the CPU kernels, and changed in place by burn's ops.
+        let skip = self.residual.then(|| x.clone());
         let h = match &self.expand {
-            Some(expand) => expand.forward(x.clone()),
-            None => x.clone(),
+            Some(expand) => expand.forward(x),
+            None => x,
         };
         let y = self.project.forward(self.depthwise.forward(h));
-        if self.residual { x + y } else { y }
+        match skip {
+            Some(x) => x + y,
+            None => y,
+        }
     }
 }
 
@@ -253,7 +319,14 @@ impl MobileNetV2 {
 /// Generalised-mean pooling over H and W: `mean(max(x, eps)^p)^(1/p)`, `[n, c, h, w]` → `[n, c]`.
 pub fn gem_pool(x: Tensor<4>, p: f32, eps: f32) -> Tensor<2> {
     let [n, c, _, _] = x.dims();
-    let pooled = x.clamp_min(eps).powf_scalar(p).mean_dims(&[2, 3]);
+    let x = x.clamp_min(eps);
+    // x³ as two products: flex computes an integer `powf_scalar` with `powf` per element.
+    let powered = if p == 3.0 {
+        x.clone() * x.clone() * x
+    } else {
+        x.powf_scalar(p)
+    };
+    let pooled = powered.mean_dims(&[2, 3]);
     pooled.reshape([n, c]).powf_scalar(1.0 / p)
 }
 

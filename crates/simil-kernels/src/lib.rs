@@ -1,11 +1,12 @@
-//! The per-query hot loops of simil's vector index: SIMD dot products and the HNSW
-//! beam search.
+//! The per-query hot loops of simil's vector index (SIMD dot products and the HNSW
+//! beam search), and the image network's 3×3 convolutions on the CPU ([`conv`]).
 //!
 //! A crate of its own so that it is compiled for speed (`opt-level = 3`) inside a wasm
 //! module otherwise optimised for size: cargo sets optimisation levels per crate. It holds
 //! no generic code, so nothing of it is compiled in (and at the level of) another crate;
 //! the graph search reaches the index's points through a `dyn` distance callback.
 
+pub mod conv;
 mod graph;
 
 pub use graph::{Links, NO_LINK};
