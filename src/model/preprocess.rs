@@ -185,12 +185,13 @@ pub fn image_to_chw(img: &RgbImage) -> Vec<f32> {
 pub fn image_to_chw_sized(img: &RgbImage, size: usize) -> Vec<f32> {
     let (w, h) = (img.width() as usize, img.height() as usize);
     let scale = |v: u8| v as f32 / 255.0;
-    let hwc = if (h, w) == (size, size) {
-        img.as_raw().iter().map(|&v| scale(v)).collect()
-    } else {
-        resize_bilinear_with(img.as_raw(), scale, [h, w, 3], [size, size], true)
-    };
-    hwc_to_chw(&hwc, size * size, 3)
+    if (h, w) == (size, size) {
+        let hwc: Vec<f32> = img.as_raw().iter().map(|&v| scale(v)).collect();
+        return hwc_to_chw(&hwc, size * size, 3);
+    }
+    // The same numbers as `resize_bilinear_with` then `hwc_to_chw`, written as planes
+    // directly, in the crate the wasm compiles for speed.
+    simil_kernels::resize::resize_rgb8_to_chw(img.as_raw(), [h, w], [size, size], true)
 }
 
 /// Reorders `pixels × channels` interleaved values into planes.

@@ -1,5 +1,6 @@
 //! The per-query hot loops of simil's vector index (SIMD dot products and the HNSW
-//! beam search), and the image network's 3×3 convolutions on the CPU ([`conv`]).
+//! beam search), and the image network's input resize ([`resize`]) and 3×3 convolutions on
+//! the CPU ([`conv`]).
 //!
 //! A crate of its own so that it is compiled for speed (`opt-level = 3`) inside a wasm
 //! module otherwise optimised for size: cargo sets optimisation levels per crate. It holds
@@ -8,6 +9,7 @@
 
 pub mod conv;
 mod graph;
+pub mod resize;
 
 pub use graph::{Links, NO_LINK};
 
