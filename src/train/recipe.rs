@@ -16,7 +16,8 @@
 //!   items (100..=800 steps);
 //! - a residual head is kept near its source where the labels say nothing: the
 //!   source-neighbour term ([`KEEP_SOURCE`] × [`source_neighbours`](super::loss::source_neighbours):
-//!   items of different labels keep the source's ranking of each other) and, after the run,
+//!   items of different labels, and unlabelled items, keep the source's ranking of each other)
+//!   and, after the run,
 //!   the one-standard-error rule on `f`'s weight α (see
 //!   [`Trainer::with_held_out`](super::Trainer::with_held_out)). Neither reads data outside the
 //!   labelled set; measured on an unseen domain (MNIST digits through the emoji-trained head:

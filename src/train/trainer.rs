@@ -52,7 +52,8 @@ pub struct TrainConfig {
     /// Optional self-supervised term on the unlabelled items.
     pub self_supervised: Option<SelfSupervised>,
     /// Weight of the source-neighbour term ([`loss::source_neighbours`] at the temperature of
-    /// the supervised loss, 0.1 for other losses) next to the supervised loss; 0 for none.
+    /// the supervised loss, 0.1 for other losses) next to the supervised loss, on the batch
+    /// and on up to [`KEEP_UNLABELLED`] unlabelled items a step; 0 for none.
     #[serde(default)]
     pub keep_source: f32,
 }
@@ -162,6 +163,9 @@ pub struct Trainer<M: MetricModel> {
 /// The weights a residual model's learned part is scored at once the run ends, largest first
 /// (see [`Trainer::with_held_out`]).
 pub const SHRINK_WEIGHTS: &[f32] = &[1.0, 0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2, 0.1];
+
+/// Unlabelled items the source-neighbour term also takes each step (when there are any).
+pub const KEEP_UNLABELLED: usize = 128;
 
 /// One standard error of a held-out score `score` drawn over `units` independent units,
 /// taken as `√(score (1 − score) / units)`: the largest a mean of `units` values in [0, 1] can
@@ -393,6 +397,19 @@ impl<M: MetricModel> Trainer<M> {
             };
             let keep = loss::source_neighbours(x, embedded, &labels, t)?;
             total = total + keep.mul_scalar(config.keep_source);
+            // Unlabelled items: the labels say nothing of any of their pairs, so all keep the
+            // source's ranking (each item its own label).
+            let count = set.unlabelled.len() / set.dim;
+            if count >= 2 {
+                let take = KEEP_UNLABELLED.min(count);
+                let picks = rand::seq::index::sample(&mut self.rng, count, take).into_vec();
+                let rows = gather_rows(&set.unlabelled, set.dim, &picks, None, &mut self.rng);
+                let x = Tensor::<2>::from_data(TensorData::new(rows, [take, set.dim]), device);
+                let own: Vec<u32> = (0..take as u32).collect();
+                let embedded = self.model.embed(x.clone());
+                let keep = loss::source_neighbours(x, embedded, &own, t)?;
+                total = total + keep.mul_scalar(config.keep_source);
+            }
         }
         if let Some(ssl) = self.ssl {
             let count = set.unlabelled.len() / set.dim;
@@ -570,7 +587,7 @@ mod tests {
             .map(|k| 0.5 + ((k * 37 % 23) as f32 - 11.0) / 15.0)
             .collect();
         let autodiff = Device::flex().autodiff();
-        let run = |keep_source: f32| {
+        let run = |keep_source: f32, unlabelled: &[f32]| {
             let model = MetricHead::residual(DIM, &[], 1.0, 3, &autodiff).unwrap();
             let config = TrainConfig {
                 loss: Loss::from_name("supervised_contrastive").unwrap(),
@@ -588,14 +605,14 @@ mod tests {
             let set = TrainSet {
                 inputs: &rows,
                 labels: &labels,
-                unlabelled: &[],
+                unlabelled,
                 dim: DIM,
                 augment: None,
             };
             pollster::block_on(train(model, set, &config, &autodiff, |_| {}, || false)).unwrap()
         };
-        let (free, free_report) = run(0.0);
-        let (kept, kept_report) = run(5.0);
+        let (free, free_report) = run(0.0, &[]);
+        let (kept, kept_report) = run(5.0, &[]);
         // Both learn (the supervised loss falls), and the kept head moves the unseen items'
         // similarities less.
         for r in [&free_report, &kept_report] {
@@ -604,5 +621,10 @@ mod tests {
         let (m_free, m_kept) = (moved(&free, &unseen, DIM), moved(&kept, &unseen, DIM));
         assert!(m_free > 0.01, "training moved the unseen items: {m_free}");
         assert!(m_kept < 0.5 * m_free, "{m_kept} vs {m_free}");
+        // Given as unlabelled items, the unseen ones keep their source ranking better still.
+        let (with, report) = run(5.0, &unseen);
+        assert!(report.losses[59] < report.losses[0], "{:?}", report.losses);
+        let m_with = moved(&with, &unseen, DIM);
+        assert!(m_with < 0.6 * m_kept, "{m_with} vs {m_kept}");
     }
 }
