@@ -171,6 +171,7 @@ impl ConvBn {
                 depthwise: matches!(spec.kind, Kind::Depthwise),
                 stride: spec.stride,
                 relu6: spec.relu6,
+                relu6_input: false,
             },
         });
         let weight = Tensor::<4>::from_data(TensorData::new(params.weight, params.shape), device);
@@ -295,9 +296,16 @@ impl MobileNetV2 {
         }];
         for triple in specs[3..specs.len() - 1].chunks_exact(3) {
             let (expand, dw, project) = (&triple[0], &triple[1], &triple[2]);
+            let (mut expand_layer, mut depthwise) = (layer(expand)?, layer(dw)?);
+            // On the CPU the expansion's ReLU6 is applied as the depthwise kernel reads its
+            // input, not as a pass over the largest activations of the block.
+            if let Some(direct) = &mut depthwise.direct {
+                direct.spec.relu6_input = expand_layer.relu6;
+                expand_layer.relu6 = false;
+            }
             blocks.push(InvertedResidual {
-                expand: Some(layer(expand)?),
-                depthwise: layer(dw)?,
+                expand: Some(expand_layer),
+                depthwise,
                 project: layer(project)?,
                 residual: dw.stride == 1 && expand.cin == project.cout,
             });

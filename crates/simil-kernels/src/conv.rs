@@ -25,6 +25,9 @@ pub struct Conv3x3 {
     pub stride: usize,
     /// Clamp the outputs to `[0, 6]`.
     pub relu6: bool,
+    /// Clamp the inputs to `[0, 6]` as they are read: the ReLU6 of the layer before, done
+    /// here instead of as a pass of its own.
+    pub relu6_input: bool,
 }
 
 /// Output side and leading padding of TensorFlow's `SAME` rule for a 3-wide kernel.
@@ -53,12 +56,15 @@ impl Scratch {
 
     /// Copies an `h × w` plane in, `top` rows and `left` columns down and right of the
     /// corner; everything else stays zero.
-    fn fill(&mut self, plane: &[f32], w: usize, top: usize, left: usize) {
+    fn fill(&mut self, plane: &[f32], w: usize, top: usize, left: usize, relu6: bool) {
         let (s, len) = (self.stride, self.len);
+        let value = |v: f32| if relu6 { v.clamp(0.0, 6.0) } else { v };
         for (r, src) in plane.chunks_exact(w).enumerate() {
             let row = &mut self.data[(r + top) * s * len..(r + top + 1) * s * len];
             if s == 1 {
-                row[left..left + w].copy_from_slice(src);
+                for (d, &v) in row[left..left + w].iter_mut().zip(src) {
+                    *d = value(v);
+                }
             } else {
                 // Column `q = left + i` goes to phase `q % 2`, index `q / 2`.
                 let (even, odd) = row.split_at_mut(len);
@@ -66,7 +72,7 @@ impl Scratch {
                     let first = (phase + 2 - left % 2) % 2;
                     let src = src.iter().skip(first).step_by(2);
                     for (d, &v) in dst[(left + first) / 2..].iter_mut().zip(src) {
-                        *d = v;
+                        *d = value(v);
                     }
                 }
             }
@@ -148,6 +154,7 @@ pub fn conv3x3(
         depthwise,
         stride,
         relu6,
+        relu6_input,
     } = spec;
     assert!(stride == 1 || stride == 2, "conv3x3: stride {stride}");
     assert!(
@@ -172,7 +179,13 @@ pub fn conv3x3(
     if depthwise {
         let mut scratch = Scratch::new(rows, len, stride);
         for c in 0..cin {
-            scratch.fill(&input[c * plane..(c + 1) * plane], w, top, left);
+            scratch.fill(
+                &input[c * plane..(c + 1) * plane],
+                w,
+                top,
+                left,
+                relu6_input,
+            );
             let taps = [(&weight[c * 9..c * 9 + 9], &scratch)];
             let dst = &mut out[c * oh * ow..(c + 1) * oh * ow];
             for (y, out_row) in dst.chunks_exact_mut(ow).enumerate() {
@@ -183,7 +196,13 @@ pub fn conv3x3(
         let planes: Vec<Scratch> = (0..cin)
             .map(|c| {
                 let mut s = Scratch::new(rows, len, stride);
-                s.fill(&input[c * plane..(c + 1) * plane], w, top, left);
+                s.fill(
+                    &input[c * plane..(c + 1) * plane],
+                    w,
+                    top,
+                    left,
+                    relu6_input,
+                );
                 s
             })
             .collect();
@@ -238,7 +257,10 @@ mod tests {
                                 if iy < 0 || ix < 0 || iy >= h as isize || ix >= w as isize {
                                     continue;
                                 }
-                                let v = input[ci * h * w + iy as usize * w + ix as usize];
+                                let mut v = input[ci * h * w + iy as usize * w + ix as usize];
+                                if spec.relu6_input {
+                                    v = v.clamp(0.0, 6.0);
+                                }
                                 acc += f64::from(weight[wbase + kh * 3 + kw]) * f64::from(v);
                             }
                         }
@@ -271,15 +293,19 @@ mod tests {
         for &(cin, cout, depthwise) in &[(3, 5, false), (4, 4, true), (1, 1, true)] {
             for &stride in &[1, 2] {
                 for &(h, w) in &[(7, 9), (8, 8), (1, 1), (2, 17), (14, 14)] {
-                    for relu6 in [false, true] {
+                    for (relu6, relu6_input) in [(false, false), (true, false), (true, true)] {
                         let spec = Conv3x3 {
                             cin,
                             cout,
                             depthwise,
                             stride,
                             relu6,
+                            relu6_input,
                         };
-                        let input = values(cin * h * w, (h * 31 + w) as u32);
+                        let input: Vec<f32> = values(cin * h * w, (h * 31 + w) as u32)
+                            .iter()
+                            .map(|v| v * 8.0)
+                            .collect();
                         let per_out = if depthwise { 9 } else { cin * 9 };
                         let weight: Vec<f32> =
                             values(cout * per_out, 7).iter().map(|v| v * 4.0).collect();
