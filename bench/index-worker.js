@@ -59,6 +59,12 @@ const engines = {
       fields: [{ name: 'v', dim: data.dim, metric: 'cosine', storage: params.storage }],
       hnsw: { m: params.m, efConstruction: params.ef_construction, efSearch: params.ef_search },
     });
+    // Seal and merge until the index is settled (each step built here, as the package's builder
+    // does). Bulk: once, after every batch is added (one sealed segment). Batches: after each
+    // batch of 1,000, sealing and merging as the defaults do, as a growing collection does.
+    const settle = () => {
+      for (let job = engine.planUpkeep(); job !== undefined; job = engine.planUpkeep()) engine.applyUpkeep(buildSegment(job));
+    };
     const batch = 1000;
     for (let start = 0; start < data.n; start += batch) {
       const items = [];
@@ -66,9 +72,9 @@ const engines = {
         items.push({ id: String(i), vectors: { v: f32Bytes(data.row(data.base, i)) } });
       }
       engine.add('bench', items);
+      if (params.mode === 'batches') settle();
     }
-    // Seal and merge until the index is settled (each step built here, as the package's builder does).
-    for (let job = engine.planUpkeep(); job !== undefined; job = engine.planUpkeep()) engine.applyUpkeep(buildSegment(job));
+    settle();
     const build_s = (performance.now() - t0) / 1000;
     const stats = engine.stats('bench');
     const search = (q) =>
@@ -87,7 +93,16 @@ const engines = {
     const t0 = performance.now();
     const index = new lib.HierarchicalNSW('cosine', data.dim, '');
     index.initIndex(data.n, params.m, params.ef_construction, 100);
-    for (let i = 0; i < data.n; i++) index.addPoint(data.row(data.base, i), i, false);
+    if (params.mode === 'batches') {
+      // The same batches of 1,000 as simil's, each one addPoints call (inserted one by one).
+      for (let start = 0; start < data.n; start += 1000) {
+        const ids = [];
+        for (let i = start; i < Math.min(data.n, start + 1000); i++) ids.push(i);
+        index.addPoints(ids.map((i) => data.row(data.base, i)), ids, false);
+      }
+    } else {
+      for (let i = 0; i < data.n; i++) index.addPoint(data.row(data.base, i), i, false);
+    }
     index.setEfSearch(params.ef_search);
     const build_s = (performance.now() - t0) / 1000;
     const search = (q) => index.searchKnn(q, 10, undefined).neighbors;

@@ -27,6 +27,9 @@ const n = Number(opt('--n', 100000));
 const nativeN = Number(opt('--native-n', n));
 const queries = opt('--queries', '1000');
 const wanted = opt('--engines', 'simil-f32,simil-int8,hnswlib,edgevec,voy,brute-f32').split(',');
+// --batches: simil-f32 and hnswlib-wasm also built from batches of 1,000, simil settling
+// (sealing and merging as the defaults do) after each, as a growing collection is.
+const batches = process.argv.includes('--batches');
 // simil's defaults; the HNSW peers get the same M and ef.
 const params = { m: 16, ef_construction: 100, ef_search: 100 };
 // Beam widths also measured on the same graphs, for recall-matched comparisons.
@@ -65,6 +68,10 @@ const specs = [
   { name: 'simil-hnsw-f32', engine: 'simil', key: 'simil-f32', params: { ...params, storage: 'f32', sweep } },
   { name: 'simil-hnsw-int8', engine: 'simil', key: 'simil-int8', params: { ...params, storage: 'int8', sweep } },
   { name: 'hnswlib-wasm', engine: 'hnswlib', key: 'hnswlib', params: { ...params, sweep } },
+  ...(batches ? [
+    { name: 'simil-hnsw-f32', engine: 'simil', key: 'simil-f32', mode: 'batches of 1000', params: { ...params, storage: 'f32', sweep, mode: 'batches' } },
+    { name: 'hnswlib-wasm', engine: 'hnswlib', key: 'hnswlib', mode: 'batches of 1000', params: { ...params, sweep, mode: 'batches' } },
+  ] : []),
   { name: 'edgevec', engine: 'edgevec', key: 'edgevec', params },
   { name: 'voy-search', engine: 'voy', key: 'voy', params: {} },
   { name: 'brute-f32 (js)', engine: 'brute-f32', key: 'brute-f32', params: {} },
@@ -79,12 +86,13 @@ try {
   await page.waitForFunction(() => window.benchReady === true);
   for (const d of datasets) {
     for (const spec of specs) {
-      console.error(`chromium: ${d.name} ${spec.name} ...`);
+      console.error(`chromium: ${d.name} ${spec.name}${spec.mode ? ` (${spec.mode})` : ''} ...`);
       try {
         const r = await page.evaluate((s) => window.runIndexEngine(s), { engine: spec.engine, url: `/${d.file}`, params: spec.params });
         const { n: size, dim, segments, sweep: swept = [], ...metrics } = r;
-        const { sweep: _, ...shown } = spec.params;
-        const row = { env: 'chromium', dataset: d.name, n: size, dim, engine: spec.name, params: { ...shown, ...(segments ? { segments } : {}) }, ...metrics };
+        const { sweep: _, mode: __, ...shown } = spec.params;
+        const mode = spec.mode ?? 'bulk';
+        const row = { env: 'chromium', dataset: d.name, n: size, dim, engine: spec.name, mode, params: { ...shown, ...(segments ? { segments } : {}) }, ...metrics };
         runs.push(row);
         console.error(`  recall ${r.recall_at_10.toFixed(4)}, ${r.qps.toFixed(0)} q/s, build ${r.build_s.toFixed(1)} s`);
         for (const s of swept) {
@@ -94,7 +102,7 @@ try {
         }
       } catch (e) {
         console.error(`  failed: ${e.message.split('\n')[0]}`);
-        runs.push({ env: 'chromium', dataset: d.name, engine: spec.name, error: e.message.split('\n')[0] });
+        runs.push({ env: 'chromium', dataset: d.name, engine: spec.name, mode: spec.mode ?? 'bulk', error: e.message.split('\n')[0] });
       }
     }
   }
@@ -113,7 +121,21 @@ const fastest = (rows) => (rows.length ? rows.reduce((a, b) => (a.qps > b.qps ? 
 // recall (simil's fastest configuration whose recall is at least the peer's).
 const matched = (dataset, peer, re = /^simil/) =>
   fastest(inBrowser(dataset, re).filter((r) => r.recall_at_10 >= peer.recall_at_10));
-const label = (r) => `${r.engine} ef ${r.params.ef_search ?? '-'}`;
+const label = (r) => `${r.engine}${r.mode && r.mode !== 'bulk' ? ` (${r.mode})` : ''} ef ${r.params.ef_search ?? '-'}`;
+// The issue-18 bars, per build mode: simil's fastest row at recall@10 ≥ each level against
+// hnswlib-wasm's fastest at that level, and the build times.
+const bars = (dataset) => ['bulk', 'batches of 1000'].flatMap((mode) => {
+  const rows = (re) => inBrowser(dataset, re).filter((r) => (r.mode ?? 'bulk') === mode);
+  const [ours, peer] = [rows(/^simil-hnsw-f32/), rows(/^hnswlib/)];
+  if (!ours.length || !peer.length) return [];
+  const at = (level) => {
+    const [a, b] = [ours, peer].map((r) => fastest(r.filter((x) => x.recall_at_10 >= level)));
+    if (!a || !b) return `recall ≥ ${level}: ${a ? 'hnswlib-wasm' : 'simil'} never reaches it`;
+    return `recall ≥ ${level}: ${label(a)} ${f(a.qps, 0)} q/s vs ${label(b)} ${f(b.qps, 0)} q/s (**${(a.qps / b.qps).toFixed(2)}×**)`;
+  };
+  const build = `build ${f(ours[0].build_s, 1)} s vs hnswlib-wasm ${f(peer[0].build_s, 1)} s (**${(ours[0].build_s / peer[0].build_s).toFixed(2)}×**)`;
+  return [`- ${dataset}, ${mode}: ${build}; ${at(0.99)}; ${at(0.999)}`];
+});
 const lines = [
   `Machine: ${machine}; ${browser} (headless). Command: \`node bench/index.mjs --n ${n}${nativeN !== n ? ` --native-n ${nativeN}` : ''}\`. Cosine, k = 10, single-threaded queries; HNSW peers with simil's M = ${params.m}, ef_construction = ${params.ef_construction}, ef_search = ${params.ef_search}. Recall@10 against the exact top-10.`,
   '',
@@ -121,7 +143,7 @@ const lines = [
   '|---|---|---|---|---|---|---|---|---|---|---|',
   ...runs.map((r) => r.error
     ? `| ${r.env} | ${r.dataset} | | ${r.engine} | | failed: ${r.error.replaceAll('|', '/')} | | | | | |`
-    : `| ${r.env} | ${r.dataset} | ${r.n} × ${r.dim} | ${r.engine} | ${r.params?.ef_search ?? '-'} | ${f(r.recall_at_10, 4)} | ${f(r.qps, 0)} | ${f(r.p50_ms, 3)} | ${f(r.p99_ms, 3)} | ${f(r.build_s, 1)} | ${r.bytes_per_vector} |`),
+    : `| ${r.env} | ${r.dataset} | ${r.n} × ${r.dim} | ${r.engine}${r.mode && r.mode !== 'bulk' ? ` (${r.mode})` : ''} | ${r.params?.ef_search ?? '-'} | ${f(r.recall_at_10, 4)} | ${f(r.qps, 0)} | ${f(r.p50_ms, 3)} | ${f(r.p99_ms, 3)} | ${f(r.build_s, 1)} | ${r.bytes_per_vector} |`),
   '',
   'Recall-matched QPS in Chromium (simil\'s fastest configuration with recall@10 ≥ the peer\'s, over the table\'s rows):',
   '',
@@ -140,6 +162,7 @@ const lines = [
       `against every hnswlib-wasm ef of the sweep: ${curve.join(', ')}×`];
   }),
   '',
+  ...(batches ? ['Build time and recall-matched QPS, simil f32 against hnswlib-wasm, per build mode:', '', ...datasets.flatMap((d) => bars(d.name)), ''] : []),
   'bytes/vector counts stored vectors only (int8: codes + f16 copy for rescoring + a norm), not graph links.',
 ];
 if (out === defaultOut) replaceSection(path('BENCHMARKS.md'), 'Vector index', lines.join('\n'));

@@ -73,7 +73,8 @@ function shippedCrates() {
       if (dep.dep_kinds.some((k) => k.kind === null)) stack.push(dep.pkg);
     }
   }
-  return [...seen].map((id) => packages.get(id)).filter((p) => p.source) // registry crates, not ours
+  // Registry crates, and the ones patched in the repository (patches/*, [patch.crates-io]): not ours.
+  return [...seen].map((id) => packages.get(id)).filter((p) => p.source || /[/\\]patches[/\\]/.test(p.manifest_path))
     .map((p) => ({ name: p.name, version: p.version, license: p.license ?? LICENSE_FILES[p.name] ?? (p.license_file ? `see ${p.license_file}` : 'unknown') }))
     .sort((a, b) => a.name.localeCompare(b.name) || a.version.localeCompare(b.version));
 }
