@@ -65,6 +65,16 @@ impl Scratch {
                 for (d, &v) in row[left..left + w].iter_mut().zip(src) {
                     *d = value(v);
                 }
+            } else if left == 0 {
+                // Even sides (all of MobileNetV2's): pairs of columns, one to each phase.
+                let (even, odd) = row.split_at_mut(len);
+                let (pairs, last) = src.as_chunks::<2>();
+                for ((e, o), &[a, b]) in even.iter_mut().zip(odd.iter_mut()).zip(pairs) {
+                    (*e, *o) = (value(a), value(b));
+                }
+                if let &[a] = last {
+                    even[pairs.len()] = value(a);
+                }
             } else {
                 // Column `q = left + i` goes to phase `q % 2`, index `q / 2`.
                 let (even, odd) = row.split_at_mut(len);
