@@ -242,6 +242,13 @@ export interface TrainHeadOptions {
   augment?: { side: number; maxShift?: number; maxRotationDeg?: number; maxScale?: number };
   /** A residual head, normalize(x + f(x)) with f starting at zero (default: for frozen embeddings). */
   residual?: boolean;
+  /**
+   * Weight of the source-neighbour term of a residual head (default 5; 0 for none): how the head
+   * ranks items of other labels (and unlabelled items) is kept near the source's, so it moves
+   * the source only where the labels say so and items unlike the training set keep their
+   * source neighbours.
+   */
+  keepSource?: number;
   /** Share of the labels held out to check the head on (default 0.2, at least 2 labels; 0 for no check). */
   holdOut?: number;
   /** Install the learned field even when it scores below its source on the held-out labels (default false). */
@@ -299,7 +306,7 @@ export interface HeldOutCheck {
   after: HeldOutScores;
   /** The step of the kept head (0: the untrained head). */
   bestStep: number;
-  /** A residual head's learned part, weighted next to its input as kept: the smallest of 1, 0.75, 0.5, 0.35, 0.25 within 0.01 of the check's best score (1 for a plain head). */
+  /** A residual head's learned part, weighted next to its input as kept (α in normalize(x + α f(x))): the smallest of 1, 0.9, …, 0.1 whose held-out score is within one standard error of the best α's (1 for a plain head). */
   residualWeight: number;
   /** Whether the run stopped before its last step because the score stopped improving. */
   stoppedEarly: boolean;
