@@ -120,29 +120,38 @@ fn row<const T: usize>(
             taps[p * 9 + k] = &plane.tap(oh * plane.stride + k / 3, k % 3).as_chunks().0[..chunks];
         }
     }
-    let sum = |j: usize| {
-        let mut acc = [bias; CHUNK];
-        for t in 0..T {
-            let src = &taps[t][j];
-            for l in 0..CHUNK {
-                acc[l] += weights[t] * src[l];
-            }
-        }
-        if relu6 {
-            for v in &mut acc {
-                *v = v.clamp(0.0, 6.0);
-            }
-        }
-        acc
-    };
     let (full, rest) = out.as_chunks_mut::<CHUNK>();
     for (j, dst) in full.iter_mut().enumerate() {
-        *dst = sum(j);
+        *dst = chunk(&taps, &weights, bias, relu6, j);
     }
     if !rest.is_empty() {
-        let acc = sum(width / CHUNK);
+        let acc = chunk(&taps, &weights, bias, relu6, width / CHUNK);
         rest.copy_from_slice(&acc[..rest.len()]);
     }
+}
+
+/// Chunk `j` of an output row: `bias + Σ weights[t] · taps[t][j]`, clamped if asked.
+#[inline(always)]
+fn chunk<const T: usize>(
+    taps: &[&[[f32; CHUNK]]; T],
+    weights: &[f32; T],
+    bias: f32,
+    relu6: bool,
+    j: usize,
+) -> [f32; CHUNK] {
+    let mut acc = [bias; CHUNK];
+    for t in 0..T {
+        let src = &taps[t][j];
+        for l in 0..CHUNK {
+            acc[l] += weights[t] * src[l];
+        }
+    }
+    if relu6 {
+        for v in &mut acc {
+            *v = v.clamp(0.0, 6.0);
+        }
+    }
+    acc
 }
 
 /// Convolves one image `[cin, h, w]` (NCHW, row-major) with `weight` (`[cout, cin, 3, 3]`, or
