@@ -44,6 +44,7 @@ pub use maintenance::{BuiltSegment, JobTicket, MaintenanceJob, build_job};
 pub use types::{FieldQuery, FieldStats, Hit, IndexStats, Item, Query, SegmentKind, SegmentStats};
 
 use config::check_range;
+use distance::QueryVec;
 use hnsw::SealedField;
 use maintenance::Target;
 use segment::{MutableSegment, Plan, Row, SealedSegment, Segment};
@@ -280,7 +281,7 @@ impl Index {
             if !fq.weight.is_finite() {
                 return Err(IndexError::NotFinite("weight"));
             }
-            fields.push((f, spec, fq.vector.as_slice(), fq.weight));
+            fields.push((f, spec, QueryVec::new(&fq.vector), fq.weight));
         }
         Ok(Plan {
             fields,

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use super::config::{FieldSpec, HnswParams};
-use super::distance::{self, VecRef};
+use super::distance::{self, QueryVec, VecRef};
 use super::filter::Filter;
 use super::hnsw::{RowSet, SealedField};
 
@@ -28,7 +28,7 @@ pub(crate) struct Row {
 /// A validated query, resolved against the configuration.
 pub(crate) struct Plan<'q> {
     /// (field index, metric, vector, weight)
-    pub fields: Vec<(usize, &'q FieldSpec, &'q [f32], f32)>,
+    pub fields: Vec<(usize, &'q FieldSpec, QueryVec<'q>, f32)>,
     pub want: usize,
     pub filter: Option<&'q Filter>,
     pub exact: bool,
@@ -281,6 +281,6 @@ impl Segment for SealedSegment {
     }
     fn ann(&self, plan: &Plan<'_>, field: usize, allowed: Option<&RowSet>) -> Option<Vec<u32>> {
         let &(_, spec, q, _) = plan.fields.iter().find(|p| p.0 == field)?;
-        Some(self.fields[field].search(spec.metric, q, allowed, plan.want))
+        Some(self.fields[field].search(spec.metric, q.v, allowed, plan.want))
     }
 }

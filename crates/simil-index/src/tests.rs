@@ -7,7 +7,7 @@ use rand::{Rng as _, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde_json::{Value, json};
 
-use super::distance::{VecRef, similarity};
+use super::distance::{QueryVec, VecRef, similarity};
 use super::*;
 
 /// The seeded generator of simil's tests (ChaCha8), with the draws these tests use.
@@ -93,7 +93,12 @@ fn brute_force(items: &BTreeMap<String, Item>, config: &IndexConfig, q: &Query) 
                 if let Some(v) = it.vectors.get(&fq.field) {
                     score = Some(
                         score.unwrap_or(0.0)
-                            + fq.weight * similarity(spec.metric, &fq.vector, VecRef::F32(v)),
+                            + fq.weight
+                                * similarity(
+                                    spec.metric,
+                                    QueryVec::new(&fq.vector),
+                                    VecRef::F32(v),
+                                ),
                     );
                 }
             }
