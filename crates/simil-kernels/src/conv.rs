@@ -58,23 +58,15 @@ impl Scratch {
     /// corner; everything else stays zero.
     fn fill(&mut self, plane: &[f32], w: usize, top: usize, left: usize, relu6: bool) {
         let (s, len) = (self.stride, self.len);
-        let value = |v: f32| if relu6 { v.clamp(0.0, 6.0) } else { v };
+        let value = |v: f32| if relu6 { clamp6(v) } else { v };
         for (r, src) in plane.chunks_exact(w).enumerate() {
             let row = &mut self.data[(r + top) * s * len..(r + top + 1) * s * len];
             if s == 1 {
-                for (d, &v) in row[left..left + w].iter_mut().zip(src) {
-                    *d = value(v);
-                }
+                simd::copy_row(&mut row[left..left + w], src, relu6);
             } else if left == 0 {
                 // Even sides (all of MobileNetV2's): pairs of columns, one to each phase.
                 let (even, odd) = row.split_at_mut(len);
-                let (pairs, last) = src.as_chunks::<2>();
-                for ((e, o), &[a, b]) in even.iter_mut().zip(odd.iter_mut()).zip(pairs) {
-                    (*e, *o) = (value(a), value(b));
-                }
-                if let &[a] = last {
-                    even[pairs.len()] = value(a);
-                }
+                simd::split_row(even, odd, src, relu6);
             } else {
                 // Column `q = left + i` goes to phase `q % 2`, index `q / 2`.
                 let (even, odd) = row.split_at_mut(len);
@@ -122,36 +114,176 @@ fn row<const T: usize>(
     }
     let (full, rest) = out.as_chunks_mut::<CHUNK>();
     for (j, dst) in full.iter_mut().enumerate() {
-        *dst = chunk(&taps, &weights, bias, relu6, j);
+        *dst = simd::chunk(&taps, &weights, bias, relu6, j);
     }
     if !rest.is_empty() {
-        let acc = chunk(&taps, &weights, bias, relu6, width / CHUNK);
+        let acc = simd::chunk(&taps, &weights, bias, relu6, width / CHUNK);
         rest.copy_from_slice(&acc[..rest.len()]);
     }
 }
 
-/// Chunk `j` of an output row: `bias + Σ weights[t] · taps[t][j]`, clamped if asked.
+/// `v` clamped to `[0, 6]`; NaN stays NaN (as burn's clamps leave it).
 #[inline(always)]
-fn chunk<const T: usize>(
-    taps: &[&[[f32; CHUNK]]; T],
-    weights: &[f32; T],
-    bias: f32,
-    relu6: bool,
-    j: usize,
-) -> [f32; CHUNK] {
-    let mut acc = [bias; CHUNK];
-    for t in 0..T {
-        let src = &taps[t][j];
-        for l in 0..CHUNK {
-            acc[l] += weights[t] * src[l];
+fn clamp6(v: f32) -> f32 {
+    let v = if v < 0.0 { 0.0 } else { v };
+    if v > 6.0 { 6.0 } else { v }
+}
+
+/// The inner loops, portable: the compiler vectorises them natively.
+#[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+mod simd {
+    use super::{CHUNK, clamp6};
+
+    /// Chunk `j` of an output row: `bias + Σ weights[t] · taps[t][j]`, clamped if asked.
+    #[inline(always)]
+    pub(super) fn chunk<const T: usize>(
+        taps: &[&[[f32; CHUNK]]; T],
+        weights: &[f32; T],
+        bias: f32,
+        relu6: bool,
+        j: usize,
+    ) -> [f32; CHUNK] {
+        let mut acc = [bias; CHUNK];
+        for t in 0..T {
+            let src = &taps[t][j];
+            for l in 0..CHUNK {
+                acc[l] += weights[t] * src[l];
+            }
+        }
+        if relu6 {
+            for v in &mut acc {
+                *v = clamp6(*v);
+            }
+        }
+        acc
+    }
+
+    /// `dst = src`, clamped if asked.
+    #[inline(always)]
+    pub(super) fn copy_row(dst: &mut [f32], src: &[f32], relu6: bool) {
+        if relu6 {
+            for (d, &v) in dst.iter_mut().zip(src) {
+                *d = clamp6(v);
+            }
+        } else {
+            dst.copy_from_slice(src);
         }
     }
-    if relu6 {
-        for v in &mut acc {
-            *v = v.clamp(0.0, 6.0);
+
+    /// `src`'s even columns to `even`, odd ones to `odd`, clamped if asked.
+    #[inline(always)]
+    pub(super) fn split_row(even: &mut [f32], odd: &mut [f32], src: &[f32], relu6: bool) {
+        let value = |v: f32| if relu6 { clamp6(v) } else { v };
+        let (pairs, last) = src.as_chunks::<2>();
+        for ((e, o), &[a, b]) in even.iter_mut().zip(odd.iter_mut()).zip(pairs) {
+            (*e, *o) = (value(a), value(b));
+        }
+        if let &[a] = last {
+            even[pairs.len()] = value(a);
         }
     }
-    acc
+}
+
+/// The inner loops in WebAssembly SIMD: LLVM left the portable ones scalar for wasm32 even
+/// at `opt-level = 3`. The same operations in the same order (multiply, then add; clamps
+/// that keep NaN), so outputs are bit-identical to the portable version.
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+mod simd {
+    use core::arch::wasm32::*;
+
+    use super::{CHUNK, clamp6};
+
+    /// `[0, 6]` clamp of four lanes; `pmax`/`pmin` keep a NaN in their first operand.
+    #[inline(always)]
+    fn clamp6x4(v: v128) -> v128 {
+        f32x4_pmin(f32x4_pmax(v, f32x4_splat(0.0)), f32x4_splat(6.0))
+    }
+
+    /// Four lanes from `src[at..at + 4]`.
+    #[inline(always)]
+    fn load(src: &[f32], at: usize) -> v128 {
+        let four: &[f32; 4] = src[at..at + 4].try_into().unwrap();
+        // SAFETY: `four` is 16 readable bytes; v128_load has no alignment requirement.
+        unsafe { v128_load(four.as_ptr().cast()) }
+    }
+
+    /// Four lanes to `dst[at..at + 4]`.
+    #[inline(always)]
+    fn store(dst: &mut [f32], at: usize, v: v128) {
+        let four: &mut [f32; 4] = (&mut dst[at..at + 4]).try_into().unwrap();
+        // SAFETY: `four` is 16 writable bytes; v128_store has no alignment requirement.
+        unsafe { v128_store(four.as_mut_ptr().cast(), v) }
+    }
+
+    /// Chunk `j` of an output row: `bias + Σ weights[t] · taps[t][j]`, clamped if asked.
+    #[inline(always)]
+    pub(super) fn chunk<const T: usize>(
+        taps: &[&[[f32; CHUNK]]; T],
+        weights: &[f32; T],
+        bias: f32,
+        relu6: bool,
+        j: usize,
+    ) -> [f32; CHUNK] {
+        let mut lo = f32x4_splat(bias);
+        let mut hi = lo;
+        for t in 0..T {
+            let src = &taps[t][j];
+            let w = f32x4_splat(weights[t]);
+            lo = f32x4_add(lo, f32x4_mul(w, load(src, 0)));
+            hi = f32x4_add(hi, f32x4_mul(w, load(src, 4)));
+        }
+        if relu6 {
+            (lo, hi) = (clamp6x4(lo), clamp6x4(hi));
+        }
+        let mut out = [0.0; CHUNK];
+        store(&mut out, 0, lo);
+        store(&mut out, 4, hi);
+        out
+    }
+
+    /// `dst = src`, clamped if asked.
+    #[inline(always)]
+    pub(super) fn copy_row(dst: &mut [f32], src: &[f32], relu6: bool) {
+        if !relu6 {
+            dst.copy_from_slice(src);
+            return;
+        }
+        let n = dst.len().min(src.len());
+        let whole = n / 4 * 4;
+        for at in (0..whole).step_by(4) {
+            store(dst, at, clamp6x4(load(src, at)));
+        }
+        for i in whole..n {
+            dst[i] = clamp6(src[i]);
+        }
+    }
+
+    /// `src`'s even columns to `even`, odd ones to `odd`, clamped if asked.
+    #[inline(always)]
+    pub(super) fn split_row(even: &mut [f32], odd: &mut [f32], src: &[f32], relu6: bool) {
+        let pairs = src.len() / 2;
+        let whole = pairs / 4 * 4;
+        for k in (0..whole).step_by(4) {
+            let (a, b) = (load(src, 2 * k), load(src, 2 * k + 4));
+            let (mut e, mut o) = (
+                i32x4_shuffle::<0, 2, 4, 6>(a, b),
+                i32x4_shuffle::<1, 3, 5, 7>(a, b),
+            );
+            if relu6 {
+                (e, o) = (clamp6x4(e), clamp6x4(o));
+            }
+            store(even, k, e);
+            store(odd, k, o);
+        }
+        let value = |v: f32| if relu6 { clamp6(v) } else { v };
+        for k in whole..pairs {
+            even[k] = value(src[2 * k]);
+            odd[k] = value(src[2 * k + 1]);
+        }
+        if src.len() % 2 == 1 {
+            even[pairs] = value(src[2 * pairs]);
+        }
+    }
 }
 
 /// Convolves one image `[cin, h, w]` (NCHW, row-major) with `weight` (`[cout, cin, 3, 3]`, or
