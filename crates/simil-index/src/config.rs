@@ -85,10 +85,11 @@ pub struct HnswParams {
     #[serde(alias = "ef_search")]
     pub ef_search: usize,
     /// Whether links are chosen with the HNSW paper's neighbour heuristic (diverse
-    /// links that bridge clusters). instant-distance re-runs it on every neighbour
-    /// of every inserted point, which dominates build time; `false` keeps the
-    /// nearest links instead: several times faster builds, lower recall on
-    /// clustered data.
+    /// links that bridge clusters). A new point's links are its heuristic picks, topped
+    /// up with the pruned ones; a neighbour takes the new link while it has room and
+    /// re-runs the heuristic only when full (hnswlib's rule, instant-distance's
+    /// `NeighborUpdate::AppendOrPrune`). `false` keeps the nearest links instead: faster
+    /// builds, lower recall on clustered data.
     pub heuristic: bool,
 }
 
