@@ -59,7 +59,7 @@ const engines = [
   { engine: 'tfjs', backend: 'webgl', weights: 'f32', batches: gpuBatches, name: 'tfjs-webgl' },
 ];
 
-// `--only <text>`: only the engines whose name holds it (a trial; the results file is written all the same).
+// `--only <text>`: only the engines whose name holds it; the others' rows of the last run are kept.
 const only = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : null;
 const chosen = engines.filter((e) => only === null || e.name.includes(only));
 
@@ -70,6 +70,12 @@ const isolatedEnv = await launch({ headers: { 'Cross-Origin-Opener-Policy': 'sam
 const browser = `Chromium ${env.browser.version()}`;
 const runs = [...native.runs];
 const parity = [...native.parity];
+// With `--only`, the other engines' Chromium rows of the last run stay as they were.
+if (only !== null) {
+  const kept = (name) => !chosen.some((e) => name.startsWith(e.name));
+  runs.push(...(previous.runs ?? []).filter((r) => r.env === 'chromium' && kept(r.engine)));
+  parity.push(...(previous.parity ?? []).filter((p) => p.backend.startsWith('chromium')));
+}
 try {
   for (const spec of chosen) {
     const { browser: chromium, url } = spec.isolated ? isolatedEnv : env;
@@ -101,7 +107,7 @@ try {
       });
       console.error(`  batch ${batch}: ${perS.toFixed(2)} images/s (cold start ${result.coldStartMs.toFixed(0)} ms)`);
     }
-    if (result.vectors) {
+    if (result.vectors && !spec.pool) {
       let minCos = 1;
       result.vectors.forEach((v, i) => {
         const r = fixture.images[i].embedding;
