@@ -132,7 +132,7 @@ const rate = (engine, weights, batch) => runs.find((r) => r.env === 'chromium' &
 const lines = [
   `Machine: ${machine}; ${browser} (headless; WebGPU and WebGL through SwiftShader, on the CPU). Command: \`node bench/embed.mjs\`. Images: the ${files.length} emoji PNGs of the parity fixture, decoded, preprocessed and embedded (MobileNetV2 to ${taps.join(' + ')}, GeM, L2).`,
   '',
-  `Rows with "images": that many images through one call (embedImages for simil, batches of that size for tfjs); the pool rows name their workers, tfjs-wasm threads its threads (in a cross-origin isolated page).`,
+  `Rows with "images": that many images through one call (embedImages for simil, batches of that size for tfjs); the pool rows name their workers, tfjs-wasm threads its threads (in a cross-origin isolated page, SIMD and threads detected; tfjs-backend-wasm 4.x reports 1 thread whatever setThreadsCount asks, tensorflow/tfjs#8513, and runs as fast as its single-threaded rows).`,
   '',
   '| env | engine | weights | batch | images | workers / threads | images/s | cold start (ms) |',
   '|---|---|---|---|---|---|---|---|',
