@@ -12,13 +12,7 @@ test('filters, sealing, int8, save/load and corruption behave in the worker', as
     const dim = 32;
     // The digits through a seeded Gaussian random projection, 784 → dim, written here: the index
     // needs vectors, not a model (this page never fetches the model module).
-    let seed = 3;
-    const uniform = () => {
-      seed = (seed + 0x6d2b79f5) | 0; // mulberry32
-      let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-      t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-    };
+    const uniform = (await import('/tests/browser/seeded.js')).mulberry32(3);
     const gauss = () => Math.sqrt(-2 * Math.log(1 - uniform())) * Math.cos(2 * Math.PI * uniform());
     const projection = Float32Array.from({ length: 784 * dim }, gauss);
     const n = labels.length;

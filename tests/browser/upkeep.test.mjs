@@ -22,13 +22,7 @@ test('graphs build in the builder worker while searches and writes go on, and no
     const { open } = await import('/pkg/index.js');
     const simil = await open({ storage: 'memory' });
     const dim = 48;
-    let seed = 11;
-    const uniform = () => {
-      seed = (seed + 0x6d2b79f5) | 0; // mulberry32
-      let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-      t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-    };
+    const uniform = (await import('/tests/browser/seeded.js')).mulberry32(11);
     const unit = () => {
       const v = Float32Array.from({ length: dim }, () => uniform() - 0.5);
       const norm = Math.hypot(...v);
