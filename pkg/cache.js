@@ -17,6 +17,8 @@
 // fetched and checked all the same, and not kept; on an insecure origin (no Cache API, no
 // crypto.subtle) they are fetched as they are.
 
+import { fail } from './protocol.js';
+
 /** The cache's name; opening it deletes the caches of other versions (`simil-v<n>`). */
 export const CACHE_NAME = 'simil-v1';
 
@@ -33,10 +35,6 @@ const SHIPPED = [
 
 /** simil's own weight files (scripts/setup.sh writes a `.sha256` beside each). */
 const OWN_WEIGHTS = /^(mobilenet_v2|inception_v3|minilm)\.[\w.-]+$/;
-
-function fail(code, message) {
-  return { name: code === 'aborted' ? 'AbortError' : 'SimilError', code, message };
-}
 
 const fileName = (url) => decodeURIComponent(new URL(url).pathname.split('/').pop());
 

@@ -5,10 +5,13 @@
 // was lost under the call, `fatal: true` when the instance cannot be trusted any more), and
 // `{ type: 'lost', message }` when the WebGPU device is lost between calls.
 import init, { ModelEngine } from './wasm/simil_model.js';
-import { fail, packImages } from './pixels.js';
+import { packImages } from './pixels.js';
+import { describe, fail } from './protocol.js';
 import { rate } from './device.js';
 
 let engine = null;
+/** The model module's wasm memory, once open. */
+let memory = null;
 /** The WebGPU devices this worker's engine opened, and why the last one was lost (or null). */
 const devices = new Set();
 let lost = null;
@@ -33,7 +36,7 @@ if (typeof GPUAdapter !== 'undefined') {
 const ops = {
   /** Instantiates the model module (`module`: the compiled WebAssembly.Module) and opens `backend`. */
   async open(module, backend) {
-    memoryOf = (await init({ module_or_path: module })).memory;
+    ({ memory } = await init({ module_or_path: module }));
     engine = await ModelEngine.open(backend);
     return engine.backend();
   },
@@ -52,7 +55,7 @@ const ops = {
   /** Inputs per second of `kind`'s loaded model on this worker's device (pkg/device.js). */
   rate: (kind) => rate(engine, kind),
   /** Bytes of this worker's wasm memory. */
-  memory: () => (engine ? wasmMemory() : 0),
+  memory: () => memory?.buffer.byteLength ?? 0,
   /** Destroys this worker's WebGPU devices, as a driver reset would: recovery is tested by it. */
   loseDevice() {
     for (const device of devices) device.destroy();
@@ -60,21 +63,19 @@ const ops = {
   },
 };
 
-let memoryOf = null;
-const wasmMemory = () => memoryOf?.buffer.byteLength ?? 0;
-
 // Calls run one at a time, in the order they came (the pool keeps a few queued here so that this
-// worker never waits for the next batch); `memory` and `loseDevice` answer at once.
+// worker never waits for the next batch); `memory` and `loseDevice` answer at once, open or not.
+const AT_ONCE = new Set(['memory', 'loseDevice']);
 let queue = Promise.resolve();
 self.addEventListener('message', ({ data }) => {
-  if (data.op === 'memory' || data.op === 'loseDevice') return answer(data);
+  if (AT_ONCE.has(data.op)) return answer(data);
   queue = queue.then(() => answer(data));
 });
 
 async function answer({ id, op, args }) {
   try {
     if (!Object.hasOwn(ops, op)) throw fail('internal', `model worker: unknown op \`${op}\``);
-    if (op !== 'open' && op !== 'memory' && op !== 'loseDevice' && !engine) throw fail('state', 'the model worker is not open');
+    if (op !== 'open' && !AT_ONCE.has(op) && !engine) throw fail('state', 'the model worker is not open');
     if (lost) throw fail('compute', lost);
     const value = await Promise.race([ops[op](...args), new Promise((_, reject) => {
       onLost = () => reject(fail('compute', lost));
@@ -86,8 +87,7 @@ async function answer({ id, op, args }) {
       // A failure on the GPU may be the device going away: give its `lost` promise a moment.
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
-    const error = { name: e?.name ?? 'Error', code: e?.code ?? 'internal', message: e?.message ?? String(e) };
-    self.postMessage({ id, error: { ...error, lost: lost !== null, fatal: e instanceof WebAssembly.RuntimeError } });
+    self.postMessage({ id, error: { ...describe(e), lost: lost !== null, fatal: e instanceof WebAssembly.RuntimeError } });
   } finally {
     onLost = () => {};
   }

@@ -8,13 +8,10 @@
 // scaled down here (aspect kept) to fit, before its pixels are copied into the model module,
 // which then resizes it to the network's input as any other.
 
+import { fail } from './protocol.js';
+
 /** The most pixels an image keeps before it is scaled down (aspect kept). */
 export const MAX_PIXELS = 4096 * 4096;
-
-/** A SimilError as a plain object the page turns back into one. */
-export function fail(code, message) {
-  return { name: code === 'aborted' ? 'AbortError' : 'SimilError', code, message };
-}
 
 /** RGBA pixels `{ rgba, width, height }` of `image`; `index` is its place in its batch. */
 export async function toPixels(image, index) {

@@ -17,7 +17,7 @@
 //   pool stays on the CPU. A CPU worker that crashes is replaced the same way
 //   (`status: 'worker-restarted'`).
 import { describeAdapter, recall, remember } from './device.js';
-import { fail } from './pixels.js';
+import { fail } from './protocol.js';
 
 /** A model of more bytes than this runs in one worker only. */
 const GIANT = 200e6;
@@ -63,13 +63,13 @@ class ModelWorker {
   }
 
   /** Sends `op(...args)`; resolves to its value. */
-  request(op, args = [], transfer = []) {
+  request(op, args = []) {
     if (this.broken) return Promise.reject(this.broken);
     const id = this.next++;
     this.inFlight++;
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
-      this.worker.postMessage({ id, op, args }, transfer);
+      this.worker.postMessage({ id, op, args });
     }).finally(() => this.inFlight--);
   }
 
@@ -173,14 +173,14 @@ export class Pool {
     }
     const infos = await Promise.all(this.workers.map((w) => w.request(op, args)));
     this.history.push({ op, args: this.giant ? null : args });
-    if (this.undecided && !this.giant) await this.#measure(op, args, kind);
+    if (this.undecided && !this.giant) await this.#measure(kind);
     if (!this.giant && this.device.backend === 'cpu' && this.workers.length < this.size) await this.#grow();
     this.loaded = await this.workers[0].request('models');
     return infos[0];
   }
 
   /** Times `kind`'s model on the CPU worker and on a WebGPU one; keeps the faster. */
-  async #measure(op, args, kind) {
+  async #measure(kind) {
     const adapter = this.undecided;
     this.undecided = null;
     let gpu;

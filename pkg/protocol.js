@@ -61,6 +61,19 @@ export const BACKENDS = ['auto', 'webgpu', 'cpu'];
 /** Where `open()` keeps collections: "auto" (OPFS, else IndexedDB), one of them, or "memory" (not kept). */
 export const STORAGES = ['auto', 'opfs', 'indexeddb', 'memory'];
 
+/**
+ * A SimilError as a plain object, as the workers (simil's, the model workers) and cache.js raise
+ * it and post it; index.js turns it back into a SimilError (an AbortError for `aborted`).
+ */
+export function fail(code, message) {
+  return { name: code === 'aborted' ? 'AbortError' : 'SimilError', code, message };
+}
+
+/** Any thrown value as that plain object, to post across a worker boundary. */
+export function describe(e) {
+  return { name: e?.name ?? 'Error', code: e?.code ?? 'internal', message: e?.message ?? String(e) };
+}
+
 /** Whether `value` is of protocol type `type` (without the optional mark). */
 export function isType(value, type) {
   switch (type) {

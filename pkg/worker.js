@@ -6,19 +6,10 @@
 // backend, reason } when the models' device is decided or changes, and { type: 'fatal', error }
 // when the search module cannot load.
 import initSearch, { SearchEngine, buildSegment } from './wasm/simil_search.js';
-import { BACKENDS, CALLS, STORAGES, bindArgs, isType } from './protocol.js';
+import { BACKENDS, CALLS, STORAGES, bindArgs, describe, fail, isType } from './protocol.js';
 import { openStore, usage } from './store.js';
 import { modelFile, wasmModule } from './cache.js';
 import { MAX_WORKERS, Pool, inFlight } from './pool.js';
-
-/** A SimilError as a plain object the page turns back into one. */
-function fail(code, message) {
-  return { name: code === 'aborted' ? 'AbortError' : 'SimilError', code, message };
-}
-
-function describe(e) {
-  return { name: e?.name ?? 'Error', code: e?.code ?? 'internal', message: e?.message ?? String(e) };
-}
 
 let search = null;
 let backend = 'auto';
@@ -110,11 +101,9 @@ async function toBytes(source, what, call) {
  * the batches' vectors in order, as one Float32Array.
  */
 async function inBatches(call, items, batchSize, embed) {
-  const batches = [];
-  for (let start = 0; start < items.length; start += batchSize) batches.push(items.slice(start, start + batchSize));
   const chunks = [];
   let done = 0;
-  await inFlight(batches, window(), embed, (chunk, batch) => {
+  await inFlight(batchesOf(items, batchSize), inFlightBatches(), embed, (chunk, batch) => {
     chunks.push(chunk);
     done += batch.length;
     call.progress({ done, total: items.length });
@@ -124,8 +113,15 @@ async function inBatches(call, items, batchSize, embed) {
   return out;
 }
 
+/** `items` cut into batches of `size` (the last may be shorter). */
+function batchesOf(items, size) {
+  const batches = [];
+  for (let start = 0; start < items.length; start += size) batches.push(items.slice(start, start + size));
+  return batches;
+}
+
 /** How many batches to keep in flight: two a model worker. */
-const window = () => 2 * Math.max(1, pool.workers.length || pool.size);
+const inFlightBatches = () => 2 * Math.max(1, pool.workers.length || pool.size);
 
 // Vectors cross into the search module as the bytes of a Float32Array, which it copies in one
 // go (number by number, serde would spend most of a query's time on them). Anything else is
@@ -301,12 +297,10 @@ const handlers = {
   },
   async add({ collection, items, batchSize = 16 }) {
     const { bound } = layout(collection);
-    const batches = [];
-    for (let start = 0; start < items.length; start += batchSize) batches.push(items.slice(start, start + batchSize));
     let [done, seen] = [0, 0];
     // Batches embed in the pool, several at once; each is added to the index in order as it
     // comes back. A cancel stops between batches: those already added stay.
-    await inFlight(batches, window(), (batch) => embedItems(batch, bound, this), (batch) => {
+    await inFlight(batchesOf(items, batchSize), inFlightBatches(), (batch) => embedItems(batch, bound, this), (batch) => {
       done += search.add(collection, itemsAsBytes(batch));
       seen += batch.length;
       changed(collection);
@@ -388,12 +382,10 @@ const handlers = {
     return { ...pool.loaded, device: pool.device };
   },
   async embedImages({ images, batchSize, whiten }) {
-    await pool.start();
     return inBatches(this, images, batchSize, (batch) => pool.run('embedImages', [batch, whiten], this));
   },
   async embedTexts({ texts, batchSize }) {
     if (!texts.every((t) => typeof t === 'string')) throw fail('input', 'embedTexts(): `texts` must be an array of strings');
-    await pool.start();
     return inBatches(this, texts, batchSize, (batch) => pool.run('embedTexts', [batch], this));
   },
   // Embeds `images` without whitening, learns a whitening from them and installs it on every
