@@ -59,11 +59,16 @@ const engines = {
       fields: [{ name: 'v', dim: data.dim, metric: 'cosine', storage: params.storage }],
       hnsw: { m: params.m, efConstruction: params.ef_construction, efSearch: params.ef_search },
     });
-    // Seal and merge until the index is settled (each step built here, as the package's builder
-    // does). Bulk: once, after every batch is added (one sealed segment). Batches: after each
-    // batch of 1,000, sealing and merging as the defaults do, as a growing collection does.
+    // Upkeep until the index is settled, as the package's worker runs it (segments built in one
+    // go by buildSegment, as its builder does; graphs grown in place by growStep). Bulk: once,
+    // after every batch is added (one sealed segment). Batches: after each batch of 1,000, as a
+    // growing collection does (the first graph built at the seal threshold, then grown).
     const settle = () => {
-      for (let job = engine.planUpkeep(); job !== undefined; job = engine.planUpkeep()) engine.applyUpkeep(buildSegment(job));
+      for (;;) {
+        const job = engine.planUpkeep();
+        if (job !== undefined) engine.applyUpkeep(buildSegment(job));
+        else if (engine.growStep(1000) === undefined) break;
+      }
     };
     const batch = 1000;
     for (let start = 0; start < data.n; start += batch) {

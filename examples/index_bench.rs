@@ -9,7 +9,8 @@
 //! `--dump-data FILE` also writes the vectors and exact top-10s for the browser run;
 //! `--storage f32|int8|int8_only|both|all|none`, `--no-brute` and `--m`, `--ef-construction`,
 //! `--ef-search` narrow or tune the run; `--seal-threshold N` sets the segment size and
-//! `--no-merge` leaves sealed segments unmerged (large runs: merges rebuild every graph);
+//! `--no-merge` leaves sealed segments as they are: no rebuilds, no growth in place (large
+//! `int8_only` runs, whose segments merge by rebuilding every graph);
 //! `--no-heuristic` keeps the nearest links (faster builds, see `HnswParams::heuristic`).
 //!
 //! Data sets: `clustered` (seeded Gaussian clusters on the unit sphere; the queries are further
@@ -398,14 +399,16 @@ fn main() {
         let rss_before = rss_bytes();
         let started = Instant::now();
         let mut index = Index::new(config).expect("config");
-        // Seal (and merge) as rows arrive, as an application would, so that the mutable
-        // segment never holds more than `seal_threshold` f32 rows.
-        let maintain = |index: &mut Index| {
-            while let Some(job) = index.plan_maintenance() {
-                if job.is_merge() && !merge {
+        // Upkeep as rows arrive, as an application runs it (seals, rebuilds, growth in
+        // place), so that the mutable segment never holds more than `seal_threshold` f32 rows.
+        let maintain = |index: &mut Index| loop {
+            if let Some(job) = index.plan_maintenance() {
+                if job.is_rebuild() && !merge {
                     break;
                 }
                 index.apply(job.run()).expect("apply");
+            } else if !merge || index.grow_step(usize::MAX) == 0 {
+                break;
             }
         };
         data.for_each_chunk(seal_threshold, |start, chunk| {

@@ -854,36 +854,66 @@ async function answer({ id }, run) {
   }
 }
 
-// Index upkeep (sealing exact segments into HNSW graphs, merging) runs one job at a time: this
-// worker plans it when idle (the rows, copied out as bytes), the builder worker
-// (pkg/build-worker.js) builds its graphs while this worker goes on answering, and the built
-// segment is applied in turn with the calls, keeping the writes made meanwhile. Where the
-// builder cannot run, the job is built here, between calls.
+// Index upkeep. Segments built in one go (a collection's first graph, a bulk add as large as
+// its graph, a rebuild without tombstones) run one job at a time: this worker plans it when
+// idle (the rows, copied out as bytes), the builder worker (pkg/build-worker.js) builds its
+// graphs while this worker goes on answering, and the built segment is applied in turn with
+// the calls, keeping the writes made meanwhile. Where the builder cannot run, the job is built
+// here, between calls. The rest grows the largest graph in place (search.growStep: new rows
+// inserted one by one, as hnswlib adds them), here where the graph lives, in steps of about
+// GROW_STEP_MS between calls, so that a search waits at most one step.
+const GROW_STEP_MS = 8;
+let growRows = 4;
 let upkeepTimer = null;
 let building = false;
 function scheduleUpkeep() {
-  if (upkeepTimer !== null || building || !search) return;
+  if (upkeepTimer !== null || !search) return;
   upkeepTimer = setTimeout(() => {
     upkeepTimer = null;
-    // Planning only copies rows out; a build here (no builder) waits for an idle moment.
-    if (waiting > 0 && builder === false) return; // the waiting call reschedules upkeep when done
+    // The waiting call reschedules upkeep when done.
+    if (waiting > 0) return;
     exclusive(() => {
-      const job = search.planUpkeep();
-      if (job === undefined) return;
-      building = true;
-      // A build that fails drops the job (applyUpkeep without bytes); the next change plans it again.
-      build(job).then((built) => exclusive(() => {
-        building = false;
-        try {
-          const name = search.applyUpkeep(built);
-          if (name !== undefined) changed(name);
-          if (built !== undefined) scheduleUpkeep();
-        } catch (e) {
-          console.warn('simil: index upkeep failed', e);
-        }
-      }));
+      if (!building) {
+        const job = search.planUpkeep();
+        if (job !== undefined) buildJob(job);
+      }
+      if (waiting === 0 && grow()) scheduleUpkeep();
     });
   }, 0);
+}
+
+/** Sends upkeep job `job` to the builder, and applies its segment in turn when built. */
+function buildJob(job) {
+  building = true;
+  // A build that fails drops the job (applyUpkeep without bytes); the next change plans it again.
+  build(job).then((built) => exclusive(() => {
+    building = false;
+    try {
+      const name = search.applyUpkeep(built);
+      if (name !== undefined) changed(name);
+      if (built !== undefined) scheduleUpkeep();
+    } catch (e) {
+      console.warn('simil: index upkeep failed', e);
+    }
+  }));
+}
+
+/** One growth step of about GROW_STEP_MS (the row count adapts to the graph's speed); whether
+ *  there was work. Growth changes no item, so a saved copy stays right: the collections it
+ *  changed are written once it is done, not after every step. */
+const grown = new Set();
+function grow() {
+  const started = performance.now();
+  const name = search.growStep(growRows);
+  if (name === undefined) {
+    grown.forEach(changed);
+    grown.clear();
+    return false;
+  }
+  const ms = performance.now() - started;
+  growRows = Math.max(1, Math.min(1024, Math.round(growRows * (ms > 0 ? Math.min(2, GROW_STEP_MS / ms) : 2))));
+  grown.add(name);
+  return true;
 }
 
 let builder = null;

@@ -1,13 +1,11 @@
 //! Bounded little-endian byte reader/writer (also used by `simil`'s collection files),
-//! and a minimal binary serde encoder that reads the links out of a freshly built
-//! instant-distance graph.
+//! and, for tests, a minimal binary serde encoder that reads the links out of a graph
+//! instant-distance built (the reference grown graphs are compared against).
 //!
 //! The encoder supports only the shapes the graph uses: integers, `f32`,
 //! byte strings, sequences (u64 length prefix), tuples and structs (fields in
 //! order, no prefix) and newtype structs. The reader checks every length
 //! against the bytes that remain before anything is allocated.
-
-use serde::ser::{self, Impossible, Serialize};
 
 use super::IndexError;
 
@@ -148,194 +146,202 @@ impl<'a> Reader<'a> {
     }
 }
 
-/// Error raised inside the serde codec.
-#[derive(Debug)]
-pub(crate) struct CodecError(pub String);
+/// The serde encoder (tests only: instant-distance's graphs are the reference).
+#[cfg(test)]
+pub(crate) mod serde {
+    use serde::ser::{self, Impossible, Serialize};
 
-impl std::fmt::Display for CodecError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-impl std::error::Error for CodecError {}
-impl ser::Error for CodecError {
-    fn custom<T: std::fmt::Display>(msg: T) -> Self {
-        Self(msg.to_string())
-    }
-}
-impl From<IndexError> for CodecError {
-    fn from(e: IndexError) -> Self {
-        Self(e.to_string())
-    }
-}
+    use super::{IndexError, Writer};
 
-/// Serializes `value` with the binary codec.
-pub(crate) fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, CodecError> {
-    let mut enc = Encoder(Writer::default());
-    value.serialize(&mut enc)?;
-    Ok(enc.0.buf)
-}
+    /// Error raised inside the serde codec.
+    #[derive(Debug)]
+    pub(crate) struct CodecError(pub String);
 
-struct Encoder(Writer);
-
-fn unsupported<T>(what: &str) -> Result<T, CodecError> {
-    Err(CodecError(format!("graph codec does not support {what}")))
-}
-
-impl ser::Serializer for &mut Encoder {
-    type Ok = ();
-    type Error = CodecError;
-    type SerializeSeq = Self;
-    type SerializeTuple = Self;
-    type SerializeTupleStruct = Self;
-    type SerializeTupleVariant = Impossible<(), CodecError>;
-    type SerializeMap = Impossible<(), CodecError>;
-    type SerializeStruct = Self;
-    type SerializeStructVariant = Impossible<(), CodecError>;
-
-    fn serialize_bool(self, v: bool) -> Result<(), CodecError> {
-        self.0.u8(v.into());
-        Ok(())
-    }
-    fn serialize_i8(self, v: i8) -> Result<(), CodecError> {
-        self.0.u8(v as u8);
-        Ok(())
-    }
-    fn serialize_i16(self, _: i16) -> Result<(), CodecError> {
-        unsupported("i16")
-    }
-    fn serialize_i32(self, v: i32) -> Result<(), CodecError> {
-        self.0.u32(v as u32);
-        Ok(())
-    }
-    fn serialize_i64(self, v: i64) -> Result<(), CodecError> {
-        self.0.u64(v as u64);
-        Ok(())
-    }
-    fn serialize_u8(self, v: u8) -> Result<(), CodecError> {
-        self.0.u8(v);
-        Ok(())
-    }
-    fn serialize_u16(self, _: u16) -> Result<(), CodecError> {
-        unsupported("u16")
-    }
-    fn serialize_u32(self, v: u32) -> Result<(), CodecError> {
-        self.0.u32(v);
-        Ok(())
-    }
-    fn serialize_u64(self, v: u64) -> Result<(), CodecError> {
-        self.0.u64(v);
-        Ok(())
-    }
-    fn serialize_f32(self, v: f32) -> Result<(), CodecError> {
-        self.0.f32(v);
-        Ok(())
-    }
-    fn serialize_f64(self, _: f64) -> Result<(), CodecError> {
-        unsupported("f64")
-    }
-    fn serialize_char(self, _: char) -> Result<(), CodecError> {
-        unsupported("char")
-    }
-    fn serialize_str(self, _: &str) -> Result<(), CodecError> {
-        unsupported("str")
-    }
-    fn serialize_bytes(self, v: &[u8]) -> Result<(), CodecError> {
-        self.0.bytes(v);
-        Ok(())
-    }
-    fn serialize_none(self) -> Result<(), CodecError> {
-        unsupported("Option")
-    }
-    fn serialize_some<T: ?Sized + Serialize>(self, _: &T) -> Result<(), CodecError> {
-        unsupported("Option")
-    }
-    fn serialize_unit(self) -> Result<(), CodecError> {
-        Ok(())
-    }
-    fn serialize_unit_struct(self, _: &'static str) -> Result<(), CodecError> {
-        Ok(())
-    }
-    fn serialize_unit_variant(
-        self,
-        _: &'static str,
-        _: u32,
-        _: &'static str,
-    ) -> Result<(), CodecError> {
-        unsupported("enum")
-    }
-    fn serialize_newtype_struct<T: ?Sized + Serialize>(
-        self,
-        _: &'static str,
-        v: &T,
-    ) -> Result<(), CodecError> {
-        v.serialize(self)
-    }
-    fn serialize_newtype_variant<T: ?Sized + Serialize>(
-        self,
-        _: &'static str,
-        _: u32,
-        _: &'static str,
-        _: &T,
-    ) -> Result<(), CodecError> {
-        unsupported("enum")
-    }
-    fn serialize_seq(self, len: Option<usize>) -> Result<Self, CodecError> {
-        match len {
-            Some(len) => {
-                self.0.u64(len as u64);
-                Ok(self)
-            }
-            None => unsupported("sequences of unknown length"),
+    impl std::fmt::Display for CodecError {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(&self.0)
         }
     }
-    fn serialize_tuple(self, _: usize) -> Result<Self, CodecError> {
-        Ok(self)
+    impl std::error::Error for CodecError {}
+    impl ser::Error for CodecError {
+        fn custom<T: std::fmt::Display>(msg: T) -> Self {
+            Self(msg.to_string())
+        }
     }
-    fn serialize_tuple_struct(self, _: &'static str, _: usize) -> Result<Self, CodecError> {
-        Ok(self)
+    impl From<IndexError> for CodecError {
+        fn from(e: IndexError) -> Self {
+            Self(e.to_string())
+        }
     }
-    fn serialize_tuple_variant(
-        self,
-        _: &'static str,
-        _: u32,
-        _: &'static str,
-        _: usize,
-    ) -> Result<Self::SerializeTupleVariant, CodecError> {
-        unsupported("enum")
-    }
-    fn serialize_map(self, _: Option<usize>) -> Result<Self::SerializeMap, CodecError> {
-        unsupported("map")
-    }
-    fn serialize_struct(self, _: &'static str, _: usize) -> Result<Self, CodecError> {
-        Ok(self)
-    }
-    fn serialize_struct_variant(
-        self,
-        _: &'static str,
-        _: u32,
-        _: &'static str,
-        _: usize,
-    ) -> Result<Self::SerializeStructVariant, CodecError> {
-        unsupported("enum")
-    }
-}
 
-macro_rules! compound {
-    ($trait:ident, $method:ident $(, $key:ident)?) => {
-        impl ser::$trait for &mut Encoder {
-            type Ok = ();
-            type Error = CodecError;
-            fn $method<T: ?Sized + Serialize>(&mut self, $($key: &'static str,)? v: &T) -> Result<(), CodecError> {
-                v.serialize(&mut **self)
-            }
-            fn end(self) -> Result<(), CodecError> {
-                Ok(())
+    /// Serializes `value` with the binary codec.
+    pub(crate) fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, CodecError> {
+        let mut enc = Encoder(Writer::default());
+        value.serialize(&mut enc)?;
+        Ok(enc.0.buf)
+    }
+
+    struct Encoder(Writer);
+
+    fn unsupported<T>(what: &str) -> Result<T, CodecError> {
+        Err(CodecError(format!("graph codec does not support {what}")))
+    }
+
+    impl ser::Serializer for &mut Encoder {
+        type Ok = ();
+        type Error = CodecError;
+        type SerializeSeq = Self;
+        type SerializeTuple = Self;
+        type SerializeTupleStruct = Self;
+        type SerializeTupleVariant = Impossible<(), CodecError>;
+        type SerializeMap = Impossible<(), CodecError>;
+        type SerializeStruct = Self;
+        type SerializeStructVariant = Impossible<(), CodecError>;
+
+        fn serialize_bool(self, v: bool) -> Result<(), CodecError> {
+            self.0.u8(v.into());
+            Ok(())
+        }
+        fn serialize_i8(self, v: i8) -> Result<(), CodecError> {
+            self.0.u8(v as u8);
+            Ok(())
+        }
+        fn serialize_i16(self, _: i16) -> Result<(), CodecError> {
+            unsupported("i16")
+        }
+        fn serialize_i32(self, v: i32) -> Result<(), CodecError> {
+            self.0.u32(v as u32);
+            Ok(())
+        }
+        fn serialize_i64(self, v: i64) -> Result<(), CodecError> {
+            self.0.u64(v as u64);
+            Ok(())
+        }
+        fn serialize_u8(self, v: u8) -> Result<(), CodecError> {
+            self.0.u8(v);
+            Ok(())
+        }
+        fn serialize_u16(self, _: u16) -> Result<(), CodecError> {
+            unsupported("u16")
+        }
+        fn serialize_u32(self, v: u32) -> Result<(), CodecError> {
+            self.0.u32(v);
+            Ok(())
+        }
+        fn serialize_u64(self, v: u64) -> Result<(), CodecError> {
+            self.0.u64(v);
+            Ok(())
+        }
+        fn serialize_f32(self, v: f32) -> Result<(), CodecError> {
+            self.0.f32(v);
+            Ok(())
+        }
+        fn serialize_f64(self, _: f64) -> Result<(), CodecError> {
+            unsupported("f64")
+        }
+        fn serialize_char(self, _: char) -> Result<(), CodecError> {
+            unsupported("char")
+        }
+        fn serialize_str(self, _: &str) -> Result<(), CodecError> {
+            unsupported("str")
+        }
+        fn serialize_bytes(self, v: &[u8]) -> Result<(), CodecError> {
+            self.0.bytes(v);
+            Ok(())
+        }
+        fn serialize_none(self) -> Result<(), CodecError> {
+            unsupported("Option")
+        }
+        fn serialize_some<T: ?Sized + Serialize>(self, _: &T) -> Result<(), CodecError> {
+            unsupported("Option")
+        }
+        fn serialize_unit(self) -> Result<(), CodecError> {
+            Ok(())
+        }
+        fn serialize_unit_struct(self, _: &'static str) -> Result<(), CodecError> {
+            Ok(())
+        }
+        fn serialize_unit_variant(
+            self,
+            _: &'static str,
+            _: u32,
+            _: &'static str,
+        ) -> Result<(), CodecError> {
+            unsupported("enum")
+        }
+        fn serialize_newtype_struct<T: ?Sized + Serialize>(
+            self,
+            _: &'static str,
+            v: &T,
+        ) -> Result<(), CodecError> {
+            v.serialize(self)
+        }
+        fn serialize_newtype_variant<T: ?Sized + Serialize>(
+            self,
+            _: &'static str,
+            _: u32,
+            _: &'static str,
+            _: &T,
+        ) -> Result<(), CodecError> {
+            unsupported("enum")
+        }
+        fn serialize_seq(self, len: Option<usize>) -> Result<Self, CodecError> {
+            match len {
+                Some(len) => {
+                    self.0.u64(len as u64);
+                    Ok(self)
+                }
+                None => unsupported("sequences of unknown length"),
             }
         }
-    };
+        fn serialize_tuple(self, _: usize) -> Result<Self, CodecError> {
+            Ok(self)
+        }
+        fn serialize_tuple_struct(self, _: &'static str, _: usize) -> Result<Self, CodecError> {
+            Ok(self)
+        }
+        fn serialize_tuple_variant(
+            self,
+            _: &'static str,
+            _: u32,
+            _: &'static str,
+            _: usize,
+        ) -> Result<Self::SerializeTupleVariant, CodecError> {
+            unsupported("enum")
+        }
+        fn serialize_map(self, _: Option<usize>) -> Result<Self::SerializeMap, CodecError> {
+            unsupported("map")
+        }
+        fn serialize_struct(self, _: &'static str, _: usize) -> Result<Self, CodecError> {
+            Ok(self)
+        }
+        fn serialize_struct_variant(
+            self,
+            _: &'static str,
+            _: u32,
+            _: &'static str,
+            _: usize,
+        ) -> Result<Self::SerializeStructVariant, CodecError> {
+            unsupported("enum")
+        }
+    }
+
+    macro_rules! compound {
+        ($trait:ident, $method:ident $(, $key:ident)?) => {
+            impl ser::$trait for &mut Encoder {
+                type Ok = ();
+                type Error = CodecError;
+                fn $method<T: ?Sized + Serialize>(&mut self, $($key: &'static str,)? v: &T) -> Result<(), CodecError> {
+                    v.serialize(&mut **self)
+                }
+                fn end(self) -> Result<(), CodecError> {
+                    Ok(())
+                }
+            }
+        };
+    }
+    compound!(SerializeSeq, serialize_element);
+    compound!(SerializeTuple, serialize_element);
+    compound!(SerializeTupleStruct, serialize_field);
+    compound!(SerializeStruct, serialize_field, _key);
 }
-compound!(SerializeSeq, serialize_element);
-compound!(SerializeTuple, serialize_element);
-compound!(SerializeTupleStruct, serialize_field);
-compound!(SerializeStruct, serialize_field, _key);

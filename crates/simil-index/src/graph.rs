@@ -1,28 +1,34 @@
-//! The HNSW graph of a sealed field, in our own layout and searched by our own code.
+//! The HNSW graph of a sealed field, in our own layout, searched and grown by our own code.
 //!
-//! instant-distance builds the graph (its layer assignment and neighbour heuristic) but
-//! keeps it private, searches with the full node width and has no filter hook. Its serde
-//! form is public, though: after a build the links are read out of it
-//! ([`Graph::from_hnsw`]) and the instant-distance value is dropped. The graph is built
-//! with degree `m` (`2m` on layer 0; instant-distance's `Builder::m`, which simil's patch
-//! of it adds: patches/instant-distance), so `m` means what it means in the HNSW paper and
-//! in hnswlib. Nodes built wider (files of earlier versions, built at 32 / 64) keep their
+//! instant-distance builds a graph in one go (its layer assignment and neighbour heuristic)
+//! but keeps it private, searches with the full node width, has no filter hook and cannot
+//! add to a built graph. Its serde form is public, though: after a build the links are read
+//! out of it ([`Graph::from_hnsw`]) and the instant-distance value is dropped. The graph is
+//! built with degree `m` (`2m` on layer 0; instant-distance's `Builder::m`, which simil's
+//! patch of it adds: patches/instant-distance), so `m` means what it means in the HNSW paper
+//! and in hnswlib. Nodes built wider (files of earlier versions, built at 32 / 64) keep their
 //! first `m` / `2m` links on load, which instant-distance orders heuristic picks first.
 //!
 //! [`Graph::search`] runs `simil_kernels::Links::search`, the paper's layer-0 beam
 //! search with a filter in the loop (as hnswlib and Lucene do): rows outside the allowed
 //! set are traversed but never returned, so one pass finds `ef` allowed rows.
+//! [`Graph::insert`] adds a node as hnswlib does (`Links::insert`); instant-distance stays the
+//! reference its tests compare the recall of grown graphs against.
 //!
 //! On disk the graph keeps instant-distance's serde layout (`ef_search`, points,
 //! 64-wide layer-0 nodes, 32-wide upper nodes, links padded with `u32::MAX`), so files
-//! of earlier versions load unchanged.
+//! of earlier versions load unchanged. That layout numbers nodes by layer, highest first;
+//! a grown graph is renumbered so as it is written ([`Graph::disk_order`]).
 
-use instant_distance::{Hnsw, Point};
+#[cfg(test)]
+use instant_distance::Hnsw;
+use instant_distance::Point;
+#[cfg(test)]
 use serde::{Serialize, Serializer};
-use simil_kernels::{Links, NO_LINK};
+use simil_kernels::{Layer, Links, NO_LINK};
 
 use super::IndexError;
-use super::codec::{self, Reader, Writer};
+use super::codec::{Reader, Writer};
 use super::config::MAX_EF;
 
 /// Links per layer-0 node in instant-distance's layout.
@@ -30,6 +36,7 @@ const ZERO_LINKS: usize = 64;
 /// Links per upper-layer node in instant-distance's layout.
 const UPPER_LINKS: usize = 32;
 
+#[cfg(test)]
 /// The degree `M` instant-distance builds a graph with for HNSW parameter `m` (2..=32;
 /// layer-0 nodes get `2M`).
 pub(crate) fn build_degree(m: usize) -> usize {
@@ -42,23 +49,39 @@ pub(crate) fn link_counts(m: usize) -> (usize, usize) {
     ((2 * m).clamp(2, ZERO_LINKS), m.clamp(1, UPPER_LINKS))
 }
 
+/// The level HNSW draws for a new node, `floor(-ln(u) · mL)` with `mL = 1 / ln(m)`, `u`
+/// uniform in (0, 1] from a hash of `key` (splitmix64, so builds are reproducible); at
+/// most 15.
+pub(crate) fn random_level(key: u64, m: usize) -> usize {
+    let mut z = key.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^= z >> 31;
+    let u = ((z >> 11) as f64 + 1.0) / (1u64 << 53) as f64;
+    let ml = 1.0 / (m.max(2) as f64).ln();
+    ((-u.ln() * ml) as usize).min(15)
+}
+
 /// An HNSW graph over points of type `P`, nodes numbered by graph id.
 pub(crate) struct Graph<P> {
     points: Vec<P>,
     links: Links,
 }
 
+#[cfg(test)]
 /// Wraps the points handed to instant-distance so that serializing its graph writes
 /// the links only (each point as an empty byte string).
 #[derive(Clone)]
 pub(crate) struct Built<P>(pub P);
 
+#[cfg(test)]
 impl<P: Point> Point for Built<P> {
     fn distance(&self, other: &Self) -> f32 {
         self.0.distance(&other.0)
     }
 }
 
+#[cfg(test)]
 impl<P> Serialize for Built<P> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_bytes(&[])
@@ -75,11 +98,16 @@ struct Layout<'a> {
 
 impl Layout<'_> {
     fn links(self, zero_links: usize, upper_links: usize) -> Links {
+        let upper = self.upper.into_iter().map(|links| Layer {
+            nodes: (0..(links.len() / upper_links) as u32).collect(),
+            links,
+        });
         Links {
             zero: self.zero,
             zero_links,
-            upper: self.upper,
+            upper: upper.collect(),
             upper_links,
+            entry: 0,
         }
     }
 }
@@ -151,15 +179,8 @@ fn read_layout(
     })
 }
 
-/// Writes nodes of `stride` links each as nodes of `width` links, padded with [`NO_LINK`].
-fn pad_nodes(w: &mut Writer, links: &[u32], stride: usize, width: usize) {
-    for node in links.chunks_exact(stride) {
-        node.iter().for_each(|&id| w.u32(id));
-        (stride..width).for_each(|_| w.u32(NO_LINK));
-    }
-}
-
 impl<P: Point> Graph<P> {
+    #[cfg(test)]
     /// Takes the links out of a freshly built instant-distance graph (its points are
     /// `points`, in graph-id order), keeping `zero_links` / `upper_links` per node.
     pub(crate) fn from_hnsw(
@@ -167,7 +188,8 @@ impl<P: Point> Graph<P> {
         points: Vec<P>,
         (zero_links, upper_links): (usize, usize),
     ) -> Result<Self, IndexError> {
-        let bytes = codec::encode(hnsw).map_err(|e| IndexError::Corrupt(e.to_string()))?;
+        let bytes =
+            super::codec::serde::encode(hnsw).map_err(|e| IndexError::Corrupt(e.to_string()))?;
         let layout = read_layout(&bytes, zero_links, upper_links)?;
         if layout.points.len() != points.len() {
             return Err(IndexError::Corrupt("graph: point count".into()));
@@ -199,24 +221,111 @@ impl<P: Point> Graph<P> {
         Ok((graph, ef))
     }
 
+    /// The order instant-distance's layout needs (nodes by layer, highest first, the entry
+    /// point first of all): for each graph id, its id on disk. `None` when the ids already
+    /// are in that order, as in a graph built in one go; nodes inserted since need renumbering.
+    pub(crate) fn disk_order(&self) -> Option<Vec<u32>> {
+        let l = &self.links;
+        let identity = |layer: &Layer| {
+            layer
+                .nodes
+                .last()
+                .is_none_or(|&n| n as usize + 1 == layer.nodes.len())
+        };
+        if l.entry == 0 && l.upper.iter().all(identity) {
+            return None;
+        }
+        let mut level = vec![0u8; self.points.len()];
+        for layer in &l.upper {
+            layer.nodes.iter().for_each(|&n| level[n as usize] += 1);
+        }
+        let mut ids: Vec<u32> = (0..self.points.len() as u32).collect();
+        ids.sort_by_key(|&id| (std::cmp::Reverse(level[id as usize]), id != l.entry, id));
+        let mut order = vec![0; ids.len()];
+        for (disk, &id) in ids.iter().enumerate() {
+            order[id as usize] = disk as u32;
+        }
+        Some(order)
+    }
+
     /// Writes the graph in instant-distance's layout, each point as the bytes `point`
-    /// appends to a writer.
-    pub(crate) fn write(&self, w: &mut Writer, ef: usize, mut point: impl FnMut(&P, &mut Writer)) {
+    /// appends to a writer, node ids renumbered by `order` ([`Graph::disk_order`]).
+    pub(crate) fn write(
+        &self,
+        w: &mut Writer,
+        ef: usize,
+        order: Option<&[u32]>,
+        mut point: impl FnMut(&P, &mut Writer),
+    ) {
+        let l = &self.links;
+        let n = self.points.len();
+        // Graph ids in disk order, and the disk id of a graph id.
+        let by_disk: Vec<u32> = match order {
+            None => (0..n as u32).collect(),
+            Some(order) => {
+                let mut ids = vec![0; n];
+                order
+                    .iter()
+                    .enumerate()
+                    .for_each(|(id, &d)| ids[d as usize] = id as u32);
+                ids
+            }
+        };
+        let disk = |id: u32| match order {
+            Some(order) if id != NO_LINK => order[id as usize],
+            _ => id,
+        };
         w.u64(ef as u64);
-        w.u64(self.points.len() as u64);
+        w.u64(n as u64);
         let mut buf = Writer::default();
-        for p in &self.points {
+        for &id in &by_disk {
             buf.buf.clear();
-            point(p, &mut buf);
+            point(&self.points[id as usize], &mut buf);
             w.bytes(&buf.buf);
         }
-        let l = &self.links;
-        w.u64(self.points.len() as u64);
-        pad_nodes(w, &l.zero, l.zero_links, ZERO_LINKS);
+        w.u64(n as u64);
+        for &id in &by_disk {
+            let links = l.neighbours(0, id).unwrap_or_default();
+            links.iter().for_each(|&other| w.u32(disk(other)));
+            (links.len()..ZERO_LINKS).for_each(|_| w.u32(NO_LINK));
+        }
         w.u64(l.upper.len() as u64);
-        for layer in &l.upper {
-            w.u64((layer.len() / l.upper_links) as u64);
-            pad_nodes(w, layer, l.upper_links, UPPER_LINKS);
+        for (layer, nodes) in l.upper.iter().enumerate() {
+            w.u64(nodes.nodes.len() as u64);
+            // On disk, layer `i` holds the first `len` ids.
+            for &id in &by_disk[..nodes.nodes.len()] {
+                let links = l.neighbours(layer + 1, id).unwrap_or_default();
+                links.iter().for_each(|&other| w.u32(disk(other)));
+                (links.len()..UPPER_LINKS).for_each(|_| w.u32(NO_LINK));
+            }
+        }
+    }
+
+    /// Adds `point` on layers `0..=level` ([`Links::insert`]); returns its graph id.
+    pub(crate) fn insert(
+        &mut self,
+        point: P,
+        level: usize,
+        ef_construction: usize,
+        heuristic: bool,
+    ) -> u32 {
+        self.points.push(point);
+        let points = &self.points;
+        self.links
+            .insert(level, ef_construction, heuristic, &mut |a, b| {
+                points[a as usize].distance(&points[b as usize])
+            })
+    }
+
+    /// An empty graph with `zero_links` / `upper_links` links per node.
+    pub(crate) fn empty((zero_links, upper_links): (usize, usize)) -> Self {
+        Self {
+            points: Vec::new(),
+            links: Links {
+                zero_links,
+                upper_links,
+                ..Links::default()
+            },
         }
     }
 
@@ -271,12 +380,118 @@ mod tests {
         Graph::from_hnsw(&hnsw, by_id, link_counts(m)).unwrap()
     }
 
+    /// A point of a cloud in several dimensions (squared L2).
+    #[derive(Clone, Debug, PartialEq)]
+    struct V(Vec<f32>);
+
+    impl Point for V {
+        fn distance(&self, o: &Self) -> f32 {
+            self.0
+                .iter()
+                .zip(&o.0)
+                .map(|(a, b)| (a - b) * (a - b))
+                .sum()
+        }
+    }
+
+    /// `n` points uniform in the `dim`-cube, from a fixed xorshift sequence.
+    fn cloud(n: usize, dim: usize) -> Vec<V> {
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 40) as f32 / (1u64 << 24) as f32
+        };
+        (0..n)
+            .map(|_| V((0..dim).map(|_| next()).collect()))
+            .collect()
+    }
+
+    /// instant-distance's graph over `points`, built in one go at degree `m`.
+    fn built(points: &[V], m: usize) -> Graph<V> {
+        let wrapped: Vec<Built<V>> = points.iter().cloned().map(Built).collect();
+        let (hnsw, _) = Builder::default()
+            .m(build_degree(m))
+            .ef_construction(64)
+            .ml(1.0 / (m as f32).ln())
+            .neighbor_update(instant_distance::NeighborUpdate::AppendOrPrune)
+            .seed(7)
+            .build_hnsw(wrapped);
+        let by_id = hnsw.iter().map(|(_, p)| p.0.clone()).collect();
+        Graph::from_hnsw(&hnsw, by_id, link_counts(m)).unwrap()
+    }
+
+    /// Recall@10 of `g` at beam width `ef` over the first `queries` points of `probe`.
+    fn recall(g: &Graph<V>, probe: &[V], ef: usize) -> f64 {
+        let mut hits = 0;
+        for q in probe {
+            let mut truth: Vec<f32> = g.points().iter().map(|p| q.distance(p)).collect();
+            truth.sort_by(f32::total_cmp);
+            let found = g.search(q, ef, |_| true);
+            hits += found.iter().take(10).filter(|f| f.0 <= truth[9]).count();
+        }
+        hits as f64 / (10 * probe.len()) as f64
+    }
+
+    /// instant-distance is the reference: a graph grown by insertion from a small one finds
+    /// what its graph built in one go over the same points finds, and written (renumbered by
+    /// layer) and read back it answers alike.
+    #[test]
+    fn a_grown_graph_finds_what_instant_distance_builds_find() {
+        let (n, m) = (3000, 8);
+        let points = cloud(n + 100, 12);
+        let (points, probe) = points.split_at(n);
+        let reference = built(points, m);
+        let mut grown = built(&points[..300], m);
+        for (i, p) in points[300..].iter().enumerate() {
+            let level = random_level(i as u64, m);
+            grown.insert(p.clone(), level, 64, true);
+        }
+        assert_eq!(grown.points().len(), n);
+        let mut inserted = Graph::empty(link_counts(m));
+        for (i, p) in points.iter().enumerate() {
+            inserted.insert(p.clone(), random_level(i as u64 ^ 99, m), 64, true);
+        }
+        let want = recall(&reference, probe, 24);
+        for (how, g) in [("grown", &grown), ("inserted from empty", &inserted)] {
+            let got = recall(g, probe, 24);
+            eprintln!("recall@10 at ef 24: instant-distance {want}, {how} {got}");
+            assert!(got >= 0.9 && got >= want - 0.02, "{how} {got} vs {want}");
+        }
+
+        let order = grown.disk_order().expect("inserted nodes are renumbered");
+        assert!(reference.disk_order().is_none());
+        let mut w = Writer::default();
+        grown.write(&mut w, 24, Some(&order), |p, w| w.f32s(&p.0));
+        let (back, _) = Graph::read(&w.buf, link_counts(m), |b| {
+            Ok(V(Reader::new(b, "point").f32s(12)?))
+        })
+        .unwrap();
+        assert!(back.disk_order().is_none());
+        for q in probe {
+            let answers = |g: &Graph<V>| -> Vec<(f32, Vec<f32>)> {
+                let found = g.search(q, 24, |_| true);
+                found
+                    .into_iter()
+                    .map(|(d, id)| (d, g.point(id).0.clone()))
+                    .collect()
+            };
+            assert_eq!(answers(&back), answers(&grown));
+        }
+    }
+
     #[test]
     fn keeps_m_links_per_node_and_2m_on_layer_0() {
         let g = grid(20, 4);
         assert_eq!((g.links.zero_links, g.links.upper_links), (8, 4));
         assert_eq!(g.links.zero.len(), 400 * 8);
-        assert!(g.links.upper.iter().all(|l| l.len() % 4 == 0));
+        assert!(
+            g.links
+                .upper
+                .iter()
+                .all(|l| l.links.len() == 4 * l.nodes.len())
+        );
         assert_eq!(link_counts(48), (64, 32));
     }
 
@@ -300,7 +515,7 @@ mod tests {
     fn write_then_read_gives_the_same_graph() {
         let g = grid(12, 6);
         let mut w = Writer::default();
-        g.write(&mut w, 33, |p, w| {
+        g.write(&mut w, 33, None, |p, w| {
             w.f32(p.0);
             w.f32(p.1);
         });

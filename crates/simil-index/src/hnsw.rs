@@ -1,4 +1,4 @@
-//! Sealed per-field HNSW graphs: instant-distance builds them, [`Graph`] searches them.
+//! Sealed per-field HNSW graphs: [`Graph`] builds (by insertion), grows and searches them.
 //!
 //! * **Vectors live in the graph points** ([`GraphPoint`]), so a sealed segment
 //!   keeps each vector once; rows map to graph ids through `pid_of_row`.
@@ -10,13 +10,13 @@
 use std::sync::Arc;
 
 use half::f16;
-use instant_distance::{Builder, Heuristic, NeighborUpdate, Point};
+use instant_distance::Point;
 
 use super::IndexError;
 use super::codec::{Reader, Writer};
 use super::config::{FieldSpec, HnswParams, MAX_DIM, Metric, Storage};
 use super::distance::{self, VecRef};
-use super::graph::{self, Built, Graph};
+use super::graph::{self, Graph};
 use super::quant::{self, Int8Query, QuantParams};
 
 /// Marks a row without a vector in `pid_of_row`.
@@ -119,8 +119,7 @@ pub(crate) struct CodeTerms {
 
 /// A point of an instant-distance graph: a stored vector or a query.
 ///
-/// Vectors sit behind `Arc`s because instant-distance clones every point while
-/// building: the clone then shares the vector instead of copying it.
+/// Vectors sit behind `Arc`s, shared with the rows they come from.
 #[derive(Debug, Clone)]
 pub(crate) enum GraphPoint {
     /// Stored full-precision vector of segment row `row`.
@@ -154,7 +153,7 @@ pub(crate) enum GraphPoint {
     Query(Box<GraphQuery>),
 }
 
-/// Query state carried into instant-distance through the `Point` trait.
+/// Query state carried into the graph search through the `Point` trait.
 #[derive(Debug, Clone)]
 pub(crate) struct GraphQuery {
     metric: Metric,
@@ -188,6 +187,25 @@ impl GraphPoint {
             full_sq: distance::sq_norm(VecRef::F16(&full)),
             full,
             x,
+        }
+    }
+    /// The stored point of an int8 storage for `row`'s vector `v`, its codes and their terms.
+    fn coded(spec: &FieldSpec, row: u32, v: &[f32], codes: Codes, x: CodeTerms) -> Self {
+        let metric = spec.metric;
+        if spec.storage != Storage::Int8Only {
+            let full: Arc<[f16]> = v.iter().map(|&x| f16::from_f32(x)).collect();
+            return GraphPoint::int8(row, metric, codes, full, x);
+        }
+        let norm = match metric {
+            Metric::Cosine => distance::sq_norm(VecRef::F32(v)).sqrt(),
+            Metric::Dot | Metric::L2 => 1.0,
+        };
+        GraphPoint::Int8Only {
+            row,
+            metric,
+            codes,
+            x,
+            norm,
         }
     }
     fn row(&self) -> u32 {
@@ -314,7 +332,7 @@ fn parse_point(bytes: &[u8]) -> Result<GraphPoint, IndexError> {
     if dim == 0 || dim > MAX_DIM {
         return Err(IndexError::SizeLimit("graph point"));
     }
-    // Construction-only terms are not stored: loaded graphs are never rebuilt.
+    // Construction-only terms are not stored: `SealedField::read` computes them.
     let terms = |sq: f32| CodeTerms {
         sq,
         term: 0.0,
@@ -375,7 +393,8 @@ pub(crate) struct SealedField {
 }
 
 impl SealedField {
-    /// Builds the graph over `(row, vector)` pairs of a segment with `n_rows` rows.
+    /// Builds the graph over `(row, vector)` pairs of a segment with `n_rows` rows, inserting
+    /// them one by one in row order ([`Graph::insert`], levels drawn from `seed` and the row).
     pub(crate) fn build<'a>(
         spec: &FieldSpec,
         params: &HnswParams,
@@ -384,30 +403,61 @@ impl SealedField {
         vectors: impl Iterator<Item = (u32, &'a [f32])> + Clone,
     ) -> Self {
         let (quant, points) = Self::build_points(spec, vectors);
-        let built: Vec<Built<GraphPoint>> = points.into_iter().map(Built).collect();
-        let (hnsw, _) = Builder::default()
-            .m(graph::build_degree(params.m))
-            .ef_construction(params.ef_construction)
-            .ef_search(params.ef_search)
-            .ml(1.0 / (params.m as f32).ln())
-            .select_heuristic(params.heuristic.then(Heuristic::default))
-            .neighbor_update(NeighborUpdate::AppendOrPrune)
-            .seed(seed)
-            .build_hnsw(built);
-        let points: Vec<GraphPoint> = hnsw.iter().map(|(_, p)| p.0.clone()).collect();
+        let mut graph = Graph::empty(graph::link_counts(params.m));
         let mut pid_of_row = vec![NO_POINT; n_rows];
-        for (pid, point) in points.iter().enumerate() {
-            pid_of_row[point.row() as usize] = pid as u32;
+        for point in points {
+            let row = point.row();
+            let level = graph::random_level(seed ^ (u64::from(row) << 32), params.m);
+            let pid = graph.insert(point, level, params.ef_construction, params.heuristic);
+            pid_of_row[row as usize] = pid;
         }
-        // Only a codec bug could fail here: the links of a fresh graph are in range.
-        let graph = Graph::from_hnsw(&hnsw, points, graph::link_counts(params.m))
-            .expect("links of a freshly built graph");
         Self {
             graph,
             pid_of_row,
             quant,
             ef: params.ef_search,
         }
+    }
+
+    /// Adds segment row `row` (the segment's last so far), with its vector if it has one in
+    /// this field: int8 storages encode it with the segment's quantizer (values outside
+    /// the range it learned are clamped), and the graph grows by one node (hnswlib's
+    /// insertion, [`Graph::insert`]) on a level drawn as HNSW draws it.
+    pub(crate) fn insert(
+        &mut self,
+        spec: &FieldSpec,
+        params: &HnswParams,
+        row: u32,
+        vector: Option<&Arc<[f32]>>,
+    ) {
+        debug_assert_eq!(row as usize, self.pid_of_row.len());
+        let Some(v) = vector else {
+            self.pid_of_row.push(NO_POINT);
+            return;
+        };
+        let metric = spec.metric;
+        let point = match &self.quant {
+            None => GraphPoint::F32 {
+                row,
+                metric,
+                sq: distance::sq_norm(VecRef::F32(v)),
+                v: Arc::clone(v),
+            },
+            Some(q) => {
+                let (codes, sq) = q.encode(&quant::prepare(metric, v));
+                let x = CodeTerms {
+                    sq,
+                    term: q.point_term(&codes),
+                    step: q.step(),
+                };
+                GraphPoint::coded(spec, row, v, Codes::own(codes.into()), x)
+            }
+        };
+        let level = graph::random_level(u64::from(row) << 32, params.m);
+        let pid = self
+            .graph
+            .insert(point, level, params.ef_construction, params.heuristic);
+        self.pid_of_row.push(pid);
     }
 
     /// Changes the search's beam width; the graph is unchanged.
@@ -466,21 +516,7 @@ impl SealedField {
                     index: i as u32,
                     len: spec.dim as u32,
                 };
-                if spec.storage == Storage::Int8Only {
-                    let norm = match metric {
-                        Metric::Cosine => distance::sq_norm(VecRef::F32(v)).sqrt(),
-                        Metric::Dot | Metric::L2 => 1.0,
-                    };
-                    return GraphPoint::Int8Only {
-                        row,
-                        metric,
-                        codes,
-                        x,
-                        norm,
-                    };
-                }
-                let full: Arc<[f16]> = v.iter().map(|&x| f16::from_f32(x)).collect();
-                GraphPoint::int8(row, metric, codes, full, x)
+                GraphPoint::coded(spec, row, v, codes, x)
             })
             .collect();
         (quant, points)
@@ -542,7 +578,12 @@ impl SealedField {
 impl SealedField {
     /// Appends the field (row mapping, quantizer, graph) to `w`.
     pub(crate) fn write(&self, w: &mut Writer) {
-        self.pid_of_row.iter().for_each(|&p| w.u32(p));
+        let order = self.graph.disk_order();
+        let disk = |p: u32| match &order {
+            Some(order) if p != NO_POINT => order[p as usize],
+            _ => p,
+        };
+        self.pid_of_row.iter().for_each(|&p| w.u32(disk(p)));
         match &self.quant {
             None => w.u8(0),
             Some(q) => {
@@ -552,7 +593,8 @@ impl SealedField {
             }
         }
         let mut graph = Writer::default();
-        self.graph.write(&mut graph, self.ef, GraphPoint::write);
+        self.graph
+            .write(&mut graph, self.ef, order.as_deref(), GraphPoint::write);
         w.bytes(&graph.buf);
     }
 
@@ -581,7 +623,24 @@ impl SealedField {
             return Err(corrupt("storage does not match the configuration"));
         }
         let bytes = r.bytes(usize::MAX)?;
-        let (graph, ef) = Graph::read(bytes, graph::link_counts(params.m), parse_point)?;
+        // Int8 points get back the construction terms of their codes, so that the graph can
+        // grow ([`SealedField::insert`]).
+        let terms = |x: &mut CodeTerms, codes: &[i8], q: &QuantParams| {
+            x.term = q.point_term(codes);
+            x.step = q.step();
+        };
+        let (graph, ef) = Graph::read(bytes, graph::link_counts(params.m), |b| {
+            let mut point = parse_point(b)?;
+            if let (
+                GraphPoint::Int8 { codes, x, .. } | GraphPoint::Int8Only { codes, x, .. },
+                Some(q),
+            ) = (&mut point, &quant)
+                && codes.len() == q.offset.len()
+            {
+                terms(x, codes, q);
+            }
+            Ok(point)
+        })?;
         let n_points = graph.points().len();
         let mut seen = 0;
         for (pid, point) in graph.points().iter().enumerate() {

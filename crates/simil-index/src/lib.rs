@@ -1,9 +1,11 @@
 //! Vector index for in-browser similarity search.
 //!
 //! Writes go to a mutable segment searched by brute force. [`Index::plan_maintenance`]
-//! seals it into an immutable segment with one HNSW graph per field once it
-//! holds `seal_threshold` rows, and merges sealed segments by size tier.
-//! Deletes are tombstones, filtered at search time and dropped at merge.
+//! seals it into an immutable segment with one HNSW graph per field once it holds
+//! `seal_threshold` rows and there is no larger graph; otherwise [`Index::grow_step`]
+//! inserts its rows into the largest graph, and smaller graphs into it (`growth.rs`).
+//! Deletes are tombstones, filtered at search time and dropped when a segment that is
+//! mostly tombstones is rebuilt.
 //! Queries gather candidates per segment (graph or brute force), score them
 //! exactly, and merge the segments' results by score.
 //!
@@ -18,6 +20,7 @@ pub mod f32s;
 mod filter;
 mod format;
 mod graph;
+mod growth;
 mod hnsw;
 mod maintenance;
 mod quant;
@@ -324,12 +327,15 @@ impl Index {
             .collect())
     }
 
-    /// The next piece of background work, if any: sealing the mutable segment
-    /// once it holds `seal_threshold` rows, else a merge of sealed segments.
+    /// The next segment to build in one go, if any (the rest of upkeep grows the largest
+    /// graph in place: [`Index::grow_step`]): the mutable segment sealed into a new segment
+    /// when it holds `seal_threshold` rows and there is no larger graph to grow, or a sealed
+    /// segment that is mostly tombstones rebuilt without them (where graphs cannot grow,
+    /// segments of a size tier are also rebuilt as one).
     /// Run at most one job at a time: a second job planned before the first is
-    /// applied may be rejected as stale.
+    /// applied, or a growth step taken meanwhile, makes it stale.
     pub fn plan_maintenance(&self) -> Option<MaintenanceJob> {
-        let (target, rows) = if self.mutable.rows.len() >= self.config.seal_threshold {
+        let (target, rows) = if self.seal_in_one_go() {
             let rows = self
                 .mutable
                 .alive()
@@ -342,14 +348,19 @@ impl Index {
             };
             (target, rows)
         } else {
-            let sources = maintenance::pick_merge(&self.sealed, self.config.seal_threshold)?;
+            let sources =
+                maintenance::pick_rebuild(&self.sealed, self.config.seal_threshold, self.grows())?;
             let rows = self
                 .sealed
                 .iter()
                 .filter(|s| sources.contains(&s.id))
                 .flat_map(SealedSegment::live_rows)
                 .collect();
-            (Target::Merge { sources }, rows)
+            let target = Target::Rebuild {
+                generation: self.generation,
+                sources,
+            };
+            (target, rows)
         };
         Some(MaintenanceJob {
             target,
@@ -366,22 +377,21 @@ impl Index {
         if built.instance != self.instance {
             return Err(IndexError::StaleSegment);
         }
-        match &built.target {
+        let fresh = match &built.target {
             Target::Seal { generation, rows } => {
-                if *generation != self.generation || *rows > self.mutable.rows.len() {
-                    return Err(IndexError::StaleSegment);
-                }
+                *generation == self.generation && *rows <= self.mutable.rows.len()
             }
-            Target::Merge { sources } => {
-                if !sources
-                    .iter()
-                    .all(|id| self.sealed.iter().any(|s| s.id == *id))
-                {
-                    return Err(IndexError::StaleSegment);
-                }
+            Target::Rebuild {
+                generation,
+                sources,
+            } => {
+                *generation == self.generation
+                    && sources
+                        .iter()
+                        .all(|id| self.sealed.iter().any(|s| s.id == *id))
             }
-        }
-        if built.segment.fields.len() != self.config.fields.len() {
+        };
+        if !fresh || built.segment.fields.len() != self.config.fields.len() {
             return Err(IndexError::StaleSegment);
         }
         let mut segment = built.segment;
@@ -400,18 +410,10 @@ impl Index {
                 _ => segment.liveness.kill(row),
             }
         }
+        self.generation += 1;
         match built.target {
-            Target::Seal { rows, .. } => {
-                self.mutable.drain_front(rows);
-                self.generation += 1;
-                for row in self.mutable.alive().iter() {
-                    let r = &self.mutable.rows[row as usize];
-                    if let Some(loc) = self.locations.get_mut(&r.id) {
-                        loc.row = row;
-                    }
-                }
-            }
-            Target::Merge { sources } => self.sealed.retain(|s| !sources.contains(&s.id)),
+            Target::Seal { rows, .. } => self.drain_mutable(rows),
+            Target::Rebuild { sources, .. } => self.sealed.retain(|s| !sources.contains(&s.id)),
         }
         if segment.live() > 0 {
             self.sealed.push(segment);
@@ -419,10 +421,15 @@ impl Index {
         Ok(())
     }
 
-    /// Plans, runs and applies maintenance jobs until none is left.
+    /// Runs upkeep until none is left: jobs ([`Index::plan_maintenance`]) built here, and
+    /// growth ([`Index::grow_step`]).
     pub fn maintain(&mut self) {
-        while let Some(job) = self.plan_maintenance() {
-            if self.apply(job.run()).is_err() {
+        loop {
+            if let Some(job) = self.plan_maintenance() {
+                if self.apply(job.run()).is_err() {
+                    break;
+                }
+            } else if self.grow_step(usize::MAX) == 0 {
                 break;
             }
         }

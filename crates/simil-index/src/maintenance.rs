@@ -1,4 +1,6 @@
-//! Background work: sealing the mutable segment and merging sealed segments.
+//! Background work built in one go: sealing the mutable segment into a new segment, and
+//! rebuilding segments as one (a segment that is mostly tombstones; size tiers where graphs
+//! cannot grow in place). Growth in place is `growth.rs`.
 //!
 //! A [`MaintenanceJob`] owns copies of the rows it needs, so it can run on
 //! another thread or worker while the index keeps serving reads and writes.
@@ -26,7 +28,8 @@ pub(crate) fn next_instance() -> u64 {
     NEXT.fetch_add(1, Ordering::Relaxed)
 }
 
-/// Sealed segments of the same size tier merge once this many exist.
+/// Where graphs cannot grow in place, sealed segments of the same size tier are rebuilt
+/// as one once this many exist.
 pub(crate) const MERGE_FACTOR: usize = 4;
 
 /// What a built segment replaces.
@@ -34,8 +37,8 @@ pub(crate) const MERGE_FACTOR: usize = 4;
 pub(crate) enum Target {
     /// The first `rows` rows of the mutable segment at `generation`.
     Seal { generation: u64, rows: usize },
-    /// These sealed segments.
-    Merge { sources: Vec<u64> },
+    /// These sealed segments, rebuilt as one without their tombstones, at `generation`.
+    Rebuild { generation: u64, sources: Vec<u64> },
 }
 
 /// A planned segment build; `Send`, independent of the index.
@@ -96,10 +99,10 @@ impl MaintenanceJob {
         self.rows.len()
     }
 
-    /// Whether the job merges sealed segments (rather than sealing new rows), so
-    /// a caller short of time or memory can leave merges for later.
-    pub fn is_merge(&self) -> bool {
-        matches!(self.target, Target::Merge { .. })
+    /// Whether the job rebuilds a sealed segment (rather than sealing new rows), so
+    /// a caller short of time or memory can leave it for later.
+    pub fn is_rebuild(&self) -> bool {
+        matches!(self.target, Target::Rebuild { .. })
     }
 }
 
@@ -177,21 +180,26 @@ fn tier(live: usize, seal_threshold: usize) -> u32 {
     t
 }
 
-/// Picks sealed segments to merge: `MERGE_FACTOR` segments of the lowest full
-/// size tier, or else a single segment that is mostly tombstones.
-pub(crate) fn pick_merge(segments: &[SealedSegment], seal_threshold: usize) -> Option<Vec<u64>> {
+/// Picks sealed segments to rebuild as one: where graphs cannot grow in place
+/// (`can_grow` false), `MERGE_FACTOR` segments of the lowest full size tier; else, or
+/// failing those, a single segment that is mostly tombstones.
+pub(crate) fn pick_rebuild(
+    segments: &[SealedSegment],
+    seal_threshold: usize,
+    can_grow: bool,
+) -> Option<Vec<u64>> {
     let mut by_tier: Vec<(u32, usize, u64)> = segments
         .iter()
         .map(|s| (tier(s.live(), seal_threshold), s.live(), s.id))
         .collect();
     by_tier.sort_unstable();
     for group in by_tier.chunk_by(|a, b| a.0 == b.0) {
-        if group.len() >= MERGE_FACTOR {
+        if !can_grow && group.len() >= MERGE_FACTOR {
             return Some(group[..MERGE_FACTOR].iter().map(|s| s.2).collect());
         }
     }
     segments
         .iter()
-        .find(|s| s.rows() - s.live() > s.live())
+        .find(|s| super::growth::mostly_dead(s.rows(), s.live()))
         .map(|s| vec![s.id])
 }

@@ -255,14 +255,32 @@ impl SealedSegment {
 
     /// Copies the alive rows out, with their vectors at full available precision.
     pub(crate) fn live_rows(&self) -> impl Iterator<Item = Row> + '_ {
-        self.alive().iter().map(|row| Row {
+        self.alive().iter().map(|row| self.row(row))
+    }
+
+    /// A copy of `row`, with its vectors at full available precision.
+    pub(crate) fn row(&self, row: u32) -> Row {
+        Row {
             id: self.ids[row as usize].clone(),
             seq: self.seqs[row as usize],
             payload: self.payloads[row as usize].clone(),
             vectors: (0..self.fields.len())
                 .map(|f| self.vector(f, row).map(|v| v.to_vec().into()))
                 .collect(),
-        })
+        }
+    }
+
+    /// Appends `row` (alive), inserting its vectors into the fields' graphs; returns its
+    /// row number.
+    pub(crate) fn append(&mut self, specs: &[FieldSpec], params: &HnswParams, row: Row) -> u32 {
+        let r = self.liveness.push();
+        for ((field, spec), v) in self.fields.iter_mut().zip(specs).zip(&row.vectors) {
+            field.insert(spec, params, r, v.as_ref());
+        }
+        self.ids.push(row.id);
+        self.seqs.push(row.seq);
+        self.payloads.push(row.payload);
+        r
     }
 }
 

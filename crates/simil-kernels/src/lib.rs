@@ -11,7 +11,7 @@ pub mod conv;
 mod graph;
 pub mod resize;
 
-pub use graph::{Links, NO_LINK};
+pub use graph::{Layer, Links, NO_LINK};
 
 /// Elements summed side by side: independent accumulators let the compiler use SIMD lanes
 /// (a single running sum is a dependency chain it may not reorder).

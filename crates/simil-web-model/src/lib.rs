@@ -37,8 +37,7 @@ impl ModelEngine {
         reply(self.engine.load_image_model(bytes, white.as_deref())?)
     }
 
-    /// Sets the image model's whitening, or removes it when `bytes` is absent; returns the
-    /// image model's info (its `dim` is the output dimension).
+    /// Sets (or, without `bytes`, removes) the image whitening; returns the image model's info.
     #[wasm_bindgen(js_name = setImageWhitening)]
     pub fn set_image_whitening(&mut self, bytes: Option<Vec<u8>>) -> JsResult {
         reply(self.engine.set_image_whitening(bytes.as_deref())?)
@@ -62,16 +61,11 @@ impl ModelEngine {
         whiten: bool,
     ) -> Result<Float32Array, Failure> {
         let images = ImageInput::unpack_rgba(&rgba, &sizes).map_err(ModelError::from)?;
-        Ok(self
-            .engine
-            .embed_images(images, whiten)
-            .await?
-            .as_slice()
-            .into())
+        let vectors = self.engine.embed_images(images, whiten).await?;
+        Ok(vectors.as_slice().into())
     }
 
-    /// Loads the text model (MiniLM weights and `tokenizer.json`); returns `{ dim, weights,
-    /// maxTokens }`.
+    /// Loads the text model (MiniLM weights, `tokenizer.json`); returns `{ dim, weights, maxTokens }`.
     #[wasm_bindgen(js_name = loadTextModel)]
     pub fn load_text_model(&mut self, weights: &[u8], tokenizer: &[u8]) -> JsResult {
         reply(self.engine.load_text_model(weights, tokenizer)?)

@@ -74,6 +74,12 @@ impl SearchEngine {
         Ok(self.catalog.apply_upkeep(built.as_deref())?)
     }
 
+    /// Grows a graph in place by up to `maxRows` rows; the collection it changed, if any.
+    #[wasm_bindgen(js_name = growStep)]
+    pub fn grow_step(&mut self, max_rows: usize) -> Option<String> {
+        self.catalog.grow_step(max_rows).map(str::to_string)
+    }
+
     /// The item `{ id, vectors, payload }` with `id`, or `null`.
     pub fn get(&self, name: &str, id: &str) -> JsResult {
         reply(self.catalog.get(name)?.get(id))
@@ -154,8 +160,7 @@ impl SearchEngine {
         reply(eval::evaluate(self.catalog.get(name)?, &queries, k)?)
     }
 
-    /// The `minScore` for `matchLabel` calibrated on labelled queries, for a target
-    /// `precision` or the best F1.
+    /// `matchLabel`'s `minScore` calibrated on labelled queries for a target `precision` or best F1.
     pub fn calibrate(&self, name: &str, queries: JsValue, precision: Option<f64>) -> JsResult {
         let target = CalibrationTarget::from_precision(precision)?;
         let (c, queries) = (self.catalog.get(name)?, read("queries", queries)?);

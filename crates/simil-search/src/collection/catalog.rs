@@ -110,6 +110,24 @@ impl Catalog {
         Some(bytes)
     }
 
+    /// Grows a graph in place by up to `max_rows` rows on the first collection (in name
+    /// order) with such work, leaving alone the index the job out is for; returns that
+    /// collection's name, or `None` when there was no work. Growth runs here, where the
+    /// graph lives: callers take small steps between searches.
+    pub fn grow_step(&mut self, max_rows: usize) -> Option<&str> {
+        let out = self
+            .out
+            .as_ref()
+            .map(|(name, learned, _)| (name.clone(), learned.clone()));
+        self.collections.iter_mut().find_map(|(name, c)| {
+            let busy = out
+                .as_ref()
+                .filter(|(n, _)| n == name)
+                .map(|(_, learned)| learned.as_deref());
+            c.grow_step(max_rows, busy).then_some(name.as_str())
+        })
+    }
+
     /// Installs the segment built (`bytes`, from [`crate::index::build_job`]) for the job out;
     /// returns its collection's name, or `None` when the job went stale (its collection or
     /// index was dropped, replaced or changed under it: the next plan starts again). Without

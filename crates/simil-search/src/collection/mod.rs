@@ -185,13 +185,12 @@ impl Collection {
         Some(item)
     }
 
-    /// Runs one step of index upkeep (sealing the exact segment into an HNSW graph, or
-    /// merging sealed segments), the collection's own index first, then the learned fields';
-    /// returns whether there was anything to do. Searches stay correct before, during and
-    /// after.
+    /// Runs one step of index upkeep (a segment built in one go, else a graph grown in
+    /// place), the collection's own index first, then the learned fields'; returns whether
+    /// there was anything to do. Searches stay correct before, during and after.
     pub fn maintain_step(&mut self) -> Result<bool> {
         let Some((learned, job)) = self.plan_upkeep() else {
-            return Ok(false);
+            return Ok(self.grow_step(usize::MAX, None));
         };
         self.apply_upkeep(learned.as_deref(), job.run())?;
         Ok(true)
@@ -205,6 +204,20 @@ impl Collection {
             let mut learned = self.learned.iter();
             learned.find_map(|l| Some((Some(l.name.clone()), l.index.plan_maintenance()?)))
         })
+    }
+
+    /// Grows a graph in place by up to `max_rows` rows ([`Index::grow_step`]): the
+    /// collection's own index first, then the learned fields', skipping index `busy` (the
+    /// learned field whose index has a job out; `Some(None)`: the collection's own). Returns
+    /// whether there was anything to do.
+    pub fn grow_step(&mut self, max_rows: usize, busy: Option<Option<&str>>) -> bool {
+        if busy != Some(None) && self.index.grow_step(max_rows) > 0 {
+            return true;
+        }
+        self.learned
+            .iter_mut()
+            .filter(|l| busy != Some(Some(l.name.as_str())))
+            .any(|l| l.index.grow_step(max_rows) > 0)
     }
 
     /// Installs a segment built for [`Collection::plan_upkeep`]'s job on index `learned`;

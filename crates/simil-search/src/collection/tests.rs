@@ -936,3 +936,43 @@ fn catalog_upkeep_out_for_a_collection_replaced_meanwhile_goes_stale() {
         "and the next plan makes it again"
     );
 }
+
+#[test]
+fn catalog_growth_leaves_the_index_of_the_job_out_alone() {
+    let mut catalog = Catalog::default();
+    let item = |i: usize| Item {
+        id: format!("i{i}"),
+        vectors: [("v".to_string(), vec![1.0, i as f32])].into(),
+        payload: json!({}),
+    };
+    for name in ["a", "b"] {
+        let c = catalog.create(name, fruit_stand().config()).unwrap();
+        c.add((0..8).map(item).collect()).unwrap();
+        while c.maintain_step().unwrap() {}
+        c.add((8..11).map(item).collect()).unwrap();
+    }
+    // "b" gets a job out (a bulk add as large as its graph is sealed in one go), "a" grows.
+    let b = catalog.get_mut("b").unwrap();
+    b.add((20..40).map(item).collect()).unwrap();
+    let bytes = catalog.plan_upkeep().expect("b's seal");
+    assert_eq!(catalog.grow_step(2), Some("a"));
+    assert_eq!(catalog.grow_step(2), Some("a"));
+    assert_eq!(
+        catalog.grow_step(2),
+        None,
+        "a is done; b's index has the job out"
+    );
+    let built = crate::index::build_job(&bytes).unwrap();
+    assert_eq!(
+        catalog.apply_upkeep(Some(&built)).unwrap().as_deref(),
+        Some("b")
+    );
+    // Then b's smaller graph is inserted into the one just built.
+    assert_eq!(catalog.grow_step(100), Some("b"));
+    assert_eq!(catalog.grow_step(100), None);
+    for name in ["a", "b"] {
+        let stats = catalog.get(name).unwrap().stats();
+        assert_eq!(stats.segments.len(), 2, "{name}: {stats:?}");
+        assert_eq!(stats.segments[0].rows, 0);
+    }
+}
