@@ -62,6 +62,22 @@ pub(crate) fn random_level(key: u64, m: usize) -> usize {
     ((-u.ln() * ml) as usize).min(15)
 }
 
+/// A graph's point, as searches reach it.
+pub(crate) trait Stored: Point {
+    /// Reads the start of the point's data (a cache warm-up; the value is unused).
+    fn touch(&self) -> f32 {
+        0.0
+    }
+}
+
+/// Reads the start of each of `ids`' points, one after another without waiting for any: the
+/// cache misses overlap, and the distances computed next find the points loaded (the graph
+/// is far larger than the cache, and a wasm search has no prefetch instruction).
+fn touch<P: Stored>(points: &[P], ids: &[u32]) {
+    let sum: f32 = ids.iter().map(|&id| points[id as usize].touch()).sum();
+    std::hint::black_box(sum);
+}
+
 /// An HNSW graph over points of type `P`, nodes numbered by graph id.
 pub(crate) struct Graph<P> {
     points: Vec<P>,
@@ -179,7 +195,7 @@ fn read_layout(
     })
 }
 
-impl<P: Point> Graph<P> {
+impl<P: Stored> Graph<P> {
     #[cfg(test)]
     /// Takes the links out of a freshly built instant-distance graph (its points are
     /// `points`, in graph-id order), keeping `zero_links` / `upper_links` per node.
@@ -311,10 +327,11 @@ impl<P: Point> Graph<P> {
     ) -> u32 {
         self.points.push(point);
         let points = &self.points;
-        self.links
-            .insert(level, ef_construction, heuristic, &mut |a, b| {
-                points[a as usize].distance(&points[b as usize])
-            })
+        self.links.insert(
+            (level, ef_construction, heuristic),
+            &mut |a, b| points[a as usize].distance(&points[b as usize]),
+            &|ids| touch(points, ids),
+        )
     }
 
     /// An empty graph with `zero_links` / `upper_links` links per node.
@@ -350,6 +367,7 @@ impl<P: Point> Graph<P> {
         self.links.search(
             ef,
             &mut |id| query.distance(&self.points[id as usize]),
+            &|ids| touch(&self.points, ids),
             &allowed,
         )
     }
@@ -370,6 +388,9 @@ mod tests {
             (self.0 - o.0).powi(2) + (self.1 - o.1).powi(2)
         }
     }
+
+    impl Stored for P {}
+    impl Stored for V {}
 
     fn grid(side: usize, m: usize) -> Graph<P> {
         let points: Vec<Built<P>> = (0..side * side)

@@ -278,6 +278,18 @@ impl Point for GraphPoint {
     }
 }
 
+impl graph::Stored for GraphPoint {
+    fn touch(&self) -> f32 {
+        match self {
+            GraphPoint::F32 { v, .. } => v.first().copied().unwrap_or_default(),
+            GraphPoint::Int8 { codes, .. } | GraphPoint::Int8Only { codes, .. } => {
+                codes.first().map_or(0.0, |&c| f32::from(c))
+            }
+            GraphPoint::Query(_) => 0.0,
+        }
+    }
+}
+
 fn metric_code(m: Metric) -> u8 {
     match m {
         Metric::Cosine => 0,

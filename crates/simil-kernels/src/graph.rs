@@ -8,6 +8,9 @@ use std::collections::BinaryHeap;
 /// Marks an empty link slot.
 pub const NO_LINK: u32 = u32::MAX;
 
+/// Most links a node may have on a layer (instant-distance's layer-0 width).
+pub const MAX_LINKS: usize = 64;
+
 /// One upper layer of an HNSW graph: its nodes and their links.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Layer {
@@ -161,10 +164,9 @@ impl Links {
     fn beam(
         &self,
         s: &mut Scratch,
-        layer: usize,
-        entry: Near,
-        ef: usize,
+        (layer, entry, ef): (usize, Near, usize),
         dist: &mut dyn FnMut(u32) -> f32,
+        touch: &dyn Fn(&[u32]),
         allowed: &dyn Fn(u32) -> bool,
     ) -> Vec<(f32, u32)> {
         s.start(self.len());
@@ -177,10 +179,18 @@ impl Links {
             if s.results.len() >= ef && s.results.peek().is_some_and(|w| near > *w) {
                 break;
             }
+            // The unvisited neighbours, touched together first: their points' memory loads
+            // then overlap instead of each waiting for the one before.
+            let mut fresh = [NO_LINK; MAX_LINKS];
+            let mut count = 0;
             for &id in self.neighbours(layer, near.1).unwrap_or_default() {
-                if id == NO_LINK || !s.visit(id) {
-                    continue;
+                if id != NO_LINK && count < MAX_LINKS && s.visit(id) {
+                    fresh[count] = id;
+                    count += 1;
                 }
+            }
+            touch(&fresh[..count]);
+            for &id in &fresh[..count] {
                 let d = Near(dist(id), id);
                 if s.results.len() < ef || s.results.peek().is_some_and(|w| d < *w) {
                     s.candidates.push(Reverse(d));
@@ -199,13 +209,15 @@ impl Links {
     }
 
     /// Up to `ef` nodes nearest to the query among those `allowed` accepts, nearest first,
-    /// with their distances (`dist(id)`: the query's distance to node `id`): greedy descent
+    /// with their distances (`dist(id)`: the query's distance to node `id`; `touch(ids)`: a
+    /// hint that those nodes are measured next, to start loading them): greedy descent
     /// through the upper layers, then a beam of width `ef` on layer 0 that walks through
     /// rejected nodes without returning them (as hnswlib and Lucene filter).
     pub fn search(
         &self,
         ef: usize,
         dist: &mut dyn FnMut(u32) -> f32,
+        touch: &dyn Fn(&[u32]),
         allowed: &dyn Fn(u32) -> bool,
     ) -> Vec<(f32, u32)> {
         if self.is_empty() || ef == 0 {
@@ -215,20 +227,20 @@ impl Links {
         for layer in (1..=self.upper.len()).rev() {
             entry = self.greedy(layer, entry, dist);
         }
-        SCRATCH.with_borrow_mut(|s| self.beam(s, 0, entry, ef, dist, allowed))
+        SCRATCH.with_borrow_mut(|s| self.beam(s, (0, entry, ef), dist, touch, allowed))
     }
 
     /// Adds node `len()` on layers `0..=level` and links it as hnswlib inserts: greedy descent
     /// to its level, then on each of its layers a beam of width `ef_construction`, from which
     /// it keeps `upper_links` neighbours (by the HNSW heuristic, or the nearest without it);
     /// each neighbour links back, re-running the selection only when its list is full.
-    /// `dist(a, b)` is the distance between two nodes, the new one included. Returns its id.
+    /// `dist(a, b)` is the distance between two nodes, the new one included; `touch` as for
+    /// [`Links::search`]. Returns its id.
     pub fn insert(
         &mut self,
-        level: usize,
-        ef_construction: usize,
-        heuristic: bool,
+        (level, ef_construction, heuristic): (usize, usize, bool),
         dist: &mut dyn FnMut(u32, u32) -> f32,
+        touch: &dyn Fn(&[u32]),
     ) -> u32 {
         let id = self.len() as u32;
         let top = self.upper.len();
@@ -253,14 +265,8 @@ impl Links {
         }
         for layer in (0..=level.min(top)).rev() {
             let found = SCRATCH.with_borrow_mut(|s| {
-                self.beam(
-                    s,
-                    layer,
-                    entry,
-                    ef_construction,
-                    &mut |x| dist(id, x),
-                    &|_| true,
-                )
+                let at = (layer, entry, ef_construction);
+                self.beam(s, at, &mut |x| dist(id, x), touch, &|_| true)
             });
             if let Some(&(d, near)) = found.iter().find(|c| c.1 != id) {
                 entry = Near(d, near);
@@ -350,9 +356,11 @@ mod tests {
         let d = |a: (f32, f32), b: (f32, f32)| (a.0 - b.0).powi(2) + (a.1 - b.1).powi(2);
         for i in 0..n {
             let level = [0, 0, 0, 1, 0, 0, 2, 0][i % 8];
-            let id = links.insert(level, 32, heuristic, &mut |a, b| {
-                d(points[a as usize], points[b as usize])
-            });
+            let id = links.insert(
+                (level, 32, heuristic),
+                &mut |a, b| d(points[a as usize], points[b as usize]),
+                &|_| {},
+            );
             assert_eq!(id as usize, i);
         }
         (links, points)
@@ -400,6 +408,7 @@ mod tests {
                             let q = points[x as usize];
                             (q.0 - p.0).powi(2) + (q.1 - p.1).powi(2)
                         },
+                        &|_| {},
                         &|_| true,
                     );
                     hits.first().is_some_and(|h| h.0 == 0.0)
