@@ -233,7 +233,8 @@ impl Links {
     /// Adds node `len()` on layers `0..=level` and links it as hnswlib inserts: greedy descent
     /// to its level, then on each of its layers a beam of width `ef_construction`, from which
     /// it keeps `upper_links` neighbours (by the HNSW heuristic, or the nearest without it);
-    /// each neighbour links back, re-running the selection only when its list is full.
+    /// each neighbour links back, re-running the selection only when its list is full (and
+    /// then keeping pruned links in the slots left free).
     /// `dist(a, b)` is the distance between two nodes, the new one included; `touch` as for
     /// [`Links::search`]. Returns its id.
     pub fn insert(
@@ -306,7 +307,18 @@ impl Links {
         let mut all: Vec<(f32, u32)> = links.iter().map(|&o| (dist(node, o), o)).collect();
         all.push((d, new));
         all.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
-        let kept = select(&all, width, heuristic, dist);
+        // The slots the heuristic leaves free keep the nearest of the links it pruned (the
+        // HNSW paper's keepPrunedConnections): fewer nodes lose their last way in, and recall
+        // at a given beam width depends less on the luck of the levels drawn.
+        let mut kept = select(&all, width, heuristic, dist);
+        for &pruned in &all {
+            if kept.len() == width {
+                break;
+            }
+            if !kept.iter().any(|k| k.1 == pruned.1) {
+                kept.push(pruned);
+            }
+        }
         let links = self.neighbours_mut(layer, node);
         links.fill(NO_LINK);
         for (slot, &(_, other)) in links.iter_mut().zip(&kept) {
