@@ -1,7 +1,7 @@
 // simil: private, in-browser similarity search. This module runs on the main thread; all the
 // work happens in a module Web Worker (./worker.js). Every public call is named once, in
 // ./protocol.js; the methods of `Simil` and `Collection` below are built from that table.
-import { BACKENDS, CALLS, STORAGES, bindArgs } from './protocol.js';
+import { BACKENDS, CALLS, STORAGES, bindArgs, compact } from './protocol.js';
 
 /** Every failure of simil is a SimilError: `name` is "SimilError", `code` says the kind. */
 export class SimilError extends Error {
@@ -75,7 +75,7 @@ class Channel {
       }
       this.pending.set(id, call);
       try {
-        this.worker.postMessage({ type: 'call', id, method, args });
+        this.worker.postMessage({ type: 'call', id, method, args: compact(args) });
       } catch (e) {
         this.pending.delete(id);
         reject(fail('input', `${method}(): an argument cannot be sent to the worker (${e.message})`));

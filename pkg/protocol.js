@@ -108,6 +108,25 @@ export function bindArgs(method, values, fail) {
   return args;
 }
 
+/**
+ * `value` as it is posted: every typed array that views part of a larger buffer (a row of
+ * `embedImages`' result, a query cut from a matrix with `subarray`) copied into a buffer of its
+ * own, through arrays and plain objects. Structured clone copies a view's whole buffer, so a
+ * 1.5 KB query vector viewing a 150 MB matrix would otherwise copy 150 MB on every search.
+ */
+export function compact(value) {
+  if (ArrayBuffer.isView(value)) {
+    return value instanceof DataView || value.byteLength === value.buffer.byteLength ? value : value.slice();
+  }
+  if (Array.isArray(value)) return value.map(compact);
+  if (value !== null && typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype) {
+    const out = {};
+    for (const [key, inner] of Object.entries(value)) out[key] = compact(inner);
+    return out;
+  }
+  return value;
+}
+
 function describeType(type) {
   const names = { string: 'a string', number: 'a number', integer: 'an integer', boolean: 'a boolean', object: 'an object', array: 'an array', bytes: 'a Uint8Array', vector: 'an array of numbers or a typed array' };
   return names[type.replace('?', '')] ?? type;

@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { CALLS, bindArgs } from '../../pkg/protocol.js';
+import { CALLS, bindArgs, compact } from '../../pkg/protocol.js';
 
 const DTS = readFileSync(new URL('../../pkg/index.d.ts', import.meta.url), 'utf8');
 
@@ -102,6 +102,24 @@ test('a wrong argument type is a SimilError "input" naming the argument', () => 
   assert.throws(() => bindArgs('match', ['x', {}], fail), (e) => /`vector`/.test(e.message));
   assert.deepEqual(bindArgs('embedTexts', [['a']], fail), { texts: ['a'] });
   assert.deepEqual(bindArgs('search', [{ k: 1 }], fail), { query: { k: 1 } });
+});
+
+test('a posted view of part of a larger buffer carries only its own bytes', () => {
+  const matrix = new Float32Array(1000 * 4).map((_, i) => i);
+  const row = matrix.subarray(8, 12);
+  const own = new Float32Array([1, 2]);
+  const blob = new (class Image {})();
+  const args = { query: { vector: row, k: 3 }, items: [{ id: 'a', vectors: { v: row, w: own } }, blob], n: 1 };
+  const posted = compact(args);
+  const v = posted.query.vector;
+  assert.ok(v instanceof Float32Array);
+  assert.deepEqual([...v], [8, 9, 10, 11]);
+  assert.equal(v.buffer.byteLength, 16, 'the copy owns a buffer of its 4 floats, not the 16,000-byte matrix');
+  assert.equal(posted.items[0].vectors.v.buffer.byteLength, 16);
+  assert.equal(posted.items[0].vectors.w, own, 'an array owning its whole buffer is posted as it is');
+  assert.equal(posted.items[1], blob, 'objects other than plain ones and arrays pass through');
+  assert.equal(posted.query.k, 3);
+  assert.equal(args.query.vector, row, "the caller's arguments are left alone");
 });
 
 test('the page builds one method per table entry, on the class the table names', async () => {
