@@ -71,6 +71,8 @@ const specs = [
   ...(batches ? [
     { name: 'simil-hnsw-f32', engine: 'simil', key: 'simil-f32', mode: 'batches of 1000', params: { ...params, storage: 'f32', sweep, mode: 'batches' } },
     { name: 'hnswlib-wasm', engine: 'hnswlib', key: 'hnswlib', mode: 'batches of 1000', params: { ...params, sweep, mode: 'batches' } },
+    // The package's own path (simil's worker and its builder), batches of 1,000: window.runPackage.
+    { name: 'simil-package', engine: 'package', key: 'simil-f32', mode: 'batches of 1000', params },
   ] : []),
   { name: 'edgevec', engine: 'edgevec', key: 'edgevec', params },
   { name: 'voy-search', engine: 'voy', key: 'voy', params: {} },
@@ -88,7 +90,8 @@ try {
     for (const spec of specs) {
       console.error(`chromium: ${d.name} ${spec.name}${spec.mode ? ` (${spec.mode})` : ''} ...`);
       try {
-        const r = await page.evaluate((s) => window.runIndexEngine(s), { engine: spec.engine, url: `/${d.file}`, params: spec.params });
+        const run = spec.engine === 'package' ? (s) => window.runPackage(s) : (s) => window.runIndexEngine(s);
+        const r = await page.evaluate(run, { engine: spec.engine, url: `/${d.file}`, params: spec.params });
         const { n: size, dim, segments, sweep: swept = [], ...metrics } = r;
         const { sweep: _, mode: __, ...shown } = spec.params;
         const mode = spec.mode ?? 'bulk';
