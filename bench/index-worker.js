@@ -19,15 +19,18 @@ async function loadData(url) {
 /** Times `search(queryVector) -> ids` over the queries; recall against the exact top-10.
  *  The same for every engine: an untimed pass over the first 200 queries comes first (V8 runs
  *  wasm on its baseline compiler until a function turns hot), then passes over all queries
- *  repeat until 2 s have gone by (at least one; at most 10), so that a fast engine is not timed
- *  over a fraction of a second on a noisy machine. Recall comes from the first pass. */
+ *  repeat until 2 s have gone by (at least three; at most 10). QPS is that of the fastest pass,
+ *  so that a moment of load from elsewhere on a shared machine does not decide a comparison;
+ *  latency percentiles cover every pass. Recall comes from the first pass. */
 function measure(data, search) {
   for (let q = 0; q < Math.min(200, data.nq); q++) search(data.row(data.queries, q));
   const latencies = [];
   let hits = 0;
   let passes = 0;
+  let fastest = Infinity;
   const started = performance.now();
   do {
+    const pass = performance.now();
     for (let q = 0; q < data.nq; q++) {
       const t = performance.now();
       const ids = search(data.row(data.queries, q));
@@ -36,12 +39,31 @@ function measure(data, search) {
       const want = data.truth.subarray(q * 10, q * 10 + 10);
       for (const id of ids.slice(0, 10)) if (want.includes(id)) hits++;
     }
+    fastest = Math.min(fastest, performance.now() - pass);
     passes++;
-  } while (passes < 10 && performance.now() - started < 2000);
-  const total = (performance.now() - started) / 1000;
+  } while (passes < 3 || (passes < 10 && performance.now() - started < 2000));
   latencies.sort((a, b) => a - b);
   const pct = (p) => latencies[Math.round((latencies.length - 1) * p)];
-  return { recall_at_10: hits / (10 * data.nq), qps: (passes * data.nq) / total, p50_ms: pct(0.5), p99_ms: pct(0.99) };
+  return { recall_at_10: hits / (10 * data.nq), qps: data.nq / (fastest / 1000), p50_ms: pct(0.5), p99_ms: pct(0.99) };
+}
+
+/** `measure` at the default beam width (`setEf(undefined)`) and at each of `sweep`, in two
+ *  rounds a few seconds apart, keeping each width's better round: load that lasts through
+ *  one width's passes then hits one round, not the comparison. */
+function measureSweep(data, search, setEf, defaultEf, sweep = []) {
+  const widths = [defaultEf, ...sweep];
+  const best = new Map();
+  for (let round = 0; round < 2; round++) {
+    for (const ef of widths) {
+      setEf(ef);
+      const m = measure(data, search);
+      const kept = best.get(ef);
+      best.set(ef, kept && kept.qps >= m.qps ? kept : { ...m, recall_at_10: kept?.recall_at_10 ?? m.recall_at_10 });
+    }
+  }
+  setEf(defaultEf);
+  const [result, ...swept] = widths.map((ef) => best.get(ef));
+  return { result, sweep: sweep.map((ef, i) => ({ ef_search: ef, ...swept[i] })) };
 }
 
 /** A vector as simil's worker hands it to the search module: the bytes of a Float32Array. */
@@ -65,7 +87,7 @@ const engines = {
     // growing collection does (the first graph built at the seal threshold, then grown).
     const settle = () => {
       for (;;) {
-        const job = engine.planUpkeep();
+        const job = engine.planUpkeep(0);
         if (job !== undefined) engine.applyUpkeep(buildSegment(job));
         else if (engine.growStep(1000) === undefined) break;
       }
@@ -84,12 +106,8 @@ const engines = {
     const stats = engine.stats('bench');
     const search = (q) =>
       engine.search('bench', { vectors: [{ field: 'v', vector: f32Bytes(q) }], k: 10 }).map((h) => Number(h.id));
-    const result = measure(data, search);
     // Other beam widths on the same graphs (set without a rebuild).
-    const sweep = (params.sweep ?? []).map((ef) => {
-      engine.setEfSearch('bench', ef);
-      return { ef_search: ef, ...measure(data, search) };
-    });
+    const { result, sweep } = measureSweep(data, search, (ef) => engine.setEfSearch('bench', ef), params.ef_search, params.sweep);
     return { ...result, build_s, bytes_per_vector: stats.fields[0].bytesPerVector, segments: stats.segments.length, sweep };
   },
 
@@ -111,11 +129,7 @@ const engines = {
     index.setEfSearch(params.ef_search);
     const build_s = (performance.now() - t0) / 1000;
     const search = (q) => index.searchKnn(q, 10, undefined).neighbors;
-    const result = measure(data, search);
-    const sweep = (params.sweep ?? []).map((ef) => {
-      index.setEfSearch(ef);
-      return { ef_search: ef, ...measure(data, search) };
-    });
+    const { result, sweep } = measureSweep(data, search, (ef) => index.setEfSearch(ef), params.ef_search, params.sweep);
     return { ...result, build_s, bytes_per_vector: 4 * data.dim, sweep };
   },
 
