@@ -854,18 +854,25 @@ async function answer({ id }, run) {
   }
 }
 
-// Index upkeep. Segments built in one go (a collection's first graph, a bulk add as large as
-// its graph, a rebuild without tombstones) run one job at a time: this worker plans it when
-// idle (the rows, copied out as bytes), the builder worker (pkg/build-worker.js) builds its
-// graphs while this worker goes on answering, and the built segment is applied in turn with
-// the calls, keeping the writes made meanwhile. Where the builder cannot run, the job is built
-// here, between calls. The rest grows the largest graph in place (search.growStep: new rows
-// inserted one by one, as hnswlib adds them), here where the graph lives, in steps of about
-// GROW_STEP_MS between calls, so that a search waits at most one step.
+// Index upkeep runs in the builder worker (pkg/build-worker.js), one job at a time, while this
+// worker goes on answering: this worker plans a job when idle (search.planUpkeep: rows copied
+// out as bytes) and applies what comes back in turn with the calls, keeping the writes made
+// meanwhile. A job builds a segment in one go (a collection's first graph, a bulk add as large
+// as its graph, a rebuild without tombstones), or grows the largest graph by up to
+// GROW_JOB_ROWS rows: the builder keeps a copy of that graph, inserts the rows as hnswlib adds
+// them, and sends back only the links that changed, so applying a step costs a copy, not the
+// insertions. Where the builder cannot run, segments are built here between calls, and graphs
+// grow here (search.growStep) in steps of about GROW_STEP_MS, so that a search waits at most
+// one step.
+const GROW_JOB_ROWS = 1024;
 const GROW_STEP_MS = 8;
 let growRows = 4;
 let upkeepTimer = null;
 let building = false;
+/** Whether graphs grow in the builder; not after jobs failed twice in a row there. */
+let growElsewhere = true;
+let failures = 0;
+const growsElsewhere = () => builder !== false && growElsewhere;
 function scheduleUpkeep() {
   if (upkeepTimer !== null || !search) return;
   upkeepTimer = setTimeout(() => {
@@ -874,40 +881,52 @@ function scheduleUpkeep() {
     if (waiting > 0) return;
     exclusive(() => {
       if (!building) {
-        const job = search.planUpkeep();
+        const job = search.planUpkeep(growsElsewhere() ? GROW_JOB_ROWS : 0);
         if (job !== undefined) buildJob(job);
+        else if (growsElsewhere()) settled();
       }
-      if (waiting === 0 && grow()) scheduleUpkeep();
+      if (!growsElsewhere() && waiting === 0 && grow()) scheduleUpkeep();
     });
   }, 0);
 }
 
-/** Sends upkeep job `job` to the builder, and applies its segment in turn when built. */
+/** Sends upkeep job `job` to the builder, and applies what it made in turn when done. */
 function buildJob(job) {
   building = true;
-  // A build that fails drops the job (applyUpkeep without bytes); the next change plans it again.
+  // A job that fails is dropped (applyUpkeep without bytes) and planned again (a growth step
+  // that failed because the builder's graph copy was stale then sends the graph); after a
+  // second failure in a row graphs grow here, and the next change plans again.
   build(job).then((built) => exclusive(() => {
     building = false;
     try {
-      const name = search.applyUpkeep(built);
-      if (name !== undefined) changed(name);
-      if (built !== undefined) scheduleUpkeep();
+      const applied = search.applyUpkeep(built);
+      if (applied?.grew) grown.add(applied.collection);
+      else if (applied) changed(applied.collection);
     } catch (e) {
       console.warn('simil: index upkeep failed', e);
     }
+    failures = built === undefined ? failures + 1 : 0;
+    if (failures >= 2) growElsewhere = false;
+    if (failures <= 2) scheduleUpkeep();
+    else settled();
   }));
 }
 
-/** One growth step of about GROW_STEP_MS (the row count adapts to the graph's speed); whether
- *  there was work. Growth changes no item, so a saved copy stays right: the collections it
- *  changed are written once it is done, not after every step. */
+/** Growth changes no item, so a saved copy stays right: the collections it changed are
+ *  written once upkeep has settled, not after every step. */
 const grown = new Set();
+function settled() {
+  grown.forEach(changed);
+  grown.clear();
+}
+
+/** One growth step here of about GROW_STEP_MS (the row count adapts to the graph's speed);
+ *  whether there was work. */
 function grow() {
   const started = performance.now();
   const name = search.growStep(growRows);
   if (name === undefined) {
-    grown.forEach(changed);
-    grown.clear();
+    settled();
     return false;
   }
   const ms = performance.now() - started;
@@ -915,6 +934,9 @@ function grow() {
   grown.add(name);
   return true;
 }
+
+/** Whether `job` is a growth step (its bytes start with "SIGJ"), which only the builder runs. */
+const isGrowth = (job) => job[0] === 0x53 && job[1] === 0x49 && job[2] === 0x47 && job[3] === 0x4a;
 
 let builder = null;
 /** The built segment of upkeep job `job` (bytes), from the builder worker, else built here. */
@@ -946,8 +968,13 @@ async function build(job) {
   });
 }
 
-/** Builds `job` in this worker, after the builder failed with `why`; undefined if that fails too. */
+/** Builds `job` in this worker, after the builder failed with `why`; undefined if that fails too
+ *  (as a growth step does: the graph copy it was for is gone with the builder). */
 function buildHere(job, why) {
+  if (isGrowth(job)) {
+    console.warn(`simil: the index builder could not grow a graph (${why})`);
+    return undefined;
+  }
   console.warn(`simil: the index builder failed (${why}); building here`);
   try {
     return buildSegment(job);

@@ -33,7 +33,7 @@ pub(crate) const VERSION: u32 = 3;
 /// Oldest format version this build reads.
 const MIN_VERSION: u32 = 1;
 const MAX_SECTIONS: usize = 1 << 16;
-const MAX_ROWS: usize = u32::MAX as usize - 1;
+pub(crate) const MAX_ROWS: usize = u32::MAX as usize - 1;
 const MAX_ID_BYTES: usize = 1 << 16;
 /// Largest item version, segment id or generation a file may hold.
 const MAX_COUNTER: u64 = 1 << 62;

@@ -346,6 +346,27 @@ impl<P: Stored> Graph<P> {
         }
     }
 
+    /// A graph of `points` (by graph id) and their `links`.
+    pub(crate) fn from_parts(points: Vec<P>, links: Links) -> Self {
+        Self { points, links }
+    }
+
+    /// Appends `point` with no links yet (a [`LinksDelta`] brings them); returns its id.
+    pub(crate) fn push(&mut self, point: P) -> u32 {
+        self.points.push(point);
+        (self.points.len() - 1) as u32
+    }
+
+    /// The links.
+    pub(crate) fn links(&self) -> &Links {
+        &self.links
+    }
+
+    /// The links, to apply a [`LinksDelta`] to.
+    pub(crate) fn links_mut(&mut self) -> &mut Links {
+        &mut self.links
+    }
+
     /// The point with graph id `id`.
     pub(crate) fn point(&self, id: u32) -> &P {
         &self.points[id as usize]
@@ -371,6 +392,192 @@ impl<P: Stored> Graph<P> {
             &allowed,
         )
     }
+}
+
+/// The links a batch of insertions changed, in graph ids shared by a graph and its copy in
+/// another worker (the same points appended in the same order): the layer-0 lists that
+/// differ (every new node's among them), the upper layers whole (a few percent of the nodes)
+/// and the entry point.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct LinksDelta {
+    /// Node count after the batch.
+    pub nodes: usize,
+    /// `(node, its layer-0 list)`, lists `zero_links` wide, flat.
+    pub zero: Vec<(u32, Vec<u32>)>,
+    pub upper: Vec<Layer>,
+    pub entry: u32,
+}
+
+impl LinksDelta {
+    /// What changed from `before` (the layer-0 links before the batch) to `after`.
+    pub(crate) fn between(before: &[u32], after: &Links) -> Self {
+        let w = after.zero_links;
+        let zero = after
+            .zero
+            .chunks_exact(w)
+            .enumerate()
+            .filter(|&(node, list)| before.get(node * w..(node + 1) * w) != Some(list))
+            .map(|(node, list)| (node as u32, list.to_vec()))
+            .collect();
+        Self {
+            nodes: after.len(),
+            zero,
+            upper: after.upper.clone(),
+            entry: after.entry,
+        }
+    }
+
+    /// Appends the delta to `w`.
+    pub(crate) fn write(&self, w: &mut Writer) {
+        w.u64(self.nodes as u64);
+        w.u32(self.entry);
+        w.u64(self.zero.len() as u64);
+        for (node, list) in &self.zero {
+            w.u32(*node);
+            list.iter().for_each(|&id| w.u32(id));
+        }
+        write_layers(w, &self.upper);
+    }
+
+    /// Reads a delta for links `zero_links` / `upper_links` wide that must end with `nodes`
+    /// nodes, checking every id so that a search or an insertion can never index out of range.
+    pub(crate) fn read(
+        r: &mut Reader<'_>,
+        nodes: usize,
+        (zero_links, upper_links): (usize, usize),
+    ) -> Result<Self, IndexError> {
+        if r.u64()? != nodes as u64 {
+            return Err(IndexError::Corrupt("graph delta: node count".into()));
+        }
+        let entry = r.u32()?;
+        let changed = r.count(4 * (zero_links + 1), nodes)?;
+        let mut zero = Vec::with_capacity(changed);
+        for _ in 0..changed {
+            let node = r.u32()?;
+            if node as usize >= nodes {
+                return Err(IndexError::Corrupt("graph delta: node out of range".into()));
+            }
+            zero.push((node, read_links(r, 1, zero_links, zero_links, nodes)?));
+        }
+        let upper = read_layers(r, nodes, upper_links)?;
+        check_entry(entry, nodes, &upper)?;
+        Ok(Self {
+            nodes,
+            zero,
+            upper,
+            entry,
+        })
+    }
+
+    /// Applies the delta to `links`, which must hold `self.nodes` nodes.
+    pub(crate) fn apply(self, links: &mut Links) {
+        let w = links.zero_links;
+        links.zero.resize(self.nodes * w, NO_LINK);
+        for (node, list) in self.zero {
+            let at = node as usize * w;
+            links.zero[at..at + w].copy_from_slice(&list);
+        }
+        links.upper = self.upper;
+        links.entry = self.entry;
+    }
+}
+
+/// Writes upper layers as they are in memory: per layer its nodes, then their links.
+fn write_layers(w: &mut Writer, layers: &[Layer]) {
+    w.u64(layers.len() as u64);
+    for layer in layers {
+        w.u64(layer.nodes.len() as u64);
+        layer.nodes.iter().for_each(|&n| w.u32(n));
+        layer.links.iter().for_each(|&id| w.u32(id));
+    }
+}
+
+/// Reads layers written by [`write_layers`] over `nodes` nodes, checking what a search and an
+/// insertion rely on: each layer's nodes ascending, on the layer below too, and linked only
+/// to nodes of their layer.
+fn read_layers(
+    r: &mut Reader<'_>,
+    nodes: usize,
+    upper_links: usize,
+) -> Result<Vec<Layer>, IndexError> {
+    let bad = |m: &str| Err(IndexError::Corrupt(format!("graph layers: {m}")));
+    let count = r.count(8, 64)?;
+    let mut layers: Vec<Layer> = Vec::with_capacity(count);
+    for _ in 0..count {
+        let below = layers.last();
+        let len = r.count(
+            4 * (upper_links + 1),
+            below.map_or(nodes, |l| l.nodes.len()),
+        )?;
+        let mut on = Vec::with_capacity(len);
+        for _ in 0..len {
+            on.push(r.u32()?);
+        }
+        let ascending = on.windows(2).all(|p| p[0] < p[1]);
+        let inside = on.iter().all(|&n| match below {
+            Some(l) => l.nodes.binary_search(&n).is_ok(),
+            None => (n as usize) < nodes,
+        });
+        if len == 0 || !ascending || !inside {
+            return bad("nodes out of order or not on the layer below");
+        }
+        let links = read_links(r, len, upper_links, upper_links, nodes)?;
+        if links
+            .iter()
+            .any(|&id| id != NO_LINK && on.binary_search(&id).is_err())
+        {
+            return bad("a link to a node off the layer");
+        }
+        layers.push(Layer { nodes: on, links });
+    }
+    Ok(layers)
+}
+
+/// Checks that `entry` is a node of the top layer (of layer 0 when there is no other).
+fn check_entry(entry: u32, nodes: usize, upper: &[Layer]) -> Result<(), IndexError> {
+    let ok = match upper.last() {
+        Some(top) => top.nodes.binary_search(&entry).is_ok(),
+        None => nodes == 0 || (entry as usize) < nodes,
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(IndexError::Corrupt(
+            "graph: entry point off the top layer".into(),
+        ))
+    }
+}
+
+/// Writes `links` as they are in memory (graph ids unchanged, unlike [`Graph::write`]), for a
+/// copy of the graph in another worker.
+pub(crate) fn write_links(w: &mut Writer, links: &Links) {
+    w.u64(links.len() as u64);
+    w.u32(links.entry);
+    links.zero.iter().for_each(|&id| w.u32(id));
+    write_layers(w, &links.upper);
+}
+
+/// Reads links written by [`write_links`] for a graph of `nodes` nodes, checked as
+/// [`LinksDelta::read`] checks.
+pub(crate) fn read_links_as_is(
+    r: &mut Reader<'_>,
+    nodes: usize,
+    (zero_links, upper_links): (usize, usize),
+) -> Result<Links, IndexError> {
+    if r.u64()? != nodes as u64 {
+        return Err(IndexError::Corrupt("graph links: node count".into()));
+    }
+    let entry = r.u32()?;
+    let zero = read_links(r, nodes, zero_links, zero_links, nodes)?;
+    let upper = read_layers(r, nodes, upper_links)?;
+    check_entry(entry, nodes, &upper)?;
+    Ok(Links {
+        zero,
+        zero_links,
+        upper,
+        upper_links,
+        entry,
+    })
 }
 
 #[cfg(test)]

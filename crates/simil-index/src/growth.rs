@@ -19,11 +19,24 @@ use super::{Index, Location};
 
 /// Where the rows of a growth step come from.
 #[derive(Debug, Clone, Copy, PartialEq)]
-enum Source {
+pub(crate) enum Source {
     /// The oldest rows of the mutable segment.
     Mutable,
     /// The sealed segment at this position of `Index::sealed`.
     Sealed(usize),
+}
+
+/// The rows one growth step moves ([`Index::plan_step`]), valid at the generation it was
+/// planned at.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Step {
+    /// Position in `Index::sealed` of the segment the rows grow into.
+    pub target: usize,
+    pub source: Source,
+    /// Row numbers in the source, ascending.
+    pub rows: Vec<u32>,
+    /// Rows of the mutable segment drained once they moved.
+    pub done: usize,
 }
 
 /// Whether a sealed segment holding `live` of `rows` rows is mostly tombstones (then it is
@@ -95,53 +108,90 @@ impl Index {
     /// included (0: no work). Searches are exact
     /// about every item before and after each step; a job planned before it goes stale.
     pub fn grow_step(&mut self, max_rows: usize) -> usize {
-        let Some((target, source)) = self.growth() else {
-            return 0;
-        };
-        self.generation += 1;
+        match self.plan_step(max_rows) {
+            Some(step) => self.take_step(&step, true),
+            None => 0,
+        }
+    }
+
+    /// The rows the next growth step moves, up to `max_rows` live ones.
+    pub(crate) fn plan_step(&self, max_rows: usize) -> Option<Step> {
+        let (target, source) = self.growth()?;
+        let max_rows = max_rows.max(1);
         let rows: Vec<u32> = match source {
-            Source::Mutable => self.mutable.alive().iter().take(max_rows.max(1)).collect(),
-            Source::Sealed(at) => self.sealed[at]
-                .alive()
-                .iter()
-                .take(max_rows.max(1))
-                .collect(),
+            Source::Mutable => self.mutable.alive().iter().take(max_rows).collect(),
+            Source::Sealed(at) => self.sealed[at].alive().iter().take(max_rows).collect(),
         };
-        let segment = self.sealed[target].id;
-        for &r in &rows {
-            let row = match source {
-                Source::Mutable => self.mutable.rows[r as usize].clone(),
+        // Dead rows of the mutable segment before the last one moved go with it.
+        let done = match (source, rows.last()) {
+            (Source::Sealed(_), _) => 0,
+            (Source::Mutable, Some(&last)) if rows.len() == max_rows => last as usize + 1,
+            (Source::Mutable, _) => self.mutable.rows.len(),
+        };
+        Some(Step {
+            target,
+            source,
+            rows,
+            done,
+        })
+    }
+
+    /// Whether `field` of source row `row` of `step` has a vector.
+    pub(crate) fn step_has_vector(&self, step: &Step, row: u32, field: usize) -> bool {
+        match step.source {
+            Source::Mutable => self.mutable.rows[row as usize].vectors[field].is_some(),
+            Source::Sealed(at) => self.sealed[at].fields[field].vector(row).is_some(),
+        }
+    }
+
+    /// Moves the rows of `step` (planned at this generation) into its target: inserted into
+    /// the graphs (`link`), or pushed unlinked for links grown elsewhere. A row deleted or
+    /// replaced since the plan moves dead. Returns how many rows the step took.
+    pub(crate) fn take_step(&mut self, step: &Step, link: bool) -> usize {
+        self.generation += 1;
+        let segment = self.sealed[step.target].id;
+        for &r in &step.rows {
+            let (row, alive) = match step.source {
+                Source::Mutable => (
+                    self.mutable.rows[r as usize].clone(),
+                    self.mutable.alive().contains(r),
+                ),
                 Source::Sealed(at) => {
-                    self.sealed[at].liveness.kill(r);
-                    self.sealed[at].row(r)
+                    let source = &mut self.sealed[at];
+                    let alive = source.alive().contains(r);
+                    source.liveness.kill(r);
+                    (source.row(r), alive)
                 }
             };
             let (id, seq) = (row.id.clone(), row.seq);
-            let fields = &self.config.fields;
-            let at = self.sealed[target].append(fields, &self.config.hnsw, row);
-            if let Some(loc) = self.locations.get_mut(&id) {
-                *loc = Location {
-                    segment: Some(segment),
-                    row: at,
-                    seq,
-                };
+            let (fields, hnsw) = (&self.config.fields, &self.config.hnsw);
+            let target = &mut self.sealed[step.target];
+            let at = if link {
+                target.append(fields, hnsw, row)
+            } else {
+                target.push_unlinked(fields, row)
+            };
+            match self.locations.get_mut(&id) {
+                Some(loc) if alive && loc.seq == seq => {
+                    *loc = Location {
+                        segment: Some(segment),
+                        row: at,
+                        seq,
+                    }
+                }
+                _ => target.liveness.kill(at),
             }
         }
-        match source {
-            // Dead rows before the last one moved go with it.
+        match step.source {
             Source::Mutable => {
-                let done = match rows.last() {
-                    Some(&last) if rows.len() == max_rows.max(1) => last as usize + 1,
-                    _ => self.mutable.rows.len(),
-                };
-                self.drain_mutable(done);
-                done
+                self.drain_mutable(step.done);
+                step.done
             }
             Source::Sealed(at) => {
                 if self.sealed[at].live() == 0 {
                     self.sealed.remove(at);
                 }
-                rows.len()
+                step.rows.len()
             }
         }
     }

@@ -14,9 +14,10 @@ use instant_distance::Point;
 
 use super::IndexError;
 use super::codec::{Reader, Writer};
-use super::config::{FieldSpec, HnswParams, MAX_DIM, Metric, Storage};
+use super::config::{FieldSpec, HnswParams, MAX_DIM, MAX_EF, Metric, Storage};
 use super::distance::{self, VecRef};
-use super::graph::{self, Graph};
+use super::format::MAX_ROWS;
+use super::graph::{self, Graph, LinksDelta};
 use super::quant::{self, Int8Query, QuantParams};
 
 /// Marks a row without a vector in `pid_of_row`.
@@ -447,8 +448,30 @@ impl SealedField {
             self.pid_of_row.push(NO_POINT);
             return;
         };
+        let point = self.point(spec, row, v);
+        let level = graph::random_level(u64::from(row) << 32, params.m);
+        let pid = self
+            .graph
+            .insert(point, level, params.ef_construction, params.heuristic);
+        self.pid_of_row.push(pid);
+    }
+
+    /// Adds segment row `row` as [`SealedField::insert`] does but without linking it: its
+    /// links come from a [`LinksDelta`] computed where a copy of the graph grew by the same
+    /// rows ([`SealedField::apply_delta`]).
+    pub(crate) fn push(&mut self, spec: &FieldSpec, row: u32, vector: Option<&Arc<[f32]>>) {
+        debug_assert_eq!(row as usize, self.pid_of_row.len());
+        let pid = match vector {
+            Some(v) => self.graph.push(self.point(spec, row, v)),
+            None => NO_POINT,
+        };
+        self.pid_of_row.push(pid);
+    }
+
+    /// The graph point of row `row`'s vector `v` (int8 storages: encoded by the quantizer).
+    fn point(&self, spec: &FieldSpec, row: u32, v: &Arc<[f32]>) -> GraphPoint {
         let metric = spec.metric;
-        let point = match &self.quant {
+        match &self.quant {
             None => GraphPoint::F32 {
                 row,
                 metric,
@@ -464,12 +487,42 @@ impl SealedField {
                 };
                 GraphPoint::coded(spec, row, v, Codes::own(codes.into()), x)
             }
-        };
-        let level = graph::random_level(u64::from(row) << 32, params.m);
-        let pid = self
-            .graph
-            .insert(point, level, params.ef_construction, params.heuristic);
-        self.pid_of_row.push(pid);
+        }
+    }
+
+    /// Number of segment rows the field maps.
+    pub(crate) fn rows(&self) -> usize {
+        self.pid_of_row.len()
+    }
+
+    /// Number of graph nodes.
+    pub(crate) fn nodes(&self) -> usize {
+        self.graph.points().len()
+    }
+
+    /// The layer-0 links, to compare with after a batch of insertions ([`LinksDelta::between`]).
+    pub(crate) fn zero_links(&self) -> Vec<u32> {
+        self.graph.links().zero.clone()
+    }
+
+    /// What insertions changed since the layer-0 links were `before`.
+    pub(crate) fn delta(&self, before: &[u32]) -> LinksDelta {
+        LinksDelta::between(before, self.graph.links())
+    }
+
+    /// Reads a delta for this field once its points are pushed ([`SealedField::push`]).
+    pub(crate) fn read_delta(
+        &self,
+        r: &mut Reader<'_>,
+        params: &HnswParams,
+        nodes: usize,
+    ) -> Result<LinksDelta, IndexError> {
+        LinksDelta::read(r, nodes, graph::link_counts(params.m))
+    }
+
+    /// Links the pushed points as `delta` says.
+    pub(crate) fn apply_delta(&mut self, delta: LinksDelta) {
+        delta.apply(self.graph.links_mut());
     }
 
     /// Changes the search's beam width; the graph is unchanged.
@@ -596,14 +649,7 @@ impl SealedField {
             _ => p,
         };
         self.pid_of_row.iter().for_each(|&p| w.u32(disk(p)));
-        match &self.quant {
-            None => w.u8(0),
-            Some(q) => {
-                w.u8(1);
-                w.f32s(&q.offset);
-                w.f32s(&q.scale);
-            }
-        }
+        self.write_quant(w);
         let mut graph = Writer::default();
         self.graph
             .write(&mut graph, self.ef, order.as_deref(), GraphPoint::write);
@@ -618,69 +664,16 @@ impl SealedField {
         params: &HnswParams,
         n_rows: usize,
     ) -> Result<Self, IndexError> {
-        let corrupt = |m: &str| IndexError::Corrupt(format!("field `{}`: {m}", spec.name));
         let mut pid_of_row = Vec::with_capacity(n_rows.min(r.remaining() / 4));
         for _ in 0..n_rows {
             pid_of_row.push(r.u32()?);
         }
-        let quant = match r.u8()? {
-            0 => None,
-            1 => Some(QuantParams {
-                offset: r.f32s(spec.dim)?,
-                scale: r.f32s(spec.dim)?,
-            }),
-            _ => return Err(corrupt("bad quantizer flag")),
-        };
-        if quant.is_some() != spec.storage.is_int8() {
-            return Err(corrupt("storage does not match the configuration"));
-        }
+        let quant = read_quant(r, spec)?;
         let bytes = r.bytes(usize::MAX)?;
-        // Int8 points get back the construction terms of their codes, so that the graph can
-        // grow ([`SealedField::insert`]).
-        let terms = |x: &mut CodeTerms, codes: &[i8], q: &QuantParams| {
-            x.term = q.point_term(codes);
-            x.step = q.step();
-        };
         let (graph, ef) = Graph::read(bytes, graph::link_counts(params.m), |b| {
-            let mut point = parse_point(b)?;
-            if let (
-                GraphPoint::Int8 { codes, x, .. } | GraphPoint::Int8Only { codes, x, .. },
-                Some(q),
-            ) = (&mut point, &quant)
-                && codes.len() == q.offset.len()
-            {
-                terms(x, codes, q);
-            }
-            Ok(point)
+            parse_stored(b, &quant)
         })?;
-        let n_points = graph.points().len();
-        let mut seen = 0;
-        for (pid, point) in graph.points().iter().enumerate() {
-            let ok = match point {
-                GraphPoint::F32 { metric, v, .. } => {
-                    spec.storage == Storage::F32 && *metric == spec.metric && v.len() == spec.dim
-                }
-                GraphPoint::Int8 { metric, codes, .. } => {
-                    spec.storage == Storage::Int8
-                        && *metric == spec.metric
-                        && codes.len() == spec.dim
-                }
-                GraphPoint::Int8Only { metric, codes, .. } => {
-                    spec.storage == Storage::Int8Only
-                        && *metric == spec.metric
-                        && codes.len() == spec.dim
-                }
-                GraphPoint::Query(_) => false,
-            };
-            if !ok || pid_of_row.get(point.row() as usize) != Some(&(pid as u32)) {
-                return Err(corrupt("graph point does not match its row"));
-            }
-            seen += 1;
-        }
-        let mapped = pid_of_row.iter().filter(|&&p| p != NO_POINT).count();
-        if seen != n_points || mapped != n_points {
-            return Err(corrupt("row mapping does not match the graph"));
-        }
+        check_points(spec, &pid_of_row, graph.points())?;
         Ok(Self {
             graph,
             pid_of_row,
@@ -688,4 +681,130 @@ impl SealedField {
             ef,
         })
     }
+
+    fn write_quant(&self, w: &mut Writer) {
+        match &self.quant {
+            None => w.u8(0),
+            Some(q) => {
+                w.u8(1);
+                w.f32s(&q.offset);
+                w.f32s(&q.scale);
+            }
+        }
+    }
+
+    /// Appends the field as it is in memory (graph ids unchanged, unlike
+    /// [`SealedField::write`]), for a copy that grows in another worker
+    /// ([`SealedField::read_as_is`]).
+    pub(crate) fn write_as_is(&self, w: &mut Writer) {
+        w.u64(self.pid_of_row.len() as u64);
+        self.pid_of_row.iter().for_each(|&p| w.u32(p));
+        self.write_quant(w);
+        w.u64(self.ef as u64);
+        w.u64(self.graph.points().len() as u64);
+        let mut buf = Writer::default();
+        for point in self.graph.points() {
+            buf.buf.clear();
+            point.write(&mut buf);
+            w.bytes(&buf.buf);
+        }
+        graph::write_links(w, self.graph.links());
+    }
+
+    /// Reads a field written by [`SealedField::write_as_is`], checked as [`SealedField::read`]
+    /// checks a file.
+    pub(crate) fn read_as_is(
+        r: &mut Reader<'_>,
+        spec: &FieldSpec,
+        params: &HnswParams,
+    ) -> Result<Self, IndexError> {
+        let n_rows = r.count(4, MAX_ROWS)?;
+        let mut pid_of_row = Vec::with_capacity(n_rows);
+        for _ in 0..n_rows {
+            pid_of_row.push(r.u32()?);
+        }
+        let quant = read_quant(r, spec)?;
+        let ef = r.u64()?;
+        if ef == 0 || ef > MAX_EF as u64 {
+            return Err(IndexError::SizeLimit("graph ef_search"));
+        }
+        let n = r.count(8, n_rows)?;
+        let mut points = Vec::with_capacity(n);
+        for _ in 0..n {
+            points.push(parse_stored(r.bytes(usize::MAX)?, &quant)?);
+        }
+        check_points(spec, &pid_of_row, &points)?;
+        let links = graph::read_links_as_is(r, n, graph::link_counts(params.m))?;
+        Ok(Self {
+            graph: Graph::from_parts(points, links),
+            pid_of_row,
+            quant,
+            ef: ef as usize,
+        })
+    }
+}
+
+/// Reads a field's quantizer flag and parameters, which must match its storage.
+fn read_quant(r: &mut Reader<'_>, spec: &FieldSpec) -> Result<Option<QuantParams>, IndexError> {
+    let corrupt = |m: &str| IndexError::Corrupt(format!("field `{}`: {m}", spec.name));
+    let quant = match r.u8()? {
+        0 => None,
+        1 => Some(QuantParams {
+            offset: r.f32s(spec.dim)?,
+            scale: r.f32s(spec.dim)?,
+        }),
+        _ => return Err(corrupt("bad quantizer flag")),
+    };
+    if quant.is_some() != spec.storage.is_int8() {
+        return Err(corrupt("storage does not match the configuration"));
+    }
+    Ok(quant)
+}
+
+/// Parses a stored point; int8 points get back the construction terms of their codes, so
+/// that the graph can grow ([`SealedField::insert`]).
+fn parse_stored(bytes: &[u8], quant: &Option<QuantParams>) -> Result<GraphPoint, IndexError> {
+    let mut point = parse_point(bytes)?;
+    if let (GraphPoint::Int8 { codes, x, .. } | GraphPoint::Int8Only { codes, x, .. }, Some(q)) =
+        (&mut point, quant)
+        && codes.len() == q.offset.len()
+    {
+        x.term = q.point_term(codes);
+        x.step = q.step();
+    }
+    Ok(point)
+}
+
+/// Checks that every point is of the field's storage, metric and dimension, and that the
+/// row mapping and the points agree both ways.
+fn check_points(
+    spec: &FieldSpec,
+    pid_of_row: &[u32],
+    points: &[GraphPoint],
+) -> Result<(), IndexError> {
+    let corrupt = |m: &str| IndexError::Corrupt(format!("field `{}`: {m}", spec.name));
+    for (pid, point) in points.iter().enumerate() {
+        let ok = match point {
+            GraphPoint::F32 { metric, v, .. } => {
+                spec.storage == Storage::F32 && *metric == spec.metric && v.len() == spec.dim
+            }
+            GraphPoint::Int8 { metric, codes, .. } => {
+                spec.storage == Storage::Int8 && *metric == spec.metric && codes.len() == spec.dim
+            }
+            GraphPoint::Int8Only { metric, codes, .. } => {
+                spec.storage == Storage::Int8Only
+                    && *metric == spec.metric
+                    && codes.len() == spec.dim
+            }
+            GraphPoint::Query(_) => false,
+        };
+        if !ok || pid_of_row.get(point.row() as usize) != Some(&(pid as u32)) {
+            return Err(corrupt("graph point does not match its row"));
+        }
+    }
+    let mapped = pid_of_row.iter().filter(|&&p| p != NO_POINT).count();
+    if mapped != points.len() {
+        return Err(corrupt("row mapping does not match the graph"));
+    }
+    Ok(())
 }

@@ -131,3 +131,182 @@ fn corrupt_job_or_segment_bytes_are_errors() {
         "a built segment's bytes are no job"
     );
 }
+
+/// Settles `index` with growth run by `builder` from bytes alone, in steps of `rows`, as
+/// simil's worker and its builder do; `during` runs while each step is out.
+fn settle_elsewhere(
+    index: &mut Index,
+    builder: &mut Builder,
+    held: &mut Option<CopyKey>,
+    rows: usize,
+    mut during: impl FnMut(&mut Index),
+) {
+    loop {
+        if let Some(job) = index.plan_maintenance() {
+            let (ticket, bytes) = job.into_parts();
+            index
+                .apply(ticket.built(&builder.run(&bytes).unwrap()).unwrap())
+                .unwrap();
+            continue;
+        }
+        let Some(key) = index.growth_key() else {
+            return;
+        };
+        let (ticket, bytes) = index.plan_growth(rows, *held != Some(key)).unwrap();
+        during(index);
+        index
+            .apply_growth(ticket.clone(), &builder.run(&bytes).unwrap())
+            .unwrap();
+        *held = Some(ticket.after());
+    }
+}
+
+/// Settles `index` growing in place, in steps of `rows` (segments built from bytes, as above).
+fn settle_here(index: &mut Index, rows: usize) {
+    loop {
+        if let Some(job) = index.plan_maintenance() {
+            let (ticket, bytes) = job.into_parts();
+            index
+                .apply(ticket.built(&build_job(&bytes).unwrap()).unwrap())
+                .unwrap();
+        } else if index.grow_step(rows) == 0 {
+            return;
+        }
+    }
+}
+
+#[test]
+fn graphs_grown_by_a_builder_are_the_graphs_grown_in_place() {
+    // A second field stored as int8 codes, present on most rows.
+    let mut two = config(16);
+    two.fields.push(FieldSpec {
+        name: "w".into(),
+        dim: 8,
+        metric: Metric::L2,
+        storage: Storage::Int8,
+    });
+    let (mut here, mut there) = (Index::new(two.clone()).unwrap(), Index::new(two).unwrap());
+    let mut builder = Builder::default();
+    let mut held = None;
+    for batch in 0..6 {
+        for i in batch * 30..(batch + 1) * 30 {
+            let mut vectors: BTreeMap<String, Vec<f32>> = [("v".to_string(), vector(i))].into();
+            if i % 5 != 0 {
+                vectors.insert("w".into(), vector(i * 2 + 1));
+            }
+            for index in [&mut here, &mut there] {
+                let item = Item {
+                    id: format!("item-{i}"),
+                    vectors: vectors.clone(),
+                    payload: json!({ "n": i }),
+                };
+                index.upsert(item).unwrap();
+            }
+        }
+        settle_elsewhere(&mut there, &mut builder, &mut held, 7, |_| {});
+        settle_here(&mut here, 7);
+    }
+    assert_eq!(
+        there.stats().segments.len(),
+        2,
+        "one grown graph and an empty exact segment"
+    );
+    assert_eq!(builder.copies(), 1);
+    let (a, b) = (here.to_bytes(), there.to_bytes());
+    let first = a.iter().zip(&b).position(|(x, y)| x != y);
+    assert!(
+        a == b,
+        "the same rows, graph and links: {} vs {} bytes, first difference at {first:?}",
+        a.len(),
+        b.len()
+    );
+}
+
+#[test]
+fn writes_made_while_a_builder_grows_are_kept() {
+    let mut index = Index::new(config(16)).unwrap();
+    let mut builder = Builder::default();
+    let mut held = None;
+    (0..40).for_each(|i| add(&mut index, i, vector(i)));
+    settle_elsewhere(&mut index, &mut builder, &mut held, 64, |_| {});
+    (40..100).for_each(|i| add(&mut index, i, vector(i)));
+    let mut once = true;
+    settle_elsewhere(&mut index, &mut builder, &mut held, 64, |index| {
+        if std::mem::take(&mut once) {
+            // Rows of the step out: one deleted, one replaced.
+            index.delete("item-41");
+            add(index, 42, vector(500));
+            add(index, 300, vector(7));
+        }
+    });
+    assert!(index.get("item-41").is_none(), "deleted while growing");
+    assert_eq!(index.get("item-42").unwrap().vectors["v"], vector(500));
+    assert_eq!(index.len(), 100);
+    let exact = |q: usize| {
+        let mut query = Query::nearest("v", vector(q), 10);
+        query.exact = true;
+        index.search(&query).unwrap()
+    };
+    for q in [0, 42, 77, 300, 500] {
+        let found: Vec<String> = index
+            .search(&Query::nearest("v", vector(q), 10))
+            .unwrap()
+            .into_iter()
+            .map(|h| h.id)
+            .collect();
+        assert!(!found.contains(&"item-41".to_string()));
+        let want: Vec<String> = exact(q).into_iter().map(|h| h.id).collect();
+        let overlap = found.iter().filter(|id| want.contains(id)).count();
+        assert!(overlap >= 9, "query {q}: {found:?} vs exact {want:?}");
+    }
+}
+
+#[test]
+fn growth_out_while_the_index_changed_shape_goes_stale_and_the_copy_is_sent_again() {
+    let mut index = Index::new(config(16)).unwrap();
+    let mut builder = Builder::default();
+    let mut held = None;
+    (0..40).for_each(|i| add(&mut index, i, vector(i)));
+    settle_elsewhere(&mut index, &mut builder, &mut held, 64, |_| {});
+    (40..60).for_each(|i| add(&mut index, i, vector(i)));
+    let (ticket, bytes) = index.plan_growth(5, true).unwrap();
+    let grown = builder.run(&bytes).unwrap();
+    // Grown in place meanwhile: the delta is stale, and so is the builder's copy.
+    assert_eq!(index.grow_step(3), 3);
+    let before = index.to_bytes();
+    let err = index.apply_growth(ticket, &grown).unwrap_err();
+    assert!(matches!(err, IndexError::StaleSegment), "{err}");
+    assert_eq!(index.to_bytes(), before, "a stale step changes nothing");
+    let (_, bytes) = index.plan_growth(5, false).unwrap();
+    assert!(matches!(builder.run(&bytes), Err(IndexError::StaleSegment)));
+    let (ticket, bytes) = index.plan_growth(5, true).unwrap();
+    index
+        .apply_growth(ticket, &builder.run(&bytes).unwrap())
+        .unwrap();
+    assert_eq!(index.len(), 60);
+}
+
+#[test]
+fn corrupt_growth_bytes_are_errors_and_change_nothing() {
+    let mut index = Index::new(config(16)).unwrap();
+    let mut builder = Builder::default();
+    (0..40).for_each(|i| add(&mut index, i, vector(i)));
+    settle_elsewhere(&mut index, &mut builder, &mut None, 64, |_| {});
+    (40..50).for_each(|i| add(&mut index, i, vector(i)));
+    let (ticket, bytes) = index.plan_growth(10, true).unwrap();
+    for cut in [0, 11, bytes.len() / 2, bytes.len() - 1] {
+        assert!(Builder::default().run(&bytes[..cut]).is_err());
+    }
+    let grown = builder.run(&bytes).unwrap();
+    let before = index.to_bytes();
+    let mut flipped = grown.clone();
+    flipped[20] ^= 1;
+    assert!(index.apply_growth(ticket.clone(), &flipped).is_err());
+    assert!(
+        index.apply_growth(ticket.clone(), &bytes).is_err(),
+        "a job is no delta"
+    );
+    assert_eq!(index.to_bytes(), before);
+    index.apply_growth(ticket, &grown).unwrap();
+    assert_eq!(index.len(), 50);
+}

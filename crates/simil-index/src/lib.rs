@@ -21,6 +21,7 @@ mod filter;
 mod format;
 mod graph;
 mod growth;
+mod growth_job;
 mod hnsw;
 mod maintenance;
 mod quant;
@@ -43,6 +44,7 @@ pub use config::{
 };
 pub use error::IndexError;
 pub use filter::Filter;
+pub use growth_job::{Builder, CopyKey, GrowthTicket};
 pub use maintenance::{BuiltSegment, JobTicket, MaintenanceJob, build_job};
 pub use types::{FieldQuery, FieldStats, Hit, IndexStats, Item, Query, SegmentKind, SegmentStats};
 

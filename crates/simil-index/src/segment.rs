@@ -273,9 +273,26 @@ impl SealedSegment {
     /// Appends `row` (alive), inserting its vectors into the fields' graphs; returns its
     /// row number.
     pub(crate) fn append(&mut self, specs: &[FieldSpec], params: &HnswParams, row: Row) -> u32 {
+        self.add(specs, row, |field, spec, r, v| {
+            field.insert(spec, params, r, v)
+        })
+    }
+
+    /// Appends `row` (alive) as [`SealedSegment::append`] does but leaves its graph nodes
+    /// unlinked: the links come from a copy of the graphs grown elsewhere.
+    pub(crate) fn push_unlinked(&mut self, specs: &[FieldSpec], row: Row) -> u32 {
+        self.add(specs, row, |field, spec, r, v| field.push(spec, r, v))
+    }
+
+    fn add(
+        &mut self,
+        specs: &[FieldSpec],
+        row: Row,
+        mut each: impl FnMut(&mut SealedField, &FieldSpec, u32, Option<&Arc<[f32]>>),
+    ) -> u32 {
         let r = self.liveness.push();
         for ((field, spec), v) in self.fields.iter_mut().zip(specs).zip(&row.vectors) {
-            field.insert(spec, params, r, v.as_ref());
+            each(field, spec, r, v.as_ref());
         }
         self.ids.push(row.id);
         self.seqs.push(row.seq);

@@ -62,16 +62,19 @@ impl SearchEngine {
         Ok(self.catalog.get_mut(name)?.set_ef_search(ef)?)
     }
 
-    /// The next upkeep job's bytes for `buildSegment`, or `undefined` (no work, or one is out).
+    /// The next upkeep job's bytes for a `SegmentBuilder` (or `buildSegment`), or `undefined`
+    /// (no work, or one is out): a segment to build, else a growth step of up to `growRows`
+    /// rows (0: none; graphs then grow here, by `growStep`).
     #[wasm_bindgen(js_name = planUpkeep)]
-    pub fn plan_upkeep(&mut self) -> Option<Vec<u8>> {
-        self.catalog.plan_upkeep()
+    pub fn plan_upkeep(&mut self, grow_rows: usize) -> Option<Vec<u8>> {
+        self.catalog.plan_upkeep(grow_rows)
     }
 
-    /// Installs the job's built segment (none: its build failed); the collection it changed.
+    /// Applies what the builder made for the job out (none: it failed): `{ collection, grew }`
+    /// (`grew`: a graph grew, no item changed), or `undefined` when the job went stale.
     #[wasm_bindgen(js_name = applyUpkeep)]
-    pub fn apply_upkeep(&mut self, built: Option<Vec<u8>>) -> Result<Option<String>, Failure> {
-        Ok(self.catalog.apply_upkeep(built.as_deref())?)
+    pub fn apply_upkeep(&mut self, built: Option<Vec<u8>>) -> JsResult {
+        reply(self.catalog.apply_upkeep(built.as_deref())?)
     }
 
     /// Grows a graph in place by up to `maxRows` rows; the collection it changed, if any.
@@ -172,6 +175,27 @@ impl SearchEngine {
     pub fn match_label(&self, name: &str, vector: &[f32], query: JsValue) -> JsResult {
         let (c, query) = (self.catalog.get(name)?, read("match options", query)?);
         reply(eval::collection::match_label(c, vector, &query)?)
+    }
+}
+
+/// simil's builder worker: builds segments and grows its copies of graphs (`planUpkeep`'s jobs).
+#[wasm_bindgen]
+#[derive(Default)]
+pub struct SegmentBuilder {
+    builder: simil_search::index::Builder,
+}
+
+#[wasm_bindgen]
+impl SegmentBuilder {
+    /// A builder holding no graph copy.
+    #[wasm_bindgen(constructor)]
+    pub fn new() -> SegmentBuilder {
+        SegmentBuilder::default()
+    }
+
+    /// Runs an upkeep job; the bytes for `applyUpkeep`.
+    pub fn run(&mut self, job: &[u8]) -> Result<Vec<u8>, Failure> {
+        Ok(self.builder.run(job)?)
     }
 }
 

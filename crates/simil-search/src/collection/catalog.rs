@@ -1,18 +1,40 @@
 //! Collections by name, and upkeep over all of them.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+
+use serde::Serialize;
 
 use super::{Collection, CollectionConfig};
 use crate::error::{CollectionError, Result};
-use crate::index::JobTicket;
+use crate::index::{CopyKey, GrowthTicket, JobTicket};
 
 /// Collections by name.
 #[derive(Default)]
 pub struct Catalog {
     collections: BTreeMap<String, Collection>,
-    /// The upkeep job out for a build in another worker: its collection, learned field
-    /// (`None`: the collection's own index) and ticket.
-    out: Option<(String, Option<String>, JobTicket)>,
+    /// The upkeep job out in another worker: its collection, learned field (`None`: the
+    /// collection's own index) and ticket.
+    out: Option<(String, Option<String>, Ticket)>,
+    /// The graph copies the builder holds, by index instance.
+    held: HashMap<u64, CopyKey>,
+}
+
+/// What an upkeep job out is.
+enum Ticket {
+    /// A segment built in one go.
+    Build(JobTicket),
+    /// A growth step of a graph the builder holds a copy of.
+    Grow(GrowthTicket),
+}
+
+/// An upkeep job applied ([`Catalog::apply_upkeep`]).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Applied {
+    /// The collection it changed.
+    pub collection: String,
+    /// Whether it grew a graph (no item changed: a saved copy is still right, only slower
+    /// to search) rather than installed a built segment.
+    pub grew: bool,
 }
 
 impl Catalog {
@@ -93,19 +115,31 @@ impl Catalog {
         Ok(None)
     }
 
-    /// Plans the next step of upkeep over all collections (in name order) for a build in
-    /// another worker, and keeps its ticket: returns the job's bytes for
-    /// [`crate::index::build_job`], or `None` when there is no work or a job is already out.
-    /// Searches and writes go on meanwhile; [`Catalog::apply_upkeep`] reconciles.
-    pub fn plan_upkeep(&mut self) -> Option<Vec<u8>> {
+    /// Plans the next step of upkeep over all collections (in name order) for another worker
+    /// (a [`crate::index::Builder`]), and keeps its ticket: a segment to build in one go, else
+    /// (with `grow_rows` > 0) a growth step of up to `grow_rows` rows. Returns the job's bytes,
+    /// or `None` when there is no work or a job is already out. Searches and writes go on
+    /// meanwhile; [`Catalog::apply_upkeep`] reconciles.
+    pub fn plan_upkeep(&mut self, grow_rows: usize) -> Option<Vec<u8>> {
         if self.out.is_some() {
             return None;
         }
-        let (name, learned, job) = self.collections.iter().find_map(|(name, c)| {
+        let build = self.collections.iter().find_map(|(name, c)| {
             let (learned, job) = c.plan_upkeep()?;
-            Some((name.clone(), learned, job))
+            let (ticket, bytes) = job.into_parts();
+            Some((name.clone(), learned, Ticket::Build(ticket), bytes))
+        });
+        let held = &self.held;
+        let (name, learned, ticket, bytes) = build.or_else(|| {
+            if grow_rows == 0 {
+                return None;
+            }
+            self.collections.iter().find_map(|(name, c)| {
+                let is_held = |key: CopyKey| held.get(&key.instance) == Some(&key);
+                let (learned, ticket, bytes) = c.plan_growth(grow_rows, is_held)?;
+                Some((name.clone(), learned, Ticket::Grow(ticket), bytes))
+            })
         })?;
-        let (ticket, bytes) = job.into_parts();
         self.out = Some((name, learned, ticket));
         Some(bytes)
     }
@@ -128,20 +162,44 @@ impl Catalog {
         })
     }
 
-    /// Installs the segment built (`bytes`, from [`crate::index::build_job`]) for the job out;
-    /// returns its collection's name, or `None` when the job went stale (its collection or
-    /// index was dropped, replaced or changed under it: the next plan starts again). Without
-    /// `bytes` (the build failed) the job is dropped. Bytes that do not read are an error, and
-    /// the job is dropped all the same.
-    pub fn apply_upkeep(&mut self, bytes: Option<&[u8]>) -> Result<Option<String>> {
-        let (Some((name, learned, ticket)), Some(bytes)) = (self.out.take(), bytes) else {
+    /// Applies what the builder made (`bytes`) for the job out: installs the built segment
+    /// or links the grown rows. Returns its collection, or `None` when the job went stale
+    /// (its collection or index was dropped, replaced or changed under it: the next plan
+    /// starts again). Without `bytes` (the job failed) the job is dropped. Bytes that do not
+    /// read are an error, and the job is dropped all the same. A growth step that does not
+    /// apply makes the next one send its graphs again.
+    pub fn apply_upkeep(&mut self, bytes: Option<&[u8]>) -> Result<Option<Applied>> {
+        let Some((name, learned, ticket)) = self.out.take() else {
             return Ok(None);
         };
-        let built = ticket.built(bytes)?;
-        let applied = match self.collections.get_mut(&name) {
-            Some(collection) => collection.apply_upkeep(learned.as_deref(), built)?,
-            None => false,
+        let collection = self.collections.get_mut(&name);
+        let (applied, grew) = match (ticket, bytes, collection) {
+            (Ticket::Build(ticket), Some(bytes), collection) => {
+                let built = ticket.built(bytes)?;
+                let applied = match collection {
+                    Some(c) => c.apply_upkeep(learned.as_deref(), built)?,
+                    None => false,
+                };
+                (applied, false)
+            }
+            (Ticket::Grow(ticket), bytes, collection) => {
+                let instance = ticket.key().instance;
+                let after = ticket.after();
+                self.held.remove(&instance);
+                let applied = match (bytes, collection) {
+                    (Some(bytes), Some(c)) => c.apply_growth(learned.as_deref(), ticket, bytes)?,
+                    _ => false,
+                };
+                if applied {
+                    self.held.insert(instance, after);
+                }
+                (applied, true)
+            }
+            (Ticket::Build(_), None, _) => (false, false),
         };
-        Ok(applied.then_some(name))
+        Ok(applied.then_some(Applied {
+            collection: name,
+            grew,
+        }))
     }
 }

@@ -22,7 +22,8 @@ use serde_json::Value;
 
 use crate::error::{CollectionError, Result};
 use crate::index::{
-    BuiltSegment, Hit, Index, IndexConfig, IndexError, IndexStats, Item, MaintenanceJob,
+    BuiltSegment, CopyKey, GrowthTicket, Hit, Index, IndexConfig, IndexError, IndexStats, Item,
+    MaintenanceJob,
 };
 
 pub use catalog::Catalog;
@@ -31,6 +32,16 @@ use keyword::Keywords;
 pub(crate) use learned::label_of;
 use learned::{HEAD, Learned, TEXT_HEAD};
 pub use learned::{LearnedField, TrainingRows};
+
+/// An upkeep step's outcome: applied (true), or stale (false: the index it was for was
+/// dropped, replaced or changed shape meanwhile).
+fn stale_is_false(applied: Option<std::result::Result<(), IndexError>>) -> Result<bool> {
+    match applied {
+        Some(Ok(())) => Ok(true),
+        None | Some(Err(IndexError::StaleSegment)) => Ok(false),
+        Some(Err(e)) => Err(e.into()),
+    }
+}
 
 /// Tag of the collection's own section in a saved collection: its configuration beyond the
 /// index's (JSON).
@@ -223,18 +234,53 @@ impl Collection {
     /// Installs a segment built for [`Collection::plan_upkeep`]'s job on index `learned`;
     /// returns false when the job went stale (that index was replaced or changed under it).
     pub fn apply_upkeep(&mut self, learned: Option<&str>, built: BuiltSegment) -> Result<bool> {
-        let index = match learned {
+        stale_is_false(self.index_mut(learned).map(|index| index.apply(built)))
+    }
+
+    /// The next growth step to run in a builder ([`Index::plan_growth`]): on the collection's
+    /// own index first, then the learned fields'; the learned field whose index it is, the
+    /// ticket and the job's bytes, with a copy of the graphs unless `held(key)` says the
+    /// builder holds it.
+    pub fn plan_growth(
+        &self,
+        max_rows: usize,
+        held: impl Fn(CopyKey) -> bool,
+    ) -> Option<(Option<String>, GrowthTicket, Vec<u8>)> {
+        let own = std::iter::once((None, &self.index));
+        let learned = self
+            .learned
+            .iter()
+            .map(|l| (Some(l.name.clone()), &l.index));
+        own.chain(learned).find_map(|(name, index)| {
+            let key = index.growth_key()?;
+            let (ticket, bytes) = index.plan_growth(max_rows, !held(key))?;
+            Some((name, ticket, bytes))
+        })
+    }
+
+    /// Applies a builder's growth (`bytes`) for [`Collection::plan_growth`]'s ticket on index
+    /// `learned`; returns false when the step went stale.
+    pub fn apply_growth(
+        &mut self,
+        learned: Option<&str>,
+        ticket: GrowthTicket,
+        bytes: &[u8],
+    ) -> Result<bool> {
+        stale_is_false(
+            self.index_mut(learned)
+                .map(|index| index.apply_growth(ticket, bytes)),
+        )
+    }
+
+    /// The collection's own index (`None`) or learned field `learned`'s.
+    fn index_mut(&mut self, learned: Option<&str>) -> Option<&mut Index> {
+        match learned {
             None => Some(&mut self.index),
             Some(name) => self
                 .learned
                 .iter_mut()
                 .find(|l| l.name == name)
                 .map(|l| &mut l.index),
-        };
-        match index.map(|index| index.apply(built)) {
-            Some(Ok(())) => Ok(true),
-            None | Some(Err(IndexError::StaleSegment)) => Ok(false),
-            Some(Err(e)) => Err(e.into()),
         }
     }
 

@@ -868,9 +868,9 @@ fn catalog_upkeep_built_in_another_worker_keeps_the_writes_made_meanwhile() {
     fill(&mut here);
     fill(&mut there);
     let bytes = here
-        .plan_upkeep()
+        .plan_upkeep(0)
         .expect("8 items over a seal threshold of 3");
-    assert_eq!(here.plan_upkeep(), None, "one job out at a time");
+    assert_eq!(here.plan_upkeep(8), None, "one job out at a time");
     let meanwhile = |c: &mut Catalog| {
         let busy = c.get_mut("busy").unwrap();
         busy.delete(&["i1".to_string()]);
@@ -879,8 +879,10 @@ fn catalog_upkeep_built_in_another_worker_keeps_the_writes_made_meanwhile() {
     meanwhile(&mut here);
     let built = crate::index::build_job(&bytes).unwrap();
     assert_eq!(
-        here.apply_upkeep(Some(&built)).unwrap().as_deref(),
-        Some("busy")
+        here.apply_upkeep(Some(&built))
+            .unwrap()
+            .map(|a| a.collection),
+        Some("busy".to_string())
     );
     while here.maintain_step().unwrap().is_some() {}
     meanwhile(&mut there);
@@ -914,7 +916,7 @@ fn catalog_upkeep_out_for_a_collection_replaced_meanwhile_goes_stale() {
     };
     c.add((0..8).map(item).collect()).unwrap();
     let saved = c.to_bytes();
-    let bytes = catalog.plan_upkeep().unwrap();
+    let bytes = catalog.plan_upkeep(0).unwrap();
     catalog.load("busy", &saved).unwrap();
     let built = crate::index::build_job(&bytes).unwrap();
     assert_eq!(
@@ -923,7 +925,7 @@ fn catalog_upkeep_out_for_a_collection_replaced_meanwhile_goes_stale() {
         "the job's index is gone"
     );
     assert!(
-        catalog.plan_upkeep().is_some(),
+        catalog.plan_upkeep(0).is_some(),
         "the next plan starts again"
     );
     assert_eq!(
@@ -932,7 +934,7 @@ fn catalog_upkeep_out_for_a_collection_replaced_meanwhile_goes_stale() {
         "a failed build drops the job"
     );
     assert!(
-        catalog.plan_upkeep().is_some(),
+        catalog.plan_upkeep(0).is_some(),
         "and the next plan makes it again"
     );
 }
@@ -954,7 +956,7 @@ fn catalog_growth_leaves_the_index_of_the_job_out_alone() {
     // "b" gets a job out (a bulk add as large as its graph is sealed in one go), "a" grows.
     let b = catalog.get_mut("b").unwrap();
     b.add((20..40).map(item).collect()).unwrap();
-    let bytes = catalog.plan_upkeep().expect("b's seal");
+    let bytes = catalog.plan_upkeep(0).expect("b's seal");
     assert_eq!(catalog.grow_step(2), Some("a"));
     assert_eq!(catalog.grow_step(2), Some("a"));
     assert_eq!(
@@ -964,8 +966,11 @@ fn catalog_growth_leaves_the_index_of_the_job_out_alone() {
     );
     let built = crate::index::build_job(&bytes).unwrap();
     assert_eq!(
-        catalog.apply_upkeep(Some(&built)).unwrap().as_deref(),
-        Some("b")
+        catalog
+            .apply_upkeep(Some(&built))
+            .unwrap()
+            .map(|a| a.collection),
+        Some("b".to_string())
     );
     // Then b's smaller graph is inserted into the one just built.
     assert_eq!(catalog.grow_step(100), Some("b"));
@@ -974,5 +979,63 @@ fn catalog_growth_leaves_the_index_of_the_job_out_alone() {
         let stats = catalog.get(name).unwrap().stats();
         assert_eq!(stats.segments.len(), 2, "{name}: {stats:?}");
         assert_eq!(stats.segments[0].rows, 0);
+    }
+}
+
+#[test]
+fn catalog_growth_runs_in_a_builder_that_keeps_a_copy_of_the_graph() {
+    let item = |i: usize| Item {
+        id: format!("i{i}"),
+        vectors: [("v".to_string(), vec![1.0, i as f32 * 0.37 - 3.0])].into(),
+        payload: json!({}),
+    };
+    let (mut elsewhere, mut here) = (Catalog::default(), Catalog::default());
+    let mut builder = crate::index::Builder::default();
+    let mut kinds = Vec::new();
+    for catalog in [&mut elsewhere, &mut here] {
+        let c = catalog.create("grows", fruit_stand().config()).unwrap();
+        c.add((0..8).map(item).collect()).unwrap();
+    }
+    for batch in 1..4 {
+        for catalog in [&mut elsewhere, &mut here] {
+            let c = catalog.get_mut("grows").unwrap();
+            c.add((batch * 8..batch * 8 + 5).map(item).collect())
+                .unwrap();
+        }
+        while let Some(job) = elsewhere.plan_upkeep(2) {
+            let applied = elsewhere.apply_upkeep(Some(&builder.run(&job).unwrap()));
+            kinds.push(applied.unwrap().expect("applied").grew);
+        }
+        assert_eq!(
+            elsewhere.grow_step(100),
+            None,
+            "nothing left to grow in place"
+        );
+        while here.maintain_step().unwrap().is_some() {}
+    }
+    assert!(!kinds[0], "the first graph is built in one go");
+    // 13 rows sealed at once, then 2 × 5 rows grown 2 at a time.
+    assert_eq!(kinds.iter().filter(|&&grew| grew).count(), 6);
+    assert_eq!(builder.copies(), 1);
+    let (a, b) = (elsewhere.get("grows").unwrap(), here.get("grows").unwrap());
+    assert_eq!(
+        a.stats().segments.len(),
+        2,
+        "one graph, an empty exact segment"
+    );
+    assert_eq!(a.len(), 23);
+    for q in [-3.0, 0.0, 2.5, 6.0] {
+        let request: SearchRequest = serde_json::from_value(
+            json!({ "vectors": [{ "field": "v", "vector": [1.0, q] }], "k": 5 }),
+        )
+        .unwrap();
+        let ids = |c: &Collection| -> Vec<String> {
+            c.search(&request)
+                .unwrap()
+                .into_iter()
+                .map(|h| h.id)
+                .collect()
+        };
+        assert_eq!(ids(a), ids(b), "query {q}");
     }
 }
