@@ -349,3 +349,68 @@ pub fn image_model_files() -> Vec<Vec<u8>> {
     }
     files
 }
+
+/// An index with a graph and rows waiting to grow into it (no `int8_only` field, whose graphs
+/// are rebuilt rather than grown), the same every call.
+pub fn growing_index() -> Index {
+    let mut config = config_json(4);
+    config["fields"].as_array_mut().expect("fields").pop();
+    let config: IndexConfig = serde_json::from_value(config).expect("config");
+    let mut index = Index::new(config).expect("index");
+    let item = |i: usize| {
+        let mut it = item(i);
+        it.vectors.remove("x");
+        it
+    };
+    for i in 0..9 {
+        index.upsert(item(i)).expect("upsert");
+    }
+    index.maintain();
+    for i in 9..14 {
+        index.upsert(item(i)).expect("upsert");
+    }
+    index.delete("item-2");
+    index
+}
+
+/// Rows a growth step of [`growing_index`] takes in the fuzz targets.
+pub const GROWTH_ROWS: usize = 3;
+
+/// Valid growth jobs (`Index::plan_growth`): with the graph copy, and a whole step.
+pub fn growth_jobs() -> Vec<Vec<u8>> {
+    let index = growing_index();
+    [(GROWTH_ROWS, true), (100, true), (1, true)]
+        .into_iter()
+        .map(|(rows, copy)| index.plan_growth(rows, copy).expect("growth").1)
+        .collect()
+}
+
+/// Valid grown links for [`growing_index`]'s step of [`GROWTH_ROWS`] rows (`Builder::run`).
+pub fn grown_links() -> Vec<Vec<u8>> {
+    let (_, job) = growing_index()
+        .plan_growth(GROWTH_ROWS, true)
+        .expect("growth");
+    vec![
+        simil_search::index::Builder::default()
+            .run(&job)
+            .expect("grown"),
+    ]
+}
+
+/// Framed grown links (`SIGD`, version, body, CRC) made to name index instance `instance`
+/// (each [`growing_index`] is a new instance, and links for another are refused before they
+/// are read), the CRC recomputed where it was right, so that the decoder behind is reached.
+pub fn with_instance(links: &[u8], instance: u64) -> Vec<u8> {
+    let mut out = links.to_vec();
+    if out.len() < 8 + 8 + 4 {
+        return out;
+    }
+    let body_end = out.len() - 4;
+    let crc_ok = crc32fast::hash(&out[8..body_end]).to_le_bytes() == out[body_end..];
+    out[8..16].copy_from_slice(&instance.to_le_bytes());
+    if crc_ok {
+        let crc = crc32fast::hash(&out[8..body_end]);
+        out[body_end..].copy_from_slice(&crc.to_le_bytes());
+    }
+    out
+}

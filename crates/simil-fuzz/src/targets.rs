@@ -113,6 +113,20 @@ pub const TARGETS: &[Target] = &[
         generate: gen_config,
         run: run_config,
     },
+    Target {
+        name: "growth_job",
+        about: "simil_search::index::Builder::run on a growth job (a graph copy, rows), twice",
+        seeds: seeds::growth_jobs,
+        generate: gen_framed,
+        run: run_growth_job,
+    },
+    Target {
+        name: "grown_links",
+        about: "simil_search::index::Index::apply_growth on a builder's links, then search and save",
+        seeds: seeds::grown_links,
+        generate: gen_framed,
+        run: run_grown_links,
+    },
 ];
 
 /// The target called `name`.
@@ -123,6 +137,22 @@ pub fn target(name: &str) -> Option<&'static Target> {
 fn gen_siml(rng: &mut Rng, seeds: &[Vec<u8>]) -> Vec<u8> {
     let seed = rng.pick(seeds);
     siml(rng, seed, seeds)
+}
+
+/// A framed growth message (magic, version, body, CRC of the body) with a havocked body, its
+/// CRC recomputed most of the time so that the decoder behind it is reached.
+fn gen_framed(rng: &mut Rng, seeds: &[Vec<u8>]) -> Vec<u8> {
+    let seed = rng.pick(seeds);
+    let mut body = seed[8..seed.len() - 4].to_vec();
+    havoc(rng, &mut body, seeds);
+    let mut out = seed[..8].to_vec();
+    if rng.one_in(10) {
+        havoc(rng, &mut out, seeds);
+    }
+    out.extend_from_slice(&body);
+    let crc = crc32fast::hash(&body);
+    out.extend_from_slice(&if rng.one_in(20) { !crc } else { crc }.to_le_bytes());
+    out
 }
 
 fn gen_safetensors(rng: &mut Rng, seeds: &[Vec<u8>]) -> Vec<u8> {
@@ -504,6 +534,31 @@ fn run_index(input: &[u8]) {
     index.maintain();
     search(&index);
     reloads("index", Index::from_bytes(&index.to_bytes()));
+}
+
+fn run_growth_job(input: &[u8]) {
+    let mut builder = simil_search::index::Builder::default();
+    // Twice: the second run grows the copy the first one kept.
+    if builder.run(input).is_ok() {
+        let _ = builder.run(input);
+    }
+}
+
+fn run_grown_links(input: &[u8]) {
+    let mut index = seeds::growing_index();
+    let (ticket, _) = index.plan_growth(seeds::GROWTH_ROWS, true).expect("growth");
+    let input = seeds::with_instance(input, ticket.key().instance);
+    let before = index.to_bytes();
+    if index.apply_growth(ticket, &input).is_err() {
+        assert!(index.to_bytes() == before, "refused links change nothing");
+        return;
+    }
+    let fields = field_dims(index.config());
+    for q in probe_queries(&fields) {
+        let _ = index.search(&q);
+    }
+    index.maintain();
+    reloads("grown index", Index::from_bytes(&index.to_bytes()));
 }
 
 fn run_head(input: &[u8]) {

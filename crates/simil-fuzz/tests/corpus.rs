@@ -51,6 +51,19 @@ fn every_seed_is_accepted_by_its_decoder() {
     for f in simil_fuzz::seeds::head_files() {
         simil_search::head::DenseHead::from_safetensors(&f).expect("a seed head loads");
     }
+    for f in simil_fuzz::seeds::growth_jobs() {
+        simil_search::index::Builder::default()
+            .run(&f)
+            .expect("a seed growth job runs");
+    }
+    for f in simil_fuzz::seeds::grown_links() {
+        let mut index = simil_fuzz::seeds::growing_index();
+        let (ticket, _) = index
+            .plan_growth(simil_fuzz::seeds::GROWTH_ROWS, true)
+            .expect("growth");
+        let f = simil_fuzz::seeds::with_instance(&f, ticket.key().instance);
+        index.apply_growth(ticket, &f).expect("seed links apply");
+    }
     assert_eq!(simil_fuzz::seeds::whitening_files().len(), 3);
     for f in simil_fuzz::seeds::whitening_files() {
         simil_search::whitening::Whitening::from_safetensors(&f).expect("a seed whitening loads");

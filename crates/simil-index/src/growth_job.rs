@@ -270,7 +270,13 @@ impl Builder {
             for spec in specs {
                 vectors.push(match r.u8()? {
                     0 => None,
-                    1 => Some(std::sync::Arc::<[f32]>::from(r.f32s(spec.dim)?)),
+                    1 => {
+                        let v = r.f32s(spec.dim)?;
+                        // As `upsert` checks them: an index never holds such a vector.
+                        super::check_vector(spec, &v)
+                            .map_err(|e| IndexError::Corrupt(format!("growth job row: {e}")))?;
+                        Some(std::sync::Arc::<[f32]>::from(v))
+                    }
                     _ => return Err(IndexError::Corrupt("bad vector flag".into())),
                 });
             }

@@ -46,10 +46,16 @@ pub struct Links {
     pub entry: u32,
 }
 
-/// A node and its distance to the query, ordered by distance, then id.
-#[derive(Clone, Copy, PartialEq)]
+/// A node and its distance to the query, ordered by distance, then id (`total_cmp`: a NaN
+/// distance equals itself, so a walk that meets one still ends).
+#[derive(Clone, Copy)]
 struct Near(f32, u32);
 
+impl PartialEq for Near {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
 impl Eq for Near {}
 impl PartialOrd for Near {
     fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
@@ -428,5 +434,14 @@ mod tests {
                 .count();
             assert!(found >= 396, "{found} of 400 found (heuristic {heuristic})");
         }
+    }
+
+    #[test]
+    fn a_search_and_an_insertion_end_where_distances_are_nan() {
+        let (mut links, _) = ring(100, 4, true);
+        let hits = links.search(8, &mut |_| f32::NAN, &|_| {}, &|_| true);
+        assert_eq!(hits.len(), 8);
+        let id = links.insert((2, 16, true), &mut |_, _| f32::NAN, &|_| {});
+        assert_eq!(id, 100);
     }
 }
