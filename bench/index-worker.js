@@ -1,7 +1,7 @@
 // Runs one index engine inside a module Worker (one fresh worker per engine, so heaps do not
 // mix): loads the data set written by `index_bench --dump-data`, builds the index, runs every
 // query single-threaded, and posts recall@10, QPS, p50/p99 latency and build time.
-import initSimil, { SearchEngine, buildSegment } from '/pkg/wasm/simil_search.js';
+import initSimil, { SearchEngine } from '/pkg/wasm/simil_search.js';
 import { loadHnswlib } from '/node_modules/hnswlib-wasm/dist/hnswlib.js';
 import initEdgeVec, { EdgeVec, EdgeVecConfig } from '/node_modules/edgevec/edgevec.js';
 import * as voyBindings from '/node_modules/voy-search/voy_search_bg.js';
@@ -82,13 +82,13 @@ const engines = {
       hnsw: { m: params.m, efConstruction: params.ef_construction, efSearch: params.ef_search },
     });
     // Upkeep until the index is settled, as the package's worker runs it (segments built in one
-    // go by buildSegment, as its builder does; graphs grown in place by growStep). Bulk: once,
+    // go by runUpkeep, as its builder does; graphs grown in place by growStep). Bulk: once,
     // after every batch is added (one sealed segment). Batches: after each batch of 1,000, as a
     // growing collection does (the first graph built at the seal threshold, then grown).
     const settle = () => {
       for (;;) {
         const job = engine.planUpkeep(0);
-        if (job !== undefined) engine.applyUpkeep(buildSegment(job));
+        if (job !== undefined) engine.applyUpkeep(engine.runUpkeep(job));
         else if (engine.growStep(1000) === undefined) break;
       }
     };

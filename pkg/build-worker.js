@@ -4,18 +4,19 @@
 // `applyUpkeep`, which keeps the writes made meanwhile. A job builds a segment's graphs in one
 // go, or grows the copy of a graph this builder keeps (sent with the first step) and returns the
 // links that changed. Only the search module loads here.
-import init, { SegmentBuilder } from './wasm/simil_search.js';
+import init, { SearchEngine } from './wasm/simil_search.js';
 
 let ready = null;
-let builder = null;
+let engine = null;
 
 self.addEventListener('message', async ({ data: { id, module, job } }) => {
   try {
     ready ??= init({ module_or_path: module });
-    await ready;
-    builder ??= new SegmentBuilder();
-    const built = builder.run(job);
-    self.postMessage({ id, built }, [built.buffer]);
+    const { memory } = await ready;
+    engine ??= new SearchEngine();
+    const built = engine.runUpkeep(job);
+    // The builder's memory (graph copies included) comes with each answer, for `memory()`.
+    self.postMessage({ id, built, memory: memory.buffer.byteLength }, [built.buffer]);
   } catch (e) {
     self.postMessage({ id, error: e?.message ?? String(e) });
   }

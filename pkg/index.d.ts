@@ -564,6 +564,11 @@ export interface MemoryUse {
   search: number;
   model: number | null;
   trainer: number | null;
+  /**
+   * The index builder worker's (graph builds, and its copy of each graph it grows), as of its
+   * last job; null before one.
+   */
+  builder: number | null;
   /** Each model worker of the pool: its device and its wasm memory in bytes. */
   workers: { backend: 'webgpu' | 'cpu'; bytes: number }[];
 }

@@ -5,7 +5,7 @@
 // model call. Replies: { type: 'result' | 'error' | 'progress', id, ... }, { type: 'state',
 // backend, reason } when the models' device is decided or changes, and { type: 'fatal', error }
 // when the search module cannot load.
-import initSearch, { SearchEngine, buildSegment } from './wasm/simil_search.js';
+import initSearch, { SearchEngine } from './wasm/simil_search.js';
 import { BACKENDS, CALLS, STORAGES, bindArgs, describe, fail, isType } from './protocol.js';
 import { openStore, usage } from './store.js';
 import { modelFile, wasmModule } from './cache.js';
@@ -337,7 +337,7 @@ const handlers = {
     const bytes = (key) => memories[key]?.buffer.byteLength ?? null;
     const workers = await pool.memory();
     const model = workers.length ? workers.reduce((n, w) => n + w.bytes, 0) : null;
-    return { search: bytes('search'), model, trainer: bytes('trainer'), workers };
+    return { search: bytes('search'), model, trainer: bytes('trainer'), builder: builderMemory, workers };
   },
   async storage() {
     const names = search.names();
@@ -939,6 +939,8 @@ function grow() {
 const isGrowth = (job) => job[0] === 0x53 && job[1] === 0x49 && job[2] === 0x47 && job[3] === 0x4a;
 
 let builder = null;
+/** The builder worker's wasm memory as of its last job (null before one): `memory().builder`. */
+let builderMemory = null;
 /** The built segment of upkeep job `job` (bytes), from the builder worker, else built here. */
 async function build(job) {
   if (builder === null) {
@@ -949,22 +951,27 @@ async function build(job) {
     }
   }
   if (builder === false) return buildHere(job, 'it could not start');
+  const worker = builder;
   return new Promise((resolve) => {
     const settle = (built) => {
-      builder.removeEventListener('message', onMessage);
-      builder.removeEventListener('error', onError);
+      worker.removeEventListener('message', onMessage);
+      worker.removeEventListener('error', onError);
       resolve(built);
     };
-    const onMessage = ({ data }) => settle(data.built ?? buildHere(job, data.error));
+    const onMessage = ({ data }) => {
+      builderMemory = data.memory ?? builderMemory;
+      settle(data.built ?? buildHere(job, data.error));
+    };
+    // The builder is gone (its script did not load, or it crashed): upkeep runs here from now on.
     const onError = (event) => {
       event.preventDefault?.();
-      builder.terminate();
+      worker.terminate();
       builder = false;
-      settle(buildHere(job, event.message));
+      settle(buildHere(job, event.message ?? 'it stopped'));
     };
-    builder.addEventListener('message', onMessage);
-    builder.addEventListener('error', onError);
-    builder.postMessage({ id: 0, module: searchModule, job });
+    worker.addEventListener('message', onMessage);
+    worker.addEventListener('error', onError);
+    worker.postMessage({ id: 0, module: searchModule, job });
   });
 }
 
@@ -977,7 +984,7 @@ function buildHere(job, why) {
   }
   console.warn(`simil: the index builder failed (${why}); building here`);
   try {
-    return buildSegment(job);
+    return search.runUpkeep(job);
   } catch (e) {
     console.warn('simil: index upkeep failed', e);
     return undefined;

@@ -1,7 +1,8 @@
 // Index upkeep (issue 18, items 1 and 2): a collection's first graph is built in simil's builder
 // worker (pkg/build-worker.js) while simil's worker answers searches and takes writes, and is
 // applied keeping every write made during the build; later writes are inserted into that graph
-// in small steps between calls, until one graph holds everything. Every answer (during and
+// by the builder too (it keeps a copy of the graph and sends back the links that changed), until
+// one graph holds everything; a growth step that fails there would warn. Every answer (during and
 // after) equals a brute-force check over the live items.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -75,8 +76,9 @@ test('graphs build in the builder worker while searches and writes go on, and no
       recall += best(q, 10).filter((id) => approx.has(id)).length / 10 / 30;
     }
     const count = await c.count();
+    const { builder } = await simil.memory();
     simil.terminate();
-    return { during, after, recall, count, live: live.size, rounds: round, stats };
+    return { during, after, recall, count, live: live.size, rounds: round, stats, builder };
   });
   await page.close();
   assert.deepEqual(errors, []);
@@ -89,4 +91,6 @@ test('graphs build in the builder worker while searches and writes go on, and no
   const mutable = r.stats.segments.find((s) => s.kind === 'mutable');
   assert.ok(sealed.length === 1 && mutable.rows === 0, `one graph holds every item: ${JSON.stringify(r.stats.segments)}`);
   assert.ok(r.recall >= 0.9, `recall@10 through the graphs ${r.recall}`);
+  // The builder keeps its copy of the grown graph (every vector once more), and says so.
+  assert.ok(r.builder > r.count * 48 * 4, `the builder's memory is reported: ${r.builder}`);
 });

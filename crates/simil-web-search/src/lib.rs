@@ -15,6 +15,8 @@ simil_web_edge::binding_module!(simil_search::Error);
 #[derive(Default)]
 pub struct SearchEngine {
     catalog: Catalog,
+    /// Runs upkeep jobs (in the builder worker), keeping the copies of graphs it grows.
+    builder: simil_search::index::Builder,
 }
 
 #[wasm_bindgen]
@@ -62,9 +64,8 @@ impl SearchEngine {
         Ok(self.catalog.get_mut(name)?.set_ef_search(ef)?)
     }
 
-    /// The next upkeep job's bytes for a `SegmentBuilder` (or `buildSegment`), or `undefined`
-    /// (no work, or one is out): a segment to build, else a growth step of up to `growRows`
-    /// rows (0: none; graphs then grow here, by `growStep`).
+    /// The next upkeep job's bytes for `runUpkeep`, or `undefined` (no work, or one is out): a
+    /// segment to build, else a growth step of up to `growRows` rows (0: none, see `growStep`).
     #[wasm_bindgen(js_name = planUpkeep)]
     pub fn plan_upkeep(&mut self, grow_rows: usize) -> Option<Vec<u8>> {
         self.catalog.plan_upkeep(grow_rows)
@@ -75,6 +76,12 @@ impl SearchEngine {
     #[wasm_bindgen(js_name = applyUpkeep)]
     pub fn apply_upkeep(&mut self, built: Option<Vec<u8>>) -> JsResult {
         reply(self.catalog.apply_upkeep(built.as_deref())?)
+    }
+
+    /// Runs an upkeep job (the builder worker's engine; growth grows its copy of the graph).
+    #[wasm_bindgen(js_name = runUpkeep)]
+    pub fn run_upkeep(&mut self, job: &[u8]) -> Result<Vec<u8>, Failure> {
+        Ok(self.builder.run(job)?)
     }
 
     /// Grows a graph in place by up to `maxRows` rows; the collection it changed, if any.
@@ -176,31 +183,4 @@ impl SearchEngine {
         let (c, query) = (self.catalog.get(name)?, read("match options", query)?);
         reply(eval::collection::match_label(c, vector, &query)?)
     }
-}
-
-/// simil's builder worker: builds segments and grows its copies of graphs (`planUpkeep`'s jobs).
-#[wasm_bindgen]
-#[derive(Default)]
-pub struct SegmentBuilder {
-    builder: simil_search::index::Builder,
-}
-
-#[wasm_bindgen]
-impl SegmentBuilder {
-    /// A builder holding no graph copy.
-    #[wasm_bindgen(constructor)]
-    pub fn new() -> SegmentBuilder {
-        SegmentBuilder::default()
-    }
-
-    /// Runs an upkeep job; the bytes for `applyUpkeep`.
-    pub fn run(&mut self, job: &[u8]) -> Result<Vec<u8>, Failure> {
-        Ok(self.builder.run(job)?)
-    }
-}
-
-/// Builds the segment of an upkeep job (`planUpkeep`'s bytes): the long part, for a builder.
-#[wasm_bindgen(js_name = buildSegment)]
-pub fn build_segment(job: &[u8]) -> Result<Vec<u8>, Failure> {
-    Ok(simil_search::index::build_job(job)?)
 }
