@@ -446,10 +446,7 @@ impl LinksDelta {
         nodes: usize,
         (zero_links, upper_links): (usize, usize),
     ) -> Result<Self, IndexError> {
-        if r.u64()? != nodes as u64 {
-            return Err(IndexError::Corrupt("graph delta: node count".into()));
-        }
-        let entry = r.u32()?;
+        let entry = read_head(r, nodes)?;
         let changed = r.count(4 * (zero_links + 1), nodes)?;
         let mut zero = Vec::with_capacity(changed);
         for _ in 0..changed {
@@ -480,6 +477,14 @@ impl LinksDelta {
         links.upper = self.upper;
         links.entry = self.entry;
     }
+}
+
+/// Reads the node count, which must be `nodes`, and the entry point that follow it.
+fn read_head(r: &mut Reader<'_>, nodes: usize) -> Result<u32, IndexError> {
+    if r.u64()? != nodes as u64 {
+        return Err(IndexError::Corrupt("graph links: node count".into()));
+    }
+    r.u32()
 }
 
 /// Writes upper layers as they are in memory: per layer its nodes, then their links.
@@ -564,10 +569,7 @@ pub(crate) fn read_links_as_is(
     nodes: usize,
     (zero_links, upper_links): (usize, usize),
 ) -> Result<Links, IndexError> {
-    if r.u64()? != nodes as u64 {
-        return Err(IndexError::Corrupt("graph links: node count".into()));
-    }
-    let entry = r.u32()?;
+    let entry = read_head(r, nodes)?;
     let zero = read_links(r, nodes, zero_links, zero_links, nodes)?;
     let upper = read_layers(r, nodes, upper_links)?;
     check_entry(entry, nodes, &upper)?;
