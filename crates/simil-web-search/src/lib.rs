@@ -15,7 +15,6 @@ simil_web_edge::binding_module!(simil_search::Error);
 #[derive(Default)]
 pub struct SearchEngine {
     catalog: Catalog,
-    /// Runs upkeep jobs (in the builder worker), keeping the copies of graphs it grows.
     builder: simil_search::index::Builder,
 }
 
@@ -64,21 +63,19 @@ impl SearchEngine {
         Ok(self.catalog.get_mut(name)?.set_ef_search(ef)?)
     }
 
-    /// The next upkeep job's bytes for `runUpkeep`, or `undefined` (no work, or one is out): a
-    /// segment to build, else a growth step of up to `growRows` rows (0: none, see `growStep`).
+    /// The next upkeep job for `runUpkeep` (growth steps of ≤ `growRows` rows), or `undefined`.
     #[wasm_bindgen(js_name = planUpkeep)]
     pub fn plan_upkeep(&mut self, grow_rows: usize) -> Option<Vec<u8>> {
         self.catalog.plan_upkeep(grow_rows)
     }
 
-    /// Applies what the builder made for the job out (none: it failed): `{ collection, grew }`
-    /// (`grew`: a graph grew, no item changed), or `undefined` when the job went stale.
+    /// Applies what `runUpkeep` made (none: it failed): `{ collection, grew }`, or `undefined`.
     #[wasm_bindgen(js_name = applyUpkeep)]
     pub fn apply_upkeep(&mut self, built: Option<Vec<u8>>) -> JsResult {
         reply(self.catalog.apply_upkeep(built.as_deref())?)
     }
 
-    /// Runs an upkeep job (the builder worker's engine; growth grows its copy of the graph).
+    /// Runs an upkeep job (in the builder, whose engine keeps the copies of graphs it grows).
     #[wasm_bindgen(js_name = runUpkeep)]
     pub fn run_upkeep(&mut self, job: &[u8]) -> Result<Vec<u8>, Failure> {
         Ok(self.builder.run(job)?)
