@@ -23,7 +23,7 @@ use serde_json::Value;
 use super::codec::{Reader, Writer};
 use super::hnsw::{RowSet, SealedField};
 use super::segment::{Liveness, MutableSegment, Row, SealedSegment, Segment};
-use super::{ExtraSection, Index, IndexConfig, IndexError, Location, check_vector};
+use super::{ExtraSection, FieldSpec, Index, IndexConfig, IndexError, Location, check_vector};
 
 const MAGIC: &[u8; 4] = b"SIML";
 /// Format version written by this build. Version 2 added `int8_only` graph
@@ -69,6 +69,43 @@ fn read_row_header(r: &mut Reader<'_>) -> Result<(String, u64, bool, Value), Ind
     Ok((id, seq, alive, payload))
 }
 
+/// Writes a row's vectors, one per field: a flag, then the values if there are any.
+pub(crate) fn write_vectors(w: &mut Writer, vectors: &[Option<Arc<[f32]>>]) {
+    for v in vectors {
+        match v {
+            None => w.u8(0),
+            Some(v) => {
+                w.u8(1);
+                w.f32s(v);
+            }
+        }
+    }
+}
+
+/// Reads the vectors [`write_vectors`] wrote for fields `specs`, each checked as `upsert`
+/// checks it (an int8 field's values within the f16 range, or sealing the row would write a
+/// file this reader refuses); `row` names the row in those errors.
+pub(crate) fn read_vectors(
+    r: &mut Reader<'_>,
+    specs: &[FieldSpec],
+    row: impl Fn() -> String,
+) -> Result<Vec<Option<Arc<[f32]>>>, IndexError> {
+    let mut vectors = Vec::with_capacity(specs.len());
+    for spec in specs {
+        vectors.push(match r.u8()? {
+            0 => None,
+            1 => {
+                let v = r.f32s(spec.dim)?;
+                check_vector(spec, &v)
+                    .map_err(|e| IndexError::Corrupt(format!("{}: {e}", row())))?;
+                Some(v.into())
+            }
+            _ => return Err(IndexError::Corrupt("bad vector flag".into())),
+        });
+    }
+    Ok(vectors)
+}
+
 /// Smallest encoding of a row header: empty id and payload lengths, seq, flag.
 const MIN_ROW_BYTES: usize = 8 + 8 + 1 + 8;
 
@@ -94,15 +131,7 @@ pub(crate) fn encode(index: &Index, extra: Vec<ExtraSection>) -> Vec<u8> {
             m.alive().contains(i as u32),
             &row.payload,
         );
-        for v in &row.vectors {
-            match v {
-                None => w.u8(0),
-                Some(v) => {
-                    w.u8(1);
-                    w.f32s(v);
-                }
-            }
-        }
+        write_vectors(&mut w, &row.vectors);
     }
     sections.push((*MUTABLE, w.buf));
 
@@ -213,21 +242,7 @@ pub(crate) fn decode(
     let mut seg = MutableSegment::new();
     for _ in 0..n {
         let (id, seq, alive, payload) = read_row_header(&mut r)?;
-        let mut vectors = Vec::with_capacity(config.fields.len());
-        for spec in &config.fields {
-            vectors.push(match r.u8()? {
-                0 => None,
-                1 => {
-                    let v = r.f32s(spec.dim)?;
-                    // As `upsert` checks: an int8 field's values within the f16 range, or
-                    // sealing the row would write a file this reader refuses.
-                    check_vector(spec, &v)
-                        .map_err(|e| IndexError::Corrupt(format!("row `{id}`: {e}")))?;
-                    Some(v.into())
-                }
-                _ => return Err(IndexError::Corrupt("bad vector flag".into())),
-            });
-        }
+        let vectors = read_vectors(&mut r, &config.fields, || format!("row `{id}`"))?;
         let row = seg.push(Row {
             id: id.into(),
             seq,

@@ -17,6 +17,7 @@
 
 use super::codec::{Reader, Writer};
 use super::config::IndexConfig;
+use super::format::{read_vectors, write_vectors};
 use super::growth::{Source, Step};
 use super::hnsw::SealedField;
 use super::maintenance::build_job;
@@ -142,18 +143,9 @@ impl Index {
         }
         w.u64(step.rows.len() as u64);
         for &r in &step.rows {
-            let vectors = match step.source {
-                Source::Mutable => self.mutable.rows[r as usize].vectors.clone(),
-                Source::Sealed(at) => self.sealed[at].row(r).vectors,
-            };
-            for v in vectors {
-                match v {
-                    None => w.u8(0),
-                    Some(v) => {
-                        w.u8(1);
-                        w.f32s(&v);
-                    }
-                }
+            match step.source {
+                Source::Mutable => write_vectors(&mut w, &self.mutable.rows[r as usize].vectors),
+                Source::Sealed(at) => write_vectors(&mut w, &self.sealed[at].row(r).vectors),
             }
         }
         let ticket = GrowthTicket {
@@ -265,22 +257,10 @@ impl Builder {
             .ok_or(IndexError::StaleSegment)?;
         let n = r.count(specs.len(), usize::MAX)?;
         let mut rows = Vec::with_capacity(n);
-        for _ in 0..n {
-            let mut vectors = Vec::with_capacity(specs.len());
-            for spec in specs {
-                vectors.push(match r.u8()? {
-                    0 => None,
-                    1 => {
-                        let v = r.f32s(spec.dim)?;
-                        // As `upsert` checks them: an index never holds such a vector.
-                        super::check_vector(spec, &v)
-                            .map_err(|e| IndexError::Corrupt(format!("growth job row: {e}")))?;
-                        Some(std::sync::Arc::<[f32]>::from(v))
-                    }
-                    _ => return Err(IndexError::Corrupt("bad vector flag".into())),
-                });
-            }
-            rows.push(vectors);
+        for i in 0..n {
+            rows.push(read_vectors(&mut r, specs, || {
+                format!("growth job row {i}")
+            })?);
         }
         r.finish()?;
         // Most recently grown last.
